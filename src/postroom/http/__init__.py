@@ -1,0 +1,1 @@
+"""HTTP front: one ASGI app that routes every request to a service's protocol."""

@@ -1,0 +1,48 @@
+"""Who is calling and where: the facts every operation needs from the HTTP request."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_ACCOUNT_KEY = re.compile(r"^\d{12}$")
+
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCESS_KEY = "test"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """The caller's account and region, and the base URL it reached us on."""
+
+    account: str
+    region: str
+    access_key: str
+    base_url: str
+    request_id: str
+    service: str | None = None  # from the SigV4 credential scope, when signed
+
+
+def parse_credential(value: str | None) -> tuple[str, str, str] | None:
+    """(access key id, region, service) from an Authorization header or X-Amz-Credential."""
+    if not value:
+        return None
+    if "Credential=" not in value:
+        value = "Credential=" + value  # the bare form used in presigned query strings
+    match = _CREDENTIAL.search(value)
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+def make_context(
+    authorization: str | None, host: str, scheme: str, request_id: str
+) -> RequestContext:
+    """Build a context: region from the credential scope, account from a 12-digit access
+    key id (so tests can act as several accounts), else the default account."""
+    cred = parse_credential(authorization)
+    if cred is None:
+        return RequestContext(DEFAULT_ACCOUNT, DEFAULT_REGION, DEFAULT_ACCESS_KEY, f"{scheme}://{host}", request_id)
+    key, region, service = cred
+    account = key if _ACCOUNT_KEY.match(key) else DEFAULT_ACCOUNT
+    return RequestContext(account, region, key, f"{scheme}://{host}", request_id, service)

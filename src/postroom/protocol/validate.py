@@ -1,0 +1,37 @@
+"""Model-driven checks shared by every protocol: required members present."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from postroom.protocol.errors import missing_parameter
+from postroom.protocol.model import ServiceModel
+
+
+def check_required(model: ServiceModel, operation: str, params: dict[str, Any]) -> None:
+    """Raise MissingParameter for the first required member (at any depth) that is absent."""
+    shape = model.input_shape(operation)
+    if shape is not None:
+        _check(model, shape, params, "")
+
+
+def _check(model: ServiceModel, shape: dict[str, Any], value: Any, path: str) -> None:
+    kind = shape["type"]
+    if kind == "structure" and isinstance(value, dict):
+        for name in shape.get("required", ()):
+            if value.get(name) is None:
+                raise missing_parameter(f"{path}{name}")
+        for name, ref in shape.get("members", {}).items():
+            item = value.get(name)
+            if item is not None:
+                _check(model, model.shapes[ref["shape"]], item, f"{path}{name}.")
+    elif kind == "list" and isinstance(value, list):
+        member = model.shapes[shape["member"]["shape"]]
+        if member["type"] in ("structure", "list", "map"):
+            for i, item in enumerate(value, 1):
+                _check(model, member, item, f"{path.rstrip('.')}.{i}.")
+    elif kind == "map" and isinstance(value, dict):
+        member = model.shapes[shape["value"]["shape"]]
+        if member["type"] in ("structure", "list", "map"):
+            for key, item in value.items():
+                _check(model, member, item, f"{path.rstrip('.')}.{key}.")

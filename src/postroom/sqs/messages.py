@@ -1,0 +1,320 @@
+"""Message operations: send, receive (with long polling), delete, change visibility."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from postroom.protocol.context import RequestContext
+from postroom.protocol.errors import AWSError, invalid_parameter_value, missing_parameter
+from postroom.sqs import limits, receipts
+from postroom.sqs.batches import check_entries, failure, run_entries
+from postroom.sqs.errors import batch_too_long, message_not_inflight, parameter_out_of_range
+from postroom.sqs.message_attributes import (
+    check_body,
+    md5_hex,
+    md5_of_attributes,
+    pack,
+    unpack,
+    validate_attributes,
+)
+from postroom.storage.base import NewMessage, QueueRecord, StoredMessage, VisibilityChange
+
+if TYPE_CHECKING:
+    from postroom.sqs.service import QueueSettings, SqsService
+
+Result = dict[str, Any] | None
+
+SYSTEM_ATTRIBUTE_NAMES = (
+    "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber", "MessageDeduplicationId", "MessageGroupId", "AWSTraceHeader",
+    "DeadLetterQueueSourceArn",
+)
+
+
+def _range(name: str, value: int | None, low: int, high: int, reason: str) -> None:
+    if value is not None and not low <= value <= high:
+        raise parameter_out_of_range(name, value, reason)
+
+
+# -- send ----------------------------------------------------------------------------------
+
+
+def _prepare(
+    entry: dict[str, Any], settings: QueueSettings, ctx: RequestContext, now: int
+) -> tuple[NewMessage, dict[str, Any], int]:
+    """Validate one message; return it ready to store, its answer, and its size."""
+    body = entry.get("MessageBody")
+    if not body:
+        raise missing_parameter("MessageBody")
+    check_body(body)
+    delay = entry.get("DelaySeconds")
+    _range("DelaySeconds", delay, *limits.DELAY_SECONDS[:2], "DelaySeconds must be >= 0 and <= 900.")
+    if entry.get("MessageDeduplicationId") is not None and not settings.fifo:
+        raise invalid_parameter_value(
+            "The request include parameter that is not valid for this queue type. "
+            "Reason: MessageDeduplicationId is only valid for FIFO queues."
+        )
+    message_attributes, attributes_size = validate_attributes(entry.get("MessageAttributes") or {})
+    system_attributes, _ = validate_attributes(entry.get("MessageSystemAttributes") or {}, system=True)
+    body_bytes = body.encode()
+    size = len(body_bytes) + attributes_size
+    if size > settings.maximum_message_size:
+        raise invalid_parameter_value(
+            f"One or more parameters are invalid. Reason: Message must be shorter than "
+            f"{settings.maximum_message_size} bytes."
+        )
+    md5_body = md5_hex(body_bytes)
+    md5_attrs = md5_of_attributes(message_attributes) if message_attributes else None
+    md5_system = md5_of_attributes(system_attributes) if system_attributes else None
+    delay_s = settings.delay_seconds if delay is None else delay
+    message = NewMessage(
+        message_id=str(uuid.uuid4()),
+        body=body,
+        md5_body=md5_body,
+        attributes=pack(message_attributes),
+        md5_attributes=md5_attrs,
+        system_attributes=pack(system_attributes),
+        md5_system_attributes=md5_system,
+        sender_id=ctx.access_key,
+        sent_at=now,
+        visible_at=now + delay_s * 1000,
+        group_id=entry.get("MessageGroupId"),
+    )
+    answer: dict[str, Any] = {"MessageId": message.message_id, "MD5OfMessageBody": md5_body}
+    if md5_attrs:
+        answer["MD5OfMessageAttributes"] = md5_attrs
+    if md5_system:
+        answer["MD5OfMessageSystemAttributes"] = md5_system
+    return message, answer, size
+
+
+async def send_message(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    queue = svc.queue_for(p, ctx)
+    message, answer, _ = _prepare(p, svc.settings(queue), ctx, svc.clock.now_ms())
+    await svc.store.send(queue.id, [message])
+    svc.signals.notify(queue.id)
+    return answer
+
+
+async def send_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    queue = svc.queue_for(p, ctx)
+    entries = p["Entries"]
+    check_entries(entries, "SendMessageBatchRequestEntry")
+    settings = svc.settings(queue)
+    now = svc.clock.now_ms()
+    prepared: list[tuple[str, NewMessage, dict[str, Any]]] = []
+    failed: list[dict[str, Any]] = []
+    total = 0
+    for entry in entries:
+        try:
+            message, answer, size = _prepare(entry, settings, ctx, now)
+        except AWSError as error:
+            failed.append(failure(entry["Id"], error))
+            continue
+        total += size
+        prepared.append((entry["Id"], message, answer))
+    if total > settings.maximum_message_size:
+        raise batch_too_long(total, settings.maximum_message_size)
+    if prepared:
+        await svc.store.send(queue.id, [m for _, m, _ in prepared])
+        svc.signals.notify(queue.id)
+    successful = [{"Id": entry_id, **answer} for entry_id, _, answer in prepared]
+    return {"Successful": successful, "Failed": failed}
+
+
+# -- receive -------------------------------------------------------------------------------
+
+
+def _wanted_system_attributes(p: dict[str, Any]) -> set[str]:
+    names = set(p.get("AttributeNames") or ()) | set(p.get("MessageSystemAttributeNames") or ())
+    if "All" in names:
+        return set(SYSTEM_ATTRIBUTE_NAMES)
+    return names & set(SYSTEM_ATTRIBUTE_NAMES)
+
+
+def _attribute_filter(names: list[str]) -> Any:
+    if not names:
+        return None
+    if "All" in names or ".*" in names:
+        return lambda name: True
+    exact = {n for n in names if not n.endswith(".*")}
+    prefixes = tuple(n[:-1] for n in names if n.endswith(".*"))
+    return lambda name: name in exact or (bool(prefixes) and name.startswith(prefixes))
+
+
+def _render(
+    message: StoredMessage, queue: QueueRecord, system_names: set[str], attribute_filter: Any
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "MessageId": message.message_id,
+        "ReceiptHandle": receipts.encode(queue.id, message.seq, message.receipt),
+        "MD5OfBody": message.md5_body,
+        "Body": message.body,
+    }
+    if system_names:
+        values = {
+            "SenderId": message.sender_id,
+            "SentTimestamp": str(message.sent_at),
+            "ApproximateReceiveCount": str(message.receive_count),
+            "ApproximateFirstReceiveTimestamp": str(message.first_receive_at),
+        }
+        if message.group_id is not None:
+            values["MessageGroupId"] = message.group_id
+        if message.dedup_id is not None:
+            values["MessageDeduplicationId"] = message.dedup_id
+        if message.dead_letter_source is not None:
+            values["DeadLetterQueueSourceArn"] = message.dead_letter_source
+        if message.system_attributes:
+            trace = unpack(message.system_attributes).get("AWSTraceHeader")
+            if trace:
+                values["AWSTraceHeader"] = trace["StringValue"]
+        out["Attributes"] = {k: v for k, v in values.items() if k in system_names}
+    if attribute_filter is not None and message.attributes:
+        chosen = {k: v for k, v in unpack(message.attributes).items() if attribute_filter(k)}
+        if chosen:
+            out["MessageAttributes"] = chosen
+            # The digest covers what is returned, which is what SDKs verify.
+            out["MD5OfMessageAttributes"] = (
+                message.md5_attributes if len(chosen) == len(unpack(message.attributes))
+                else md5_of_attributes(chosen)
+            )
+    return out
+
+
+async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    queue = svc.queue_for(p, ctx)
+    settings = svc.settings(queue)
+    max_messages = p.get("MaxNumberOfMessages")
+    _range("MaxNumberOfMessages", max_messages, 1, limits.MAX_RECEIVE_MESSAGES,
+           "Must be between 1 and 10, if provided.")
+    visibility = p.get("VisibilityTimeout")
+    _range("VisibilityTimeout", visibility, *limits.VISIBILITY_TIMEOUT[:2],
+           "Must be >= 0 and <= 43200, if provided.")
+    wait = p.get("WaitTimeSeconds")
+    _range("WaitTimeSeconds", wait, *limits.RECEIVE_WAIT_SECONDS[:2], "Must be >= 0 and <= 20, if provided.")
+    max_messages = max_messages or 1
+    visibility_ms = (settings.visibility_timeout if visibility is None else visibility) * 1000
+    wait_s = settings.receive_wait_seconds if wait is None else wait
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    store, signals, clock = svc.store, svc.signals, svc.clock
+    while True:
+        version = signals.version(queue.id)
+        now = clock.now_ms()
+        result = await store.receive(
+            queue.id, now=now, max_messages=max_messages, visibility_ms=visibility_ms,
+            retention_cutoff=now - settings.retention_seconds * 1000, redrive=svc.redrive_for(queue),
+        )
+        if result.moved:
+            redrive = svc.redrive_for(queue)
+            if redrive is not None:
+                signals.notify(redrive.dead_letter_queue_id)
+        remaining = deadline - loop.time()
+        if result.messages or remaining <= 0:
+            break
+        timeout = remaining
+        if result.next_visible_at is not None:
+            timeout = min(timeout, max((result.next_visible_at - clock.now_ms()) / 1000, 0.001))
+        await signals.wait(queue.id, version, timeout)
+        if store.queue_by_id(queue.id) is None:
+            return {}
+    if not result.messages:
+        return {}
+    system_names = _wanted_system_attributes(p)
+    attribute_filter = _attribute_filter(p.get("MessageAttributeNames") or [])
+    return {"Messages": [_render(m, queue, system_names, attribute_filter) for m in result.messages]}
+
+
+# -- delete and visibility -----------------------------------------------------------------
+
+
+async def delete_message(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    queue = svc.queue_for(p, ctx)
+    seq, receipt = receipts.decode(p["ReceiptHandle"], queue.id)
+    await svc.store.delete_messages(queue.id, [(seq, receipt)])
+    return None
+
+
+async def delete_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    queue = svc.queue_for(p, ctx)
+    entries = p["Entries"]
+    check_entries(entries, "DeleteMessageBatchRequestEntry")
+    valid: list[tuple[str, tuple[int, int]]] = []
+    failed: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            valid.append((entry["Id"], receipts.decode(entry.get("ReceiptHandle") or "", queue.id)))
+        except AWSError as error:
+            failed.append(failure(entry["Id"], error))
+    if valid:
+        await svc.store.delete_messages(queue.id, [r for _, r in valid])
+    return {"Successful": [{"Id": entry_id} for entry_id, _ in valid], "Failed": failed}
+
+
+def _visibility_error(result: VisibilityChange, handle: str, timeout: int) -> AWSError | None:
+    if result is VisibilityChange.NOT_IN_FLIGHT:
+        return message_not_inflight()
+    if result is VisibilityChange.NOT_FOUND:
+        return invalid_parameter_value(
+            f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not "
+            "exist or is not available for visibility timeout change."
+        )
+    if result is VisibilityChange.LIMIT_EXCEEDED:
+        return invalid_parameter_value(
+            f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+            "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+        )
+    return None
+
+
+async def _change_visibility(
+    svc: SqsService, queue: QueueRecord, handle: str, timeout: int | None
+) -> None:
+    if timeout is None:
+        raise missing_parameter("VisibilityTimeout")
+    _range("VisibilityTimeout", timeout, *limits.VISIBILITY_TIMEOUT[:2],
+           "VisibilityTimeout must be an integer between 0 and 43200")
+    seq, receipt = receipts.decode(handle, queue.id)
+    now = svc.clock.now_ms()
+    [result] = await svc.store.change_visibility(
+        queue.id, [(seq, receipt, now + timeout * 1000)], now=now,
+        max_total_ms=limits.MAX_TOTAL_VISIBILITY_S * 1000,
+    )
+    error = _visibility_error(result, handle, timeout)
+    if error is not None:
+        raise error
+    if timeout == 0:
+        svc.signals.notify(queue.id)
+
+
+async def change_message_visibility(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    queue = svc.queue_for(p, ctx)
+    await _change_visibility(svc, queue, p["ReceiptHandle"], p.get("VisibilityTimeout"))
+    return None
+
+
+async def change_message_visibility_batch(
+    svc: SqsService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
+    queue = svc.queue_for(p, ctx)
+    entries = p["Entries"]
+    check_entries(entries, "ChangeMessageVisibilityBatchRequestEntry")
+
+    async def handle(entry: dict[str, Any]) -> dict[str, Any]:
+        await _change_visibility(svc, queue, entry.get("ReceiptHandle") or "", entry.get("VisibilityTimeout"))
+        return {"Id": entry["Id"]}
+
+    return await run_entries(entries, handle)
+
+
+OPERATIONS = {
+    "SendMessage": send_message,
+    "SendMessageBatch": send_message_batch,
+    "ReceiveMessage": receive_message,
+    "DeleteMessage": delete_message,
+    "DeleteMessageBatch": delete_message_batch,
+    "ChangeMessageVisibility": change_message_visibility,
+    "ChangeMessageVisibilityBatch": change_message_visibility_batch,
+}

@@ -1,0 +1,148 @@
+"""SqsService: the SQS operations over one Storage, plus the background retention sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from postroom.clock import Clock
+from postroom.protocol.context import RequestContext
+from postroom.protocol.model import load_service_model
+from postroom.sqs import attributes, limits
+from postroom.sqs.errors import queue_does_not_exist, unsupported_operation
+from postroom.sqs.names import parse_queue_arn, parse_queue_url, queue_arn, queue_url
+from postroom.sqs.redrive import parse_redrive_policy
+from postroom.sqs.waiters import QueueSignals
+from postroom.storage.base import QueueRecord, Redrive, Storage
+
+log = logging.getLogger("postroom.sqs")
+
+Operation = Callable[["SqsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """A queue's attributes parsed once for the hot path (rebuilt when they change)."""
+
+    arn: str
+    visibility_timeout: int
+    delay_seconds: int
+    retention_seconds: int
+    maximum_message_size: int
+    receive_wait_seconds: int
+    redrive_arn: str | None
+    max_receive_count: int
+    fifo: bool
+
+
+class SqsService:
+    """Dispatches SQS operations; holds the state that is not stored (waiters, timers)."""
+
+    name = "sqs"
+    json_target_prefix = "AmazonSQS"
+
+    def __init__(self, store: Storage, clock: Clock) -> None:
+        from postroom.sqs import messages, queues
+
+        self.model = load_service_model("sqs")
+        self.store = store
+        self.clock = clock
+        self.signals = QueueSignals()
+        self.deleted_at: dict[tuple[str, str], int] = {}
+        self.purged_at: dict[int, int] = {}
+        self._settings: dict[int, QueueSettings] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self.operations: dict[str, Operation] = {**queues.OPERATIONS, **messages.OPERATIONS}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_retention(), name="sqs-retention")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            try:
+                await self._sweeper
+            except asyncio.CancelledError:
+                pass
+
+    async def _sweep_retention(self) -> None:
+        while True:
+            await asyncio.sleep(limits.RETENTION_SWEEP_INTERVAL_S)
+            try:
+                now = self.clock.now_ms()
+                cutoffs = {
+                    q.id: now - self.settings(q).retention_seconds * 1000
+                    for q in self.store.all_queues()
+                }
+                if cutoffs:
+                    await self.store.expire(cutoffs)
+            except Exception:  # the sweep must outlive any one failure
+                log.exception("retention sweep failed")
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+        handler = self.operations.get(operation)
+        if handler is None:
+            raise unsupported_operation(f"{operation} is not supported by Postroom yet.")
+        return await handler(self, params, ctx)
+
+    def has_operation(self, operation: str) -> bool:
+        return operation in self.model.operations
+
+    # -- queues ------------------------------------------------------------------------
+
+    def queue_for(self, params: dict[str, Any], ctx: RequestContext) -> QueueRecord:
+        """The queue a request's QueueUrl names, or QueueDoesNotExist."""
+        parsed = parse_queue_url(params.get("QueueUrl") or "")
+        queue = self.store.queue_by_name(*parsed) if parsed else None
+        if queue is None:
+            raise queue_does_not_exist()
+        return queue
+
+    def queue_by_arn(self, arn: str) -> QueueRecord | None:
+        parsed = parse_queue_arn(arn)
+        if parsed is None:
+            return None
+        region, account, name = parsed
+        queue = self.store.queue_by_name(account, name)
+        return queue if queue is not None and queue.region == region else None
+
+    def url(self, queue: QueueRecord, ctx: RequestContext) -> str:
+        return queue_url(ctx.base_url, queue.account, queue.name)
+
+    def settings(self, queue: QueueRecord) -> QueueSettings:
+        cached = self._settings.get(queue.id)
+        if cached is None:
+            stored = queue.attributes
+            redrive = parse_redrive_policy(stored["RedrivePolicy"]) if stored.get("RedrivePolicy") else None
+            cached = QueueSettings(
+                arn=queue_arn(queue.region, queue.account, queue.name),
+                visibility_timeout=attributes.int_attribute(stored, "VisibilityTimeout"),
+                delay_seconds=attributes.int_attribute(stored, "DelaySeconds"),
+                retention_seconds=attributes.int_attribute(stored, "MessageRetentionPeriod"),
+                maximum_message_size=attributes.int_attribute(stored, "MaximumMessageSize"),
+                receive_wait_seconds=attributes.int_attribute(stored, "ReceiveMessageWaitTimeSeconds"),
+                redrive_arn=redrive.dead_letter_target_arn if redrive else None,
+                max_receive_count=redrive.max_receive_count if redrive else 0,
+                fifo=stored.get("FifoQueue") == "true",
+            )
+            self._settings[queue.id] = cached
+        return cached
+
+    def forget_settings(self, queue_id: int) -> None:
+        self._settings.pop(queue_id, None)
+
+    def redrive_for(self, queue: QueueRecord) -> Redrive | None:
+        settings = self.settings(queue)
+        if settings.redrive_arn is None:
+            return None
+        target = self.queue_by_arn(settings.redrive_arn)
+        if target is None:
+            return None  # a missing dead-letter queue leaves messages where they are, as in AWS
+        return Redrive(target.id, settings.max_receive_count, settings.arn)

@@ -1,0 +1,1 @@
+"""Storage backends. Services talk only to the interface in ``storage.base``."""

@@ -1,0 +1,138 @@
+"""The storage interface every backend implements, and the records it trades in.
+
+Backends own persistence and the atomic state transitions of messages (pick visible
+messages and hide them, move to a dead-letter queue, delete by receipt); services own
+AWS semantics and validation. All times are epoch milliseconds from the injected clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+
+@dataclass
+class QueueRecord:
+    """A queue's identity and settings. ``attributes`` holds the explicitly set queue
+    attributes as AWS strings; defaults are filled in by the service."""
+
+    id: int
+    account: str
+    region: str
+    name: str
+    attributes: dict[str, str]
+    tags: dict[str, str]
+    created_at: int
+    modified_at: int
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """A message as the service hands it to storage on send."""
+
+    message_id: str
+    body: str
+    md5_body: str
+    attributes: bytes | None  # serialised message attributes (JSON), None when empty
+    md5_attributes: str | None
+    system_attributes: bytes | None  # serialised message system attributes
+    md5_system_attributes: str | None
+    sender_id: str
+    sent_at: int
+    visible_at: int
+    group_id: str | None = None
+    dedup_id: str | None = None
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """A message as handed out by a receive: stored fields plus this receipt."""
+
+    seq: int
+    message_id: str
+    body: str
+    md5_body: str
+    attributes: bytes | None
+    md5_attributes: str | None
+    system_attributes: bytes | None
+    md5_system_attributes: str | None
+    sender_id: str
+    sent_at: int
+    receive_count: int
+    first_receive_at: int | None
+    receipt: int
+    group_id: str | None
+    dedup_id: str | None
+    dead_letter_source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Redrive:
+    """Where a queue's messages go once received ``max_receive_count`` times."""
+
+    dead_letter_queue_id: int
+    max_receive_count: int
+    source_arn: str
+
+
+@dataclass(slots=True)
+class ReceiveResult:
+    messages: list[StoredMessage] = field(default_factory=list)
+    # When nothing was visible: when the next hidden message becomes visible, if any.
+    next_visible_at: int | None = None
+    # How many messages this receive moved to the dead-letter queue.
+    moved: int = 0
+
+
+class VisibilityChange(Enum):
+    CHANGED = "changed"
+    NOT_IN_FLIGHT = "not_in_flight"
+    NOT_FOUND = "not_found"
+    LIMIT_EXCEEDED = "limit_exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    visible: int
+    not_visible: int
+    delayed: int
+
+
+class Storage(Protocol):
+    """What every backend provides. Methods that change state return only after the
+    change is durable (per the backend's durability setting)."""
+
+    description: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # Queues (reads are served from a cache the backend keeps current).
+    def queue_by_name(self, account: str, name: str) -> QueueRecord | None: ...
+    def queue_by_id(self, queue_id: int) -> QueueRecord | None: ...
+    def list_queues(self, account: str) -> list[QueueRecord]: ...
+    def all_queues(self) -> list[QueueRecord]: ...
+    async def create_queue(
+        self, account: str, region: str, name: str, attributes: dict[str, str],
+        tags: dict[str, str], now: int,
+    ) -> QueueRecord: ...
+    async def update_queue(
+        self, queue_id: int, *, attributes: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None, now: int,
+    ) -> QueueRecord: ...
+    async def delete_queue(self, queue_id: int) -> None: ...
+
+    # Messages.
+    async def send(self, queue_id: int, messages: list[NewMessage]) -> None: ...
+    async def receive(
+        self, queue_id: int, *, now: int, max_messages: int, visibility_ms: int,
+        retention_cutoff: int, redrive: Redrive | None,
+    ) -> ReceiveResult: ...
+    async def delete_messages(self, queue_id: int, receipts: list[tuple[int, int]]) -> None: ...
+    async def change_visibility(
+        self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
+    ) -> list[VisibilityChange]: ...
+    async def purge(self, queue_id: int) -> None: ...
+    async def counts(self, queue_id: int, now: int) -> QueueCounts: ...
+    async def expire(self, cutoffs: dict[int, int]) -> int: ...

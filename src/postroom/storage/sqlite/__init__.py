@@ -1,0 +1,5 @@
+"""The embedded SQLite backend (WAL, group commit); also serves ``--in-memory``."""
+
+from postroom.storage.sqlite.store import SqliteStore
+
+__all__ = ["SqliteStore"]

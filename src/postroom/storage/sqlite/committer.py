@@ -1,0 +1,161 @@
+"""Group commit: one thread owns the SQLite connection and runs every storage operation.
+
+Operations that arrive while a transaction is being written share the next transaction
+and its single fsync, so durability does not cap throughput at the disk's commit rate,
+and the event loop never waits on disk I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from postroom.storage.sqlite.schema import open_connection
+
+log = logging.getLogger("postroom.storage")
+
+T = TypeVar("T")
+
+
+class Txn:
+    """Per-transaction bookkeeping an operation may record; applied only after COMMIT."""
+
+    __slots__ = ("deltas",)
+
+    def __init__(self) -> None:
+        self.deltas: dict[int, int] = {}
+
+    def count(self, queue_id: int, delta: int) -> None:
+        if delta:
+            self.deltas[queue_id] = self.deltas.get(queue_id, 0) + delta
+
+
+Operation = Callable[[sqlite3.Connection, Txn], Any]
+
+
+class Committer:
+    """Runs operations on the storage thread, grouping them into shared transactions."""
+
+    def __init__(self, path: str, durable: bool) -> None:
+        self._path = path
+        self._durable = durable
+        self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._cv = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._conn: sqlite3.Connection | None = None
+        # Message totals per queue, owned by the storage thread; changed after commits only.
+        self.totals: dict[int, int] = {}
+        self.batches = 0
+        self.operations = 0
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="postroom-storage", daemon=True)
+        self._thread.start()
+        await ready
+
+    async def run(self, op: Operation) -> Any:
+        """Run ``op(conn, txn)`` in the next transaction; return once it is committed."""
+        assert self._loop is not None
+        fut = self._loop.create_future()
+        with self._cv:
+            if self._closing:
+                raise RuntimeError("storage is closed")
+            self._pending.append((op, fut))
+            if len(self._pending) == 1:
+                self._cv.notify()
+        return await fut
+
+    async def close(self) -> None:
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+
+    # -- storage thread ------------------------------------------------------------------
+
+    def _run(self, ready: asyncio.Future[None]) -> None:
+        assert self._loop is not None
+        try:
+            self._conn = open_connection(self._path, self._durable)
+        except Exception as exc:  # report start-up failure to the caller
+            self._loop.call_soon_threadsafe(_settle, ready, False, exc)
+            return
+        self._loop.call_soon_threadsafe(_settle, ready, True, None)
+        while True:
+            with self._cv:
+                while not self._pending and not self._closing:
+                    self._cv.wait()
+                batch, self._pending = self._pending, []
+            if batch:
+                results = self._execute(batch)
+                self._loop.call_soon_threadsafe(_deliver, batch, results)
+            elif self._closing:
+                break
+        self._conn.close()
+
+    def _execute(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:
+        conn = self._conn
+        assert conn is not None
+        self.batches += 1
+        self.operations += len(batch)
+        txn = Txn()
+        try:
+            conn.execute("BEGIN")
+            results = [(True, op(conn, txn)) for op, _ in batch]
+            conn.execute("COMMIT")
+            self._apply(txn)
+            return results
+        except Exception:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        # Something in the batch failed: run each operation alone so only it fails.
+        results = []
+        for op, _ in batch:
+            txn = Txn()
+            try:
+                conn.execute("BEGIN")
+                value = op(conn, txn)
+                conn.execute("COMMIT")
+                self._apply(txn)
+                results.append((True, value))
+            except Exception as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if not _is_expected(exc):
+                    log.exception("storage operation failed")
+                results.append((False, exc))
+        return results
+
+    def _apply(self, txn: Txn) -> None:
+        totals = self.totals
+        for queue_id, delta in txn.deltas.items():
+            totals[queue_id] = totals.get(queue_id, 0) + delta
+
+
+def _is_expected(exc: Exception) -> bool:
+    from postroom.protocol.errors import AWSError
+
+    return isinstance(exc, AWSError)
+
+
+def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.done():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+def _deliver(batch: list[tuple[Operation, asyncio.Future[Any]]], results: list[tuple[bool, Any]]) -> None:
+    for (_, fut), (ok, value) in zip(batch, results, strict=True):
+        _settle(fut, ok, value)

@@ -1,0 +1,62 @@
+"""SQLite schema and connection settings."""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS queues (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    modified_at INTEGER NOT NULL,
+    UNIQUE (account, name)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    queue_id INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    md5_body TEXT NOT NULL,
+    attributes BLOB,
+    md5_attributes TEXT,
+    system_attributes BLOB,
+    md5_system_attributes TEXT,
+    sender_id TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_at INTEGER,
+    receipt INTEGER,
+    group_id TEXT,
+    dedup_id TEXT,
+    dead_letter_source TEXT
+);
+-- Receive takes the oldest visible messages of one queue: an index range, never a scan.
+CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue_id, visible_at);
+-- Retention deletes the oldest sent messages of one queue.
+CREATE INDEX IF NOT EXISTS messages_by_sent ON messages (queue_id, sent_at);
+"""
+
+
+def open_connection(path: str, durable: bool) -> sqlite3.Connection:
+    """Open a connection in autocommit mode (transactions are managed explicitly)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    if path != ":memory:":
+        conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: every commit fsyncs the WAL, so an acknowledged change survives power loss too.
+    conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA cache_size=-32000")
+    conn.executescript(SCHEMA)
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+    )
+    return conn

@@ -1,0 +1,307 @@
+"""SqliteStore: the Storage interface on SQLite, every operation run by the Committer."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+from pathlib import Path
+
+import orjson
+
+from postroom.storage.base import (
+    NewMessage,
+    QueueCounts,
+    QueueRecord,
+    ReceiveResult,
+    Redrive,
+    StoredMessage,
+    VisibilityChange,
+)
+from postroom.storage.sqlite.committer import Committer, Txn
+
+_INSERT = (
+    "INSERT INTO messages (queue_id, message_id, body, md5_body, attributes, md5_attributes,"
+    " system_attributes, md5_system_attributes, sender_id, sent_at, visible_at, group_id,"
+    " dedup_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SELECT_VISIBLE = (
+    "SELECT seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
+    " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
+    " dedup_id, dead_letter_source FROM messages"
+    " WHERE queue_id=? AND visible_at<=? ORDER BY visible_at LIMIT ?"
+)
+_MARK_RECEIVED = (
+    "UPDATE messages SET visible_at=?, receive_count=receive_count+1,"
+    " first_receive_at=COALESCE(first_receive_at, ?), receipt=? WHERE seq=?"
+)
+_MOVE = "UPDATE messages SET queue_id=?, visible_at=?, dead_letter_source=?, receipt=NULL WHERE seq=?"
+_QUEUE_COLUMNS = "id, account, region, name, attributes, tags, created_at, modified_at"
+
+
+def _queue_from_row(row: tuple) -> QueueRecord:
+    return QueueRecord(
+        id=row[0], account=row[1], region=row[2], name=row[3],
+        attributes=orjson.loads(row[4]), tags=orjson.loads(row[5]),
+        created_at=row[6], modified_at=row[7],
+    )
+
+
+class SqliteStore:
+    """SQLite in WAL mode with group commit; ``path=None`` keeps everything in memory."""
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None) -> None:
+        if data_dir is None:
+            path, durable = ":memory:", False
+            self.description = "memory"
+        else:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            path, durable = str(Path(data_dir) / "postroom.sqlite3"), True
+            self.description = f"sqlite:{path}"
+        self._committer = Committer(path, durable)
+        self._by_name: dict[tuple[str, str], QueueRecord] = {}
+        self._by_id: dict[int, QueueRecord] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._committer.start()
+        queues, totals = await self._committer.run(_load)
+        for queue in queues:
+            self._remember(queue)
+        self._committer.totals.update(totals)
+
+    async def close(self) -> None:
+        await self._committer.close()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"transactions": self._committer.batches, "operations": self._committer.operations}
+
+    # -- queues --------------------------------------------------------------------------
+
+    def _remember(self, queue: QueueRecord) -> None:
+        self._by_name[(queue.account, queue.name)] = queue
+        self._by_id[queue.id] = queue
+
+    def queue_by_name(self, account: str, name: str) -> QueueRecord | None:
+        return self._by_name.get((account, name))
+
+    def queue_by_id(self, queue_id: int) -> QueueRecord | None:
+        return self._by_id.get(queue_id)
+
+    def list_queues(self, account: str) -> list[QueueRecord]:
+        return sorted((q for q in self._by_id.values() if q.account == account), key=lambda q: q.name)
+
+    def all_queues(self) -> list[QueueRecord]:
+        return list(self._by_id.values())
+
+    async def create_queue(
+        self, account: str, region: str, name: str, attributes: dict[str, str],
+        tags: dict[str, str], now: int,
+    ) -> QueueRecord:
+        def op(conn: sqlite3.Connection, txn: Txn) -> QueueRecord:
+            conn.execute(
+                "INSERT INTO queues (account, region, name, attributes, tags, created_at, modified_at)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, name) DO NOTHING",
+                (account, region, name, orjson.dumps(attributes).decode(), orjson.dumps(tags).decode(), now // 1000, now // 1000),
+            )
+            row = conn.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE account=? AND name=?", (account, name)
+            ).fetchone()
+            return _queue_from_row(row)
+
+        queue = await self._committer.run(op)
+        existing = self._by_id.get(queue.id)
+        if existing is not None:
+            return existing
+        self._remember(queue)
+        return queue
+
+    async def update_queue(
+        self, queue_id: int, *, attributes: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None, now: int,
+    ) -> QueueRecord:
+        current = self._by_id[queue_id]
+        new_attributes = current.attributes if attributes is None else attributes
+        new_tags = current.tags if tags is None else tags
+        modified = now // 1000 if attributes is not None else current.modified_at
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute(
+                "UPDATE queues SET attributes=?, tags=?, modified_at=? WHERE id=?",
+                (orjson.dumps(new_attributes).decode(), orjson.dumps(new_tags).decode(), modified, queue_id),
+            )
+
+        await self._committer.run(op)
+        current.attributes = dict(new_attributes)
+        current.tags = dict(new_tags)
+        current.modified_at = modified
+        return current
+
+    async def delete_queue(self, queue_id: int) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM queues WHERE id=?", (queue_id,))
+            gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
+            txn.count(queue_id, -gone)
+
+        queue = self._by_id.pop(queue_id, None)
+        if queue is not None:
+            self._by_name.pop((queue.account, queue.name), None)
+        await self._committer.run(op)
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def send(self, queue_id: int, messages: list[NewMessage]) -> None:
+        rows = [
+            (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
+             m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
+             m.group_id, m.dedup_id)
+            for m in messages
+        ]
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.executemany(_INSERT, rows)
+            txn.count(queue_id, len(rows))
+
+        await self._committer.run(op)
+
+    async def receive(
+        self, queue_id: int, *, now: int, max_messages: int, visibility_ms: int,
+        retention_cutoff: int, redrive: Redrive | None,
+    ) -> ReceiveResult:
+        def op(conn: sqlite3.Connection, txn: Txn) -> ReceiveResult:
+            return _receive(conn, txn, queue_id, now, max_messages, visibility_ms, retention_cutoff, redrive)
+
+        return await self._committer.run(op)
+
+    async def delete_messages(self, queue_id: int, receipts: list[tuple[int, int]]) -> None:
+        params = [(seq, queue_id, receipt) for seq, receipt in receipts]
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            gone = conn.executemany(
+                "DELETE FROM messages WHERE seq=? AND queue_id=? AND receipt=?", params
+            ).rowcount
+            txn.count(queue_id, -gone)
+
+        await self._committer.run(op)
+
+    async def change_visibility(
+        self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
+    ) -> list[VisibilityChange]:
+        def op(conn: sqlite3.Connection, txn: Txn) -> list[VisibilityChange]:
+            out = []
+            for seq, receipt, visible_at in changes:
+                row = conn.execute(
+                    "SELECT visible_at, first_receive_at FROM messages WHERE seq=? AND queue_id=? AND receipt=?",
+                    (seq, queue_id, receipt),
+                ).fetchone()
+                if row is None:
+                    out.append(VisibilityChange.NOT_FOUND)
+                elif row[0] <= now:
+                    out.append(VisibilityChange.NOT_IN_FLIGHT)
+                elif row[1] is not None and visible_at - row[1] > max_total_ms:
+                    out.append(VisibilityChange.LIMIT_EXCEEDED)
+                else:
+                    conn.execute("UPDATE messages SET visible_at=? WHERE seq=?", (visible_at, seq))
+                    out.append(VisibilityChange.CHANGED)
+            return out
+
+        return await self._committer.run(op)
+
+    async def purge(self, queue_id: int) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
+            txn.count(queue_id, -gone)
+
+        await self._committer.run(op)
+
+    async def counts(self, queue_id: int, now: int) -> QueueCounts:
+        totals = self._committer.totals
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> QueueCounts:
+            # Only the hidden part of the queue is counted; the total is kept as it changes.
+            hidden, delayed = conn.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(first_receive_at) FROM messages"
+                " WHERE queue_id=? AND visible_at>?",
+                (queue_id, now),
+            ).fetchone()
+            total = totals.get(queue_id, 0)
+            return QueueCounts(visible=max(total - hidden, 0), not_visible=hidden - delayed, delayed=delayed)
+
+        return await self._committer.run(op)
+
+    async def expire(self, cutoffs: dict[int, int]) -> int:
+        totals = self._committer.totals
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> int:
+            removed = 0
+            for queue_id, cutoff in cutoffs.items():
+                if not totals.get(queue_id):
+                    continue
+                gone = conn.execute(
+                    "DELETE FROM messages WHERE queue_id=? AND sent_at<?", (queue_id, cutoff)
+                ).rowcount
+                txn.count(queue_id, -gone)
+                removed += gone
+            return removed
+
+        return await self._committer.run(op)
+
+
+def _load(conn: sqlite3.Connection, txn: Txn) -> tuple[list[QueueRecord], dict[int, int]]:
+    queues = [_queue_from_row(r) for r in conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues")]
+    totals = dict(conn.execute("SELECT queue_id, COUNT(*) FROM messages GROUP BY queue_id").fetchall())
+    return queues, totals
+
+
+def _receive(
+    conn: sqlite3.Connection, txn: Txn, queue_id: int, now: int, max_messages: int,
+    visibility_ms: int, retention_cutoff: int, redrive: Redrive | None,
+) -> ReceiveResult:
+    result = ReceiveResult()
+    taken: set[int] = set()
+    hidden_until = now + visibility_ms
+    while len(result.messages) < max_messages:
+        rows = conn.execute(_SELECT_VISIBLE, (queue_id, now, max_messages - len(result.messages) + len(taken))).fetchall()
+        expired: list[tuple[int]] = []
+        moved: list[tuple[int, int, str, int]] = []
+        marks: list[tuple[int, int, int, int]] = []
+        for row in rows:
+            seq = row[0]
+            if seq in taken:
+                continue
+            if row[9] < retention_cutoff:
+                expired.append((seq,))
+            elif redrive is not None and row[10] >= redrive.max_receive_count:
+                moved.append((redrive.dead_letter_queue_id, now, redrive.source_arn, seq))
+            else:
+                receipt = random.getrandbits(62)
+                first = row[11] if row[11] is not None else now
+                marks.append((hidden_until, now, receipt, seq))
+                taken.add(seq)
+                result.messages.append(StoredMessage(
+                    seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                    row[10] + 1, first, receipt, row[12], row[13], row[14],
+                ))
+                if len(result.messages) >= max_messages:
+                    break
+        if marks:
+            conn.executemany(_MARK_RECEIVED, marks)
+        if expired:
+            conn.executemany("DELETE FROM messages WHERE seq=?", expired)
+            txn.count(queue_id, -len(expired))
+        if moved:
+            conn.executemany(_MOVE, moved)
+            txn.count(queue_id, -len(moved))
+            assert redrive is not None
+            txn.count(redrive.dead_letter_queue_id, len(moved))
+            result.moved += len(moved)
+        if not expired and not moved:
+            break  # everything selected was handed out, or nothing was visible
+    if not result.messages:
+        row = conn.execute(
+            "SELECT MIN(visible_at) FROM messages WHERE queue_id=? AND visible_at>?", (queue_id, now)
+        ).fetchone()
+        result.next_visible_at = row[0]
+    return result

@@ -1,0 +1,123 @@
+"""Fixtures: a shared Postroom server, private servers, and SQS clients for both protocols.
+
+Set POSTROOM_TEST_ENDPOINT=http://host:port to run the shared-server tests against a server
+that is already running (tests needing private servers are then skipped).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from botocore.exceptions import ClientError
+from server import ServerProcess, make_client, query_model_dir, unique_name
+
+EXTERNAL = os.environ.get("POSTROOM_TEST_ENDPOINT")
+PROTOCOLS = ["json", "query"]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The shared server (session scope); None when POSTROOM_TEST_ENDPOINT is set."""
+    if EXTERNAL:
+        yield None
+        return
+    data_dir = tmp_path_factory.mktemp("shared-data")
+    proc = ServerProcess(data_dir).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint(server) -> str:
+    return EXTERNAL.rstrip("/") if EXTERNAL else server.endpoint
+
+
+@pytest.fixture(scope="session")
+def _query_model():
+    return query_model_dir()
+
+
+@pytest.fixture(params=PROTOCOLS)
+def protocol(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def sqs(endpoint, protocol, _query_model):
+    """An SQS client; tests using it run once per wire protocol (json, query)."""
+    return make_client(endpoint, protocol)
+
+
+@pytest.fixture
+def json_sqs(endpoint):
+    """A plain boto3 (AWS JSON 1.0) client, for tests that need only one protocol."""
+    return make_client(endpoint, "json")
+
+
+@pytest.fixture
+def client_factory(endpoint, _query_model):
+    """Build extra clients: client_factory(protocol="json", access_key="test", endpoint=None)."""
+
+    def make(protocol="json", access_key="test", endpoint_url=None, region="us-east-1"):
+        return make_client(endpoint_url or endpoint, protocol, access_key=access_key,
+                           region=region)
+
+    return make
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return unique_name()
+
+
+@pytest.fixture
+def make_queue(sqs):
+    """Create queues with unique names through the test's client; delete them afterwards."""
+    created: list[tuple[object, str]] = []
+
+    def make(prefix="t", attributes=None, tags=None, client=None, name=None):
+        c = client or sqs
+        kwargs = {"QueueName": name or unique_name(prefix)}
+        if attributes:
+            kwargs["Attributes"] = attributes
+        if tags:
+            kwargs["tags"] = tags
+        url = c.create_queue(**kwargs)["QueueUrl"]
+        created.append((c, url))
+        return url
+
+    yield make
+    for c, url in created:
+        try:
+            c.delete_queue(QueueUrl=url)
+        except (ClientError, Exception):  # noqa: B014 - best effort cleanup
+            pass
+
+
+@pytest.fixture
+def queue_url(make_queue) -> str:
+    """A fresh standard queue with default attributes."""
+    return make_queue()
+
+
+@pytest.fixture
+def private_server(tmp_path):
+    """Factory for servers owned by one test: private_server(data_dir=None, in_memory=False)."""
+    if EXTERNAL:
+        pytest.skip("needs private servers (POSTROOM_TEST_ENDPOINT is set)")
+    procs: list[ServerProcess] = []
+
+    def start(data_dir=None, in_memory=False, port=None):
+        if data_dir is None and not in_memory:
+            data_dir = tmp_path / f"data-{len(procs)}"
+        if data_dir is not None:
+            os.makedirs(data_dir, exist_ok=True)
+        proc = ServerProcess(data_dir or tmp_path / f"mem-{len(procs)}", in_memory=in_memory,
+                             port=port, log_dir=tmp_path)
+        procs.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in procs:
+        proc.stop()

@@ -1,0 +1,292 @@
+"""Helpers for the conformance suite: run Postroom as a subprocess and build SQS clients."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+TESTS_DIR = Path(__file__).resolve().parent
+CACHE_DIR = TESTS_DIR / ".cache"
+OLD_BOTOCORE = "1.29.165"  # last botocore whose SQS model has "protocol": "query"
+MODEL_MEMBER = "botocore/data/sqs/2012-11-05/service-2.json"
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+START_TIMEOUT = 15.0
+
+# Query-protocol error codes (botocore 1.29.165 SQS model, "error": {"code": ...}). botocore
+# reports these as Error.Code in both protocols (JSON via the x-amzn-query-error header).
+QUERY_CODES = {
+    "BatchEntryIdsNotDistinct": "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
+    "EmptyBatchRequest": "AWS.SimpleQueueService.EmptyBatchRequest",
+    "InvalidBatchEntryId": "AWS.SimpleQueueService.InvalidBatchEntryId",
+    "MessageNotInflight": "AWS.SimpleQueueService.MessageNotInflight",
+    "PurgeQueueInProgress": "AWS.SimpleQueueService.PurgeQueueInProgress",
+    "QueueDeletedRecently": "AWS.SimpleQueueService.QueueDeletedRecently",
+    "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
+    "TooManyEntriesInBatchRequest": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
+}
+
+
+def query_code(name: str) -> str:
+    """Map an SQS error shape name to the code botocore surfaces as Error.Code."""
+    return QUERY_CODES.get(name, name)
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A queue name no other test uses (alphanumerics, '-' and '_', <= 80 chars)."""
+    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get_json(url: str, timeout: float = 5.0) -> tuple[int, dict]:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+class ServerProcess:
+    """A Postroom server subprocess on a free port, logging to a file."""
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        in_memory: bool = False,
+        port: int | None = None,
+        log_dir: Path | str | None = None,
+    ):
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="pr-data-"))
+        self.in_memory = in_memory
+        log_dir = Path(log_dir) if log_dir else self.data_dir.parent
+        self.log_path = log_dir / f"postroom-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen | None = None
+        self._log_file = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "postroom", "serve", "--host", self.host]
+        cmd += ["--port", str(self.port)]
+        cmd += ["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]
+        return cmd
+
+    def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=str(self.data_dir.parent),
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def health(self, timeout: float = 2.0) -> dict | None:
+        try:
+            status, body = http_get_json(self.endpoint + "/health", timeout=timeout)
+        except (OSError, ValueError, urllib.error.URLError):
+            return None
+        return body if status == 200 else None
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"postroom exited with code {self.proc.returncode} before becoming ready:\n"
+                    f"{' '.join(self.command())}\n{self.log()}"
+                )
+            if self.health() is not None:
+                return
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(
+            f"postroom did not answer /health within {timeout} s:\n"
+            f"{' '.join(self.command())}\n{self.log()}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, wait, then SIGKILL; return the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._close_log()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL (kill -9): no chance to flush or clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def query_model_dir() -> Path:
+    """A data-loader directory holding botocore 1.29.165's query-protocol SQS model.
+
+    Downloaded once with pip into tests/.cache/ and reused afterwards.
+    """
+    root = CACHE_DIR / f"botocore-{OLD_BOTOCORE}-data"
+    target = root / "sqs" / "2012-11-05" / "service-2.json"
+    if target.exists():
+        return root
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    wheels = list(CACHE_DIR.glob(f"botocore-{OLD_BOTOCORE}-*.whl"))
+    if not wheels:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+             f"botocore=={OLD_BOTOCORE}", "-d", str(CACHE_DIR)],
+            check=True,
+            timeout=300,
+        )
+        wheels = list(CACHE_DIR.glob(f"botocore-{OLD_BOTOCORE}-*.whl"))
+    model = zipfile.ZipFile(wheels[0]).read(MODEL_MEMBER)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(model)
+    tmp.replace(target)
+    return root
+
+
+CLIENT_CONFIG = Config(
+    retries={"max_attempts": 1, "mode": "standard"},
+    read_timeout=60,
+    connect_timeout=10,
+)
+
+
+def make_client(
+    endpoint: str,
+    protocol: str = "json",
+    *,
+    access_key: str = "test",
+    region: str = REGION,
+):
+    """A botocore SQS client speaking AWS JSON 1.0 ("json") or the AWS query protocol."""
+    if protocol == "json":
+        return boto3.session.Session().client(
+            "sqs",
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key="test",
+            config=CLIENT_CONFIG,
+        )
+    if protocol == "query":
+        session = botocore.session.Session()
+        session.get_component("data_loader").search_paths.insert(0, str(query_model_dir()))
+        client = session.create_client(
+            "sqs",
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key="test",
+            config=CLIENT_CONFIG,
+        )
+        assert client.meta.service_model.protocol == "query"
+        return client
+    raise ValueError(protocol)
+
+
+def error_code(exc) -> str:
+    return exc.response["Error"]["Code"]
+
+
+def queue_arn(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1):
+    """Poll predicate() until it returns a truthy value; return that value (or the last)."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def md5_hex(data: str | bytes) -> str:
+    import hashlib
+
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.md5(data).hexdigest()
+
+
+def md5_of_message_attributes(attributes: dict) -> str:
+    """AWS's digest of message attributes: names sorted; each field length-prefixed
+    (4-byte big-endian), then a transport byte (1 string/number, 2 binary) and the value."""
+    import hashlib
+    import struct
+
+    def field(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+
+    buf = b""
+    for name in sorted(attributes):
+        attr = attributes[name]
+        data_type = attr["DataType"]
+        buf += field(name.encode("utf-8")) + field(data_type.encode("utf-8"))
+        if "BinaryValue" in attr:
+            value = attr["BinaryValue"]
+            if isinstance(value, str):
+                value = value.encode("utf-8")
+            buf += b"\x02" + field(value)
+        else:
+            buf += b"\x01" + field(attr["StringValue"].encode("utf-8"))
+    return hashlib.md5(buf).hexdigest()
