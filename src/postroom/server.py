@@ -47,6 +47,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             access_log=False,
             log_level="warning",
             server_header=False,
+            proxy_headers=False,
             date_header=False,
             timeout_keep_alive=75,
         )

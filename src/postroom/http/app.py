@@ -9,13 +9,13 @@ action name.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
 from postroom import __version__
+from postroom.ids import new_id
 from postroom.protocol.awsjson import decode_json, encode_json, encode_json_error
 from postroom.protocol.context import RequestContext, make_context
 from postroom.protocol.errors import AWSError, internal_error
@@ -52,7 +52,7 @@ class PostroomApp:
         if scope["type"] != "http":
             return
         headers = dict(scope["headers"])
-        request_id = str(uuid.uuid4())
+        request_id = new_id()
         try:
             body = await _read_body(receive)
         except AWSError as error:

@@ -51,9 +51,16 @@ class _Decoder:
                 name = member_name or name
             key = f"{prefix}.{name}" if prefix else name
             if key not in self.prefixes:
+                if mshape["type"] == "list" and self._empty_list_marker(prefix, ref, mshape, member):
+                    out[member] = []
                 continue
             out[member] = self.value(ref, mshape, key)
         return out
+
+    def _empty_list_marker(self, prefix: str, ref: dict[str, Any], shape: dict[str, Any], member: str) -> bool:
+        # botocore sends an empty list as one empty parameter under the member's own name.
+        name = _ref_name(ref, shape) or member
+        return self.params.get(f"{prefix}.{name}" if prefix else name) == ""
 
     def value(self, ref: dict[str, Any], shape: dict[str, Any], key: str) -> Any:
         kind = shape["type"]

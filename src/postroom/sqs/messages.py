@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import TYPE_CHECKING, Any
 
+from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError, invalid_parameter_value, missing_parameter
 from postroom.sqs import limits, receipts
@@ -70,7 +70,7 @@ def _prepare(
     md5_system = md5_of_attributes(system_attributes) if system_attributes else None
     delay_s = settings.delay_seconds if delay is None else delay
     message = NewMessage(
-        message_id=str(uuid.uuid4()),
+        message_id=new_id(),
         body=body,
         md5_body=md5_body,
         attributes=pack(message_attributes),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -43,8 +44,8 @@ class Committer:
     def __init__(self, path: str, durable: bool) -> None:
         self._path = path
         self._durable = durable
-        self._pending: list[tuple[Operation, asyncio.Future[Any]]] = []
-        self._cv = threading.Condition()
+        # A C-level queue: handing an operation to the storage thread costs one put().
+        self._inbox: queue.SimpleQueue[tuple[Operation, asyncio.Future[Any]] | None] = queue.SimpleQueue()
         self._closing = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,19 +65,15 @@ class Committer:
     async def run(self, op: Operation) -> Any:
         """Run ``op(conn, txn)`` in the next transaction; return once it is committed."""
         assert self._loop is not None
+        if self._closing:
+            raise RuntimeError("storage is closed")
         fut = self._loop.create_future()
-        with self._cv:
-            if self._closing:
-                raise RuntimeError("storage is closed")
-            self._pending.append((op, fut))
-            if len(self._pending) == 1:
-                self._cv.notify()
+        self._inbox.put((op, fut))
         return await fut
 
     async def close(self) -> None:
-        with self._cv:
-            self._closing = True
-            self._cv.notify()
+        self._closing = True
+        self._inbox.put(None)
         if self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
 
@@ -90,16 +87,23 @@ class Committer:
             self._loop.call_soon_threadsafe(_settle, ready, False, exc)
             return
         self._loop.call_soon_threadsafe(_settle, ready, True, None)
-        while True:
-            with self._cv:
-                while not self._pending and not self._closing:
-                    self._cv.wait()
-                batch, self._pending = self._pending, []
+        inbox = self._inbox
+        stopping = False
+        while not stopping:
+            first = inbox.get()
+            batch = []
+            item = first
+            while True:
+                if item is None:
+                    stopping = True  # finish what was queued before the stop, then end
+                else:
+                    batch.append(item)
+                if inbox.empty():
+                    break
+                item = inbox.get_nowait()
             if batch:
                 results = self._execute(batch)
                 self._loop.call_soon_threadsafe(_deliver, batch, results)
-            elif self._closing:
-                break
         self._conn.close()
 
     def _execute(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:
