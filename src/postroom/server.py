@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,15 @@ from postroom.sqs.service import SqsService
 from postroom.storage.sqlite import SqliteStore
 
 log = logging.getLogger("postroom")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal capture: uvicorn re-raises the signal after
+    shutting down, so the process would end by SIGTERM instead of exiting with 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 @dataclass
@@ -36,7 +48,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     sqs = SqsService(store, clock)
     await sqs.start()
     app = PostroomApp([sqs], store.description)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             host=config.host,
@@ -50,8 +62,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             proxy_headers=False,
             date_header=False,
             timeout_keep_alive=75,
+            timeout_graceful_shutdown=10,
         )
     )
+
+    def request_stop() -> None:
+        if server.should_exit:
+            server.force_exit = True  # a second signal: stop without waiting
+        sqs.begin_shutdown()  # long polls answer now instead of holding the shutdown open
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop)
     ready = asyncio.create_task(_announce(server, config, store.description, started))
     try:
         await server.serve()

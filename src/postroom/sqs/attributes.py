@@ -108,6 +108,12 @@ STANDARD_DEFAULTS = (
     "VisibilityTimeout",
     "SqsManagedSseEnabled",
 )
+FIFO_DEFAULTS = {
+    "FifoQueue": "true",
+    "ContentBasedDeduplication": "false",
+    "DeduplicationScope": "queue",
+    "FifoThroughputLimit": "perQueue",
+}
 ALL_NAMES = frozenset(SETTABLE) | frozenset(COMPUTED)
 
 
@@ -123,6 +129,8 @@ def validate(attributes: dict[str, str], *, creating: bool, fifo: bool) -> dict[
         if spec.fifo_only and not fifo:
             raise invalid_attribute_name(name)
         out[name] = spec.check(name, str(value))
+    if out.get("FifoQueue") == "false":
+        del out["FifoQueue"]
     if out.get("SqsManagedSseEnabled") == "true" and out.get("KmsMasterKeyId"):
         raise invalid_attribute_value(
             "SqsManagedSseEnabled", "You can use one type of server-side encryption (SSE) at one time."
@@ -130,9 +138,23 @@ def validate(attributes: dict[str, str], *, creating: bool, fifo: bool) -> dict[
     return out
 
 
+def check_throughput(stored: dict[str, str]) -> None:
+    """High-throughput FIFO: per-group throughput needs per-group deduplication."""
+    if (
+        stored.get("FifoThroughputLimit") == "perMessageGroupId"
+        and stored.get("DeduplicationScope", "queue") != "messageGroup"
+    ):
+        raise invalid_attribute_value(
+            "FifoThroughputLimit",
+            "The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup.",
+        )
+
+
 def effective(stored: dict[str, str]) -> dict[str, str]:
     """Stored attributes plus the defaults AWS shows for unset ones."""
     out = {name: SETTABLE[name].default for name in STANDARD_DEFAULTS}  # type: ignore[misc]
+    if stored.get("FifoQueue") == "true":
+        out.update(FIFO_DEFAULTS)
     if stored.get("KmsMasterKeyId"):
         out["KmsDataKeyReusePeriodSeconds"] = str(limits.KMS_DATA_KEY_REUSE[2])
         out["SqsManagedSseEnabled"] = "false"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from postroom.ids import new_id
@@ -33,6 +35,22 @@ SYSTEM_ATTRIBUTE_NAMES = (
 )
 
 
+_MESSAGE_ID_CHARS = re.compile(r"^[\x21-\x7e]{1,128}$")  # alphanumerics and punctuation
+SEQUENCE_BASE = 10**19  # AWS's sequence numbers are 20-digit decimal strings
+
+
+def sequence_number(seq: int) -> str:
+    return str(SEQUENCE_BASE + seq)
+
+
+def _check_token(name: str, value: str | None) -> None:
+    if value is not None and not _MESSAGE_ID_CHARS.match(value):
+        raise invalid_parameter_value(
+            f"Value {value} for parameter {name} is invalid. Reason: {name} can only include "
+            "alphanumeric and punctuation characters. 1 to 128 in length."
+        )
+
+
 def _range(name: str, value: int | None, low: int, high: int, reason: str) -> None:
     if value is not None and not low <= value <= high:
         raise parameter_out_of_range(name, value, reason)
@@ -51,7 +69,25 @@ def _prepare(
     check_body(body)
     delay = entry.get("DelaySeconds")
     _range("DelaySeconds", delay, *limits.DELAY_SECONDS[:2], "DelaySeconds must be >= 0 and <= 900.")
-    if entry.get("MessageDeduplicationId") is not None and not settings.fifo:
+    group_id = entry.get("MessageGroupId")
+    dedup_id = entry.get("MessageDeduplicationId")
+    _check_token("MessageGroupId", group_id)
+    _check_token("MessageDeduplicationId", dedup_id)
+    if settings.fifo:
+        if group_id is None:
+            raise missing_parameter("MessageGroupId")
+        if delay:
+            raise parameter_out_of_range(
+                "DelaySeconds", delay, "The request include parameter that is not valid for this queue type."
+            )
+        if dedup_id is None:
+            if not settings.content_based_deduplication:
+                raise invalid_parameter_value(
+                    "The queue should either have ContentBasedDeduplication enabled or "
+                    "MessageDeduplicationId provided explicitly"
+                )
+            dedup_id = hashlib.sha256(body.encode()).hexdigest()
+    elif dedup_id is not None:
         raise invalid_parameter_value(
             "The request include parameter that is not valid for this queue type. "
             "Reason: MessageDeduplicationId is only valid for FIFO queues."
@@ -80,7 +116,8 @@ def _prepare(
         sender_id=ctx.access_key,
         sent_at=now,
         visible_at=now + delay_s * 1000,
-        group_id=entry.get("MessageGroupId"),
+        group_id=group_id,
+        dedup_id=dedup_id,
     )
     answer: dict[str, Any] = {"MessageId": message.message_id, "MD5OfMessageBody": md5_body}
     if md5_attrs:
@@ -92,10 +129,33 @@ def _prepare(
 
 async def send_message(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
-    message, answer, _ = _prepare(p, svc.settings(queue), ctx, svc.clock.now_ms())
-    await svc.store.send(queue.id, [message])
-    svc.signals.notify(queue.id)
+    settings = svc.settings(queue)
+    now = svc.clock.now_ms()
+    message, answer, _ = _prepare(p, settings, ctx, now)
+    await _store(svc, queue, settings, [(message, answer)], now)
     return answer
+
+
+async def _store(
+    svc: SqsService, queue: QueueRecord, settings: QueueSettings,
+    prepared: list[tuple[NewMessage, dict[str, Any]]], now: int,
+) -> None:
+    """Store prepared messages; for FIFO, fill in sequence numbers and the original ids
+    of duplicates. Waiting receivers are woken when something new arrived."""
+    messages = [m for m, _ in prepared]
+    if not settings.fifo:
+        await svc.store.send(queue.id, messages)
+        svc.signals.notify(queue.id)
+        return
+    outcomes = await svc.store.send_fifo(
+        queue.id, messages, now=now, window_ms=limits.DEDUPLICATION_WINDOW_S * 1000,
+        scope_by_group=settings.deduplication_by_group,
+    )
+    for (_, answer), (message_id, seq, _duplicate) in zip(prepared, outcomes, strict=True):
+        answer["MessageId"] = message_id
+        answer["SequenceNumber"] = sequence_number(seq)
+    if not all(duplicate for _, _, duplicate in outcomes):
+        svc.signals.notify(queue.id)
 
 
 async def send_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -118,8 +178,7 @@ async def send_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestCon
     if total > settings.maximum_message_size:
         raise batch_too_long(total, settings.maximum_message_size)
     if prepared:
-        await svc.store.send(queue.id, [m for _, m, _ in prepared])
-        svc.signals.notify(queue.id)
+        await _store(svc, queue, settings, [(m, answer) for _, m, answer in prepared], now)
     successful = [{"Id": entry_id, **answer} for entry_id, _, answer in prepared]
     return {"Successful": successful, "Failed": failed}
 
@@ -145,7 +204,8 @@ def _attribute_filter(names: list[str]) -> Any:
 
 
 def _render(
-    message: StoredMessage, queue: QueueRecord, system_names: set[str], attribute_filter: Any
+    message: StoredMessage, queue: QueueRecord, system_names: set[str], attribute_filter: Any,
+    fifo: bool,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "MessageId": message.message_id,
@@ -162,8 +222,9 @@ def _render(
         }
         if message.group_id is not None:
             values["MessageGroupId"] = message.group_id
-        if message.dedup_id is not None:
-            values["MessageDeduplicationId"] = message.dedup_id
+        if fifo:
+            values["MessageDeduplicationId"] = message.dedup_id or ""
+            values["SequenceNumber"] = sequence_number(message.seq)
         if message.dead_letter_source is not None:
             values["DeadLetterQueueSourceArn"] = message.dead_letter_source
         if message.system_attributes:
@@ -195,6 +256,12 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
     wait = p.get("WaitTimeSeconds")
     _range("WaitTimeSeconds", wait, *limits.RECEIVE_WAIT_SECONDS[:2], "Must be >= 0 and <= 20, if provided.")
     max_messages = max_messages or 1
+    attempt_id = p.get("ReceiveRequestAttemptId") if settings.fifo else None
+    _check_token("ReceiveRequestAttemptId", attempt_id)
+    if attempt_id is not None:
+        cached = svc.receive_attempts.get((queue.id, attempt_id))
+        if cached is not None and cached[0] > svc.clock.now_ms():
+            return cached[1]  # a retried receive gets the same messages and receipts
     visibility_ms = (settings.visibility_timeout if visibility is None else visibility) * 1000
     wait_s = settings.receive_wait_seconds if wait is None else wait
     loop = asyncio.get_running_loop()
@@ -206,13 +273,14 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
         result = await store.receive(
             queue.id, now=now, max_messages=max_messages, visibility_ms=visibility_ms,
             retention_cutoff=now - settings.retention_seconds * 1000, redrive=svc.redrive_for(queue),
+            fifo_order=settings.fifo,
         )
         if result.moved:
             redrive = svc.redrive_for(queue)
             if redrive is not None:
                 signals.notify(redrive.dead_letter_queue_id)
         remaining = deadline - loop.time()
-        if result.messages or remaining <= 0:
+        if result.messages or remaining <= 0 or svc.closing:
             break
         timeout = remaining
         if result.next_visible_at is not None:
@@ -224,7 +292,20 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
         return {}
     system_names = _wanted_system_attributes(p)
     attribute_filter = _attribute_filter(p.get("MessageAttributeNames") or [])
-    return {"Messages": [_render(m, queue, system_names, attribute_filter) for m in result.messages]}
+    answer = {
+        "Messages": [_render(m, queue, system_names, attribute_filter, settings.fifo) for m in result.messages]
+    }
+    if attempt_id is not None:
+        _remember_attempt(svc, (queue.id, attempt_id), svc.clock.now_ms() + visibility_ms, answer)
+    return answer
+
+
+def _remember_attempt(svc: SqsService, key: tuple[int, str], expires: int, answer: dict[str, Any]) -> None:
+    attempts = svc.receive_attempts
+    now = svc.clock.now_ms()
+    for stale in [k for k, (until, _) in attempts.items() if until <= now]:
+        del attempts[stale]
+    attempts[key] = (expires, answer)
 
 
 # -- delete and visibility -----------------------------------------------------------------
@@ -233,7 +314,7 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
 async def delete_message(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     seq, receipt = receipts.decode(p["ReceiptHandle"], queue.id)
-    await svc.store.delete_messages(queue.id, [(seq, receipt)])
+    await svc.store.delete_messages(queue.id, [(seq, receipt)], fifo_order=svc.settings(queue).fifo)
     return None
 
 
@@ -249,7 +330,7 @@ async def delete_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestC
         except AWSError as error:
             failed.append(failure(entry["Id"], error))
     if valid:
-        await svc.store.delete_messages(queue.id, [r for _, r in valid])
+        await svc.store.delete_messages(queue.id, [r for _, r in valid], fifo_order=svc.settings(queue).fifo)
     return {"Successful": [{"Id": entry_id} for entry_id, _ in valid], "Failed": failed}
 
 

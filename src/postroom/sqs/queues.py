@@ -19,7 +19,6 @@ from postroom.sqs.errors import (
     queue_deleted_recently,
     queue_does_not_exist,
     queue_name_exists,
-    unsupported_operation,
 )
 from postroom.sqs.names import FIFO_SUFFIX, check_queue_name, queue_arn
 from postroom.sqs.redrive import allows_source, check_redrive_allow_policy, parse_redrive_policy
@@ -79,11 +78,8 @@ async def create_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) 
     check_queue_name(name, fifo or name.endswith(FIFO_SUFFIX))
     if name.endswith(FIFO_SUFFIX) and not fifo:
         check_queue_name(name, False)  # '.fifo' names need FifoQueue=true
-    if fifo:
-        raise unsupported_operation("FIFO queues are not supported by Postroom yet.")
     stored = attributes.validate(requested, creating=True, fifo=fifo)
-    if stored.get("FifoQueue") == "false":
-        del stored["FifoQueue"]
+    attributes.check_throughput(stored)
     tags = _check_tags(p.get("tags") or {})
     existing = svc.store.queue_by_name(ctx.account, name)
     if existing is not None:
@@ -186,6 +182,7 @@ async def set_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestC
     for key in ("RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"):
         if stored.get(key) == "":
             del stored[key]  # an empty value removes the setting
+    attributes.check_throughput(stored)
     _check_redrive(svc, changes, queue.region, queue.account, queue.name)
     await svc.store.update_queue(queue.id, attributes=stored, now=svc.clock.now_ms())
     svc.forget_settings(queue.id)
@@ -292,13 +289,6 @@ async def list_dead_letter_source_queues(svc: SqsService, p: dict[str, Any], ctx
     out = _page(sources, p, "queueUrls")
     out["queueUrls"] = [f"{ctx.base_url}/{queue.account}/{n}" for n in out.get("queueUrls", [])]
     return out
-
-
-def _not_yet(operation: str) -> Any:
-    async def handler(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-        raise unsupported_operation(f"{operation} is not supported by Postroom yet.")
-
-    return handler
 
 
 OPERATIONS = {

@@ -36,6 +36,8 @@ class QueueSettings:
     redrive_arn: str | None
     max_receive_count: int
     fifo: bool
+    content_based_deduplication: bool
+    deduplication_by_group: bool
 
 
 class SqsService:
@@ -53,14 +55,22 @@ class SqsService:
         self.signals = QueueSignals()
         self.deleted_at: dict[tuple[str, str], int] = {}
         self.purged_at: dict[int, int] = {}
+        # FIFO ReceiveRequestAttemptId: (queue id, attempt id) -> (expires at, answer)
+        self.receive_attempts: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
         self._settings: dict[int, QueueSettings] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self.closing = False
         self.operations: dict[str, Operation] = {**queues.OPERATIONS, **messages.OPERATIONS}
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_retention(), name="sqs-retention")
+
+    def begin_shutdown(self) -> None:
+        """Make waiting receives return at once (the server is stopping)."""
+        self.closing = True
+        self.signals.notify_all()
 
     async def stop(self) -> None:
         if self._sweeper is not None:
@@ -75,12 +85,10 @@ class SqsService:
             await asyncio.sleep(limits.RETENTION_SWEEP_INTERVAL_S)
             try:
                 now = self.clock.now_ms()
-                cutoffs = {
-                    q.id: now - self.settings(q).retention_seconds * 1000
-                    for q in self.store.all_queues()
-                }
-                if cutoffs:
-                    await self.store.expire(cutoffs)
+                queues = self.store.all_queues()
+                cutoffs = {q.id: now - self.settings(q).retention_seconds * 1000 for q in queues}
+                fifo = {q.id for q in queues if self.settings(q).fifo}
+                await self.store.expire(cutoffs, now, fifo)
             except Exception:  # the sweep must outlive any one failure
                 log.exception("retention sweep failed")
 
@@ -131,6 +139,8 @@ class SqsService:
                 redrive_arn=redrive.dead_letter_target_arn if redrive else None,
                 max_receive_count=redrive.max_receive_count if redrive else 0,
                 fifo=stored.get("FifoQueue") == "true",
+                content_based_deduplication=stored.get("ContentBasedDeduplication") == "true",
+                deduplication_by_group=stored.get("DeduplicationScope") == "messageGroup",
             )
             self._settings[queue.id] = cached
         return cached

@@ -24,6 +24,10 @@ class QueueSignals:
                 if not fut.done():
                     fut.set_result(None)
 
+    def notify_all(self) -> None:
+        for queue_id in list(self._waiters):
+            self.notify(queue_id)
+
     async def wait(self, queue_id: int, since_version: int, timeout: float) -> None:
         """Wait until ``notify(queue_id)`` or ``timeout`` seconds, whichever is first."""
         if self._versions.get(queue_id, 0) != since_version or timeout <= 0:

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS queues (
     UNIQUE (account, name)
 );
 CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: sequence numbers never repeat, even after the newest row is deleted.
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue_id INTEGER NOT NULL,
     message_id TEXT NOT NULL,
     body TEXT NOT NULL,
@@ -43,6 +44,28 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue_id, visible_at);
 -- Retention deletes the oldest sent messages of one queue.
 CREATE INDEX IF NOT EXISTS messages_by_sent ON messages (queue_id, sent_at);
+-- FIFO: a group's messages in order.
+CREATE INDEX IF NOT EXISTS messages_by_group ON messages (queue_id, group_id, seq)
+    WHERE group_id IS NOT NULL;
+-- FIFO: one row per message group that holds messages, ordered by its oldest message.
+CREATE TABLE IF NOT EXISTS fifo_groups (
+    queue_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    head_seq INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, group_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fifo_groups_by_head ON fifo_groups (queue_id, head_seq);
+-- FIFO: deduplication ids seen in the last five minutes (scope '' = whole queue).
+CREATE TABLE IF NOT EXISTS fifo_dedup (
+    queue_id INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sequence_number INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, scope, dedup_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fifo_dedup_by_expiry ON fifo_dedup (expires_at);
 """
 
 

@@ -18,6 +18,7 @@ from postroom.storage.base import (
     StoredMessage,
     VisibilityChange,
 )
+from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 
 _INSERT = (
@@ -142,6 +143,8 @@ class SqliteStore:
     async def delete_queue(self, queue_id: int) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM queues WHERE id=?", (queue_id,))
+            conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
+            conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
             txn.count(queue_id, -gone)
 
@@ -166,23 +169,46 @@ class SqliteStore:
 
         await self._committer.run(op)
 
-    async def receive(
-        self, queue_id: int, *, now: int, max_messages: int, visibility_ms: int,
-        retention_cutoff: int, redrive: Redrive | None,
-    ) -> ReceiveResult:
-        def op(conn: sqlite3.Connection, txn: Txn) -> ReceiveResult:
-            return _receive(conn, txn, queue_id, now, max_messages, visibility_ms, retention_cutoff, redrive)
+    async def send_fifo(
+        self, queue_id: int, messages: list[NewMessage], *, now: int, window_ms: int,
+        scope_by_group: bool,
+    ) -> list[tuple[str, int, bool]]:
+        def op(conn: sqlite3.Connection, txn: Txn) -> list[tuple[str, int, bool]]:
+            return fifo.send(conn, txn, queue_id, messages, now, window_ms, scope_by_group)
 
         return await self._committer.run(op)
 
-    async def delete_messages(self, queue_id: int, receipts: list[tuple[int, int]]) -> None:
+    async def receive(
+        self, queue_id: int, *, now: int, max_messages: int, visibility_ms: int,
+        retention_cutoff: int, redrive: Redrive | None, fifo_order: bool = False,
+    ) -> ReceiveResult:
+        pick = fifo.receive if fifo_order else _receive
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> ReceiveResult:
+            return pick(conn, txn, queue_id, now, max_messages, visibility_ms, retention_cutoff, redrive)
+
+        return await self._committer.run(op)
+
+    async def delete_messages(
+        self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False
+    ) -> None:
         params = [(seq, queue_id, receipt) for seq, receipt in receipts]
 
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            groups = []
+            if fifo_order:
+                for param in params:
+                    row = conn.execute(
+                        "SELECT group_id FROM messages WHERE seq=? AND queue_id=? AND receipt=?", param
+                    ).fetchone()
+                    if row is not None:
+                        groups.append(row[0])
             gone = conn.executemany(
                 "DELETE FROM messages WHERE seq=? AND queue_id=? AND receipt=?", params
             ).rowcount
             txn.count(queue_id, -gone)
+            if groups:
+                fifo.fix_heads(conn, queue_id, groups)
 
         await self._committer.run(op)
 
@@ -212,6 +238,7 @@ class SqliteStore:
     async def purge(self, queue_id: int) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
+            conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
             txn.count(queue_id, -gone)
 
         await self._committer.run(op)
@@ -231,10 +258,12 @@ class SqliteStore:
 
         return await self._committer.run(op)
 
-    async def expire(self, cutoffs: dict[int, int]) -> int:
+    async def expire(self, cutoffs: dict[int, int], now: int, fifo_queues: set[int] | None = None) -> int:
         totals = self._committer.totals
+        fifo_queues = fifo_queues or set()
 
         def op(conn: sqlite3.Connection, txn: Txn) -> int:
+            conn.execute("DELETE FROM fifo_dedup WHERE expires_at<=?", (now,))
             removed = 0
             for queue_id, cutoff in cutoffs.items():
                 if not totals.get(queue_id):
@@ -243,6 +272,8 @@ class SqliteStore:
                     "DELETE FROM messages WHERE queue_id=? AND sent_at<?", (queue_id, cutoff)
                 ).rowcount
                 txn.count(queue_id, -gone)
+                if gone and queue_id in fifo_queues:
+                    fifo.rebuild_groups(conn, queue_id)
                 removed += gone
             return removed
 

@@ -1,0 +1,163 @@
+"""FIFO queue operations on SQLite, run on the storage thread inside a transaction.
+
+Release rule (AWS's): take the oldest message whose group has nothing in flight, then as
+many more of that group as fit, then move on to the next group. ``fifo_groups`` keeps each
+group's oldest message so groups are visited oldest first without scanning messages, and
+a group's in-flight messages are always among its first ten (nothing later is released
+while any is in flight), so checking a group reads at most a few rows.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from postroom.storage.base import NewMessage, ReceiveResult, Redrive, StoredMessage
+from postroom.storage.sqlite.committer import Txn
+
+MAX_IN_FLIGHT_PER_GROUP = 10  # one receive's worth
+_MESSAGE_COLUMNS = (
+    "seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
+    " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
+    " dedup_id, dead_letter_source, visible_at"
+)
+_INSERT = (
+    "INSERT INTO messages (queue_id, message_id, body, md5_body, attributes, md5_attributes,"
+    " system_attributes, md5_system_attributes, sender_id, sent_at, visible_at, group_id,"
+    " dedup_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_ADD_GROUP = (
+    "INSERT INTO fifo_groups (queue_id, group_id, head_seq) VALUES (?,?,?)"
+    " ON CONFLICT (queue_id, group_id) DO UPDATE SET head_seq=MIN(head_seq, excluded.head_seq)"
+)
+
+
+def send(
+    conn: sqlite3.Connection, txn: Txn, queue_id: int, messages: list[NewMessage],
+    now: int, window_ms: int, scope_by_group: bool,
+) -> list[tuple[str, int, bool]]:
+    """Store FIFO messages, dropping duplicates inside the deduplication window.
+
+    Returns, per message, (message id, sequence number, was a duplicate); a duplicate
+    reports the original message's id and sequence number.
+    """
+    out: list[tuple[str, int, bool]] = []
+    for m in messages:
+        scope = m.group_id or "" if scope_by_group else ""
+        row = conn.execute(
+            "SELECT message_id, sequence_number, expires_at FROM fifo_dedup"
+            " WHERE queue_id=? AND scope=? AND dedup_id=?",
+            (queue_id, scope, m.dedup_id),
+        ).fetchone()
+        if row is not None and row[2] > now:
+            out.append((row[0], row[1], True))
+            continue
+        seq = conn.execute(
+            _INSERT,
+            (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
+             m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
+             m.group_id, m.dedup_id),
+        ).lastrowid
+        assert seq is not None
+        conn.execute(_ADD_GROUP, (queue_id, m.group_id, seq))
+        conn.execute(
+            "INSERT OR REPLACE INTO fifo_dedup (queue_id, scope, dedup_id, message_id,"
+            " sequence_number, expires_at) VALUES (?,?,?,?,?,?)",
+            (queue_id, scope, m.dedup_id, m.message_id, seq, now + window_ms),
+        )
+        txn.count(queue_id, 1)
+        out.append((m.message_id, seq, False))
+    return out
+
+
+def receive(
+    conn: sqlite3.Connection, txn: Txn, queue_id: int, now: int, max_messages: int,
+    visibility_ms: int, retention_cutoff: int, redrive: Redrive | None,
+) -> ReceiveResult:
+    result = ReceiveResult()
+    hidden_until = now + visibility_ms
+    groups = conn.execute(
+        "SELECT group_id FROM fifo_groups WHERE queue_id=? ORDER BY head_seq", (queue_id,)
+    ).fetchall()
+    for (group_id,) in groups:
+        if len(result.messages) >= max_messages:
+            break
+        _take_from_group(conn, txn, queue_id, group_id, now, hidden_until, max_messages,
+                         retention_cutoff, redrive, result)
+    if not result.messages:
+        row = conn.execute(
+            "SELECT MIN(visible_at) FROM messages WHERE queue_id=? AND visible_at>?", (queue_id, now)
+        ).fetchone()
+        result.next_visible_at = row[0]
+    return result
+
+
+def _take_from_group(
+    conn: sqlite3.Connection, txn: Txn, queue_id: int, group_id: str, now: int,
+    hidden_until: int, max_messages: int, retention_cutoff: int, redrive: Redrive | None,
+    result: ReceiveResult,
+) -> None:
+    rows = conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE queue_id=? AND group_id=? ORDER BY seq LIMIT ?",
+        (queue_id, group_id, MAX_IN_FLIGHT_PER_GROUP + max_messages),
+    ).fetchall()
+    if any(r[10] > 0 and r[15] > now for r in rows[:MAX_IN_FLIGHT_PER_GROUP]):
+        return  # something of this group is in flight: nothing later may be released
+    changed_head = False
+    for row in rows:
+        if len(result.messages) >= max_messages or row[15] > now:
+            break  # full, or the group's next message is not visible yet (order holds)
+        seq = row[0]
+        if row[9] < retention_cutoff:
+            conn.execute("DELETE FROM messages WHERE seq=?", (seq,))
+            txn.count(queue_id, -1)
+            changed_head = True
+            continue
+        if redrive is not None and row[10] >= redrive.max_receive_count:
+            conn.execute(
+                "UPDATE messages SET queue_id=?, visible_at=?, dead_letter_source=?, receipt=NULL WHERE seq=?",
+                (redrive.dead_letter_queue_id, now, redrive.source_arn, seq),
+            )
+            conn.execute(_ADD_GROUP, (redrive.dead_letter_queue_id, group_id, seq))
+            txn.count(queue_id, -1)
+            txn.count(redrive.dead_letter_queue_id, 1)
+            result.moved += 1
+            changed_head = True
+            continue
+        receipt = random.getrandbits(62)
+        first = row[11] if row[11] is not None else now
+        conn.execute(
+            "UPDATE messages SET visible_at=?, receive_count=receive_count+1,"
+            " first_receive_at=?, receipt=? WHERE seq=?",
+            (hidden_until, first, receipt, seq),
+        )
+        result.messages.append(StoredMessage(
+            seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+            row[10] + 1, first, receipt, row[12], row[13], row[14],
+        ))
+    if changed_head:
+        fix_heads(conn, queue_id, [group_id])
+
+
+def fix_heads(conn: sqlite3.Connection, queue_id: int, group_ids: list[str]) -> None:
+    """Point each group at its oldest remaining message, or drop it when empty."""
+    for group_id in set(group_ids):
+        row = conn.execute(
+            "SELECT MIN(seq) FROM messages WHERE queue_id=? AND group_id=?", (queue_id, group_id)
+        ).fetchone()
+        if row[0] is None:
+            conn.execute("DELETE FROM fifo_groups WHERE queue_id=? AND group_id=?", (queue_id, group_id))
+        else:
+            conn.execute(
+                "UPDATE fifo_groups SET head_seq=? WHERE queue_id=? AND group_id=?", (row[0], queue_id, group_id)
+            )
+
+
+def rebuild_groups(conn: sqlite3.Connection, queue_id: int) -> None:
+    """Recompute a queue's groups from its messages (after bulk deletes)."""
+    conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
+    conn.execute(
+        "INSERT INTO fifo_groups (queue_id, group_id, head_seq) SELECT queue_id, group_id, MIN(seq)"
+        " FROM messages WHERE queue_id=? AND group_id IS NOT NULL GROUP BY group_id",
+        (queue_id,),
+    )
