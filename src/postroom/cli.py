@@ -30,7 +30,13 @@ def main() -> None:
     "--log-level", default="info", show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(host: str, port: int, data_dir: Path, in_memory: bool, log_level: str) -> None:
+@click.option(
+    "--sqs-max-in-flight", default=120_000, show_default=True, type=click.IntRange(1),
+    help="In-flight messages per queue before ReceiveMessage answers OverLimit.",
+)
+def serve(
+    host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int
+) -> None:
     """Run the server until SIGTERM or SIGINT."""
     from postroom.server import ServerConfig
     from postroom.server import serve as run_server
@@ -38,7 +44,10 @@ def serve(host: str, port: int, data_dir: Path, in_memory: bool, log_level: str)
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = ServerConfig(host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level)
+    config = ServerConfig(
+        host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
+        sqs_max_in_flight=sqs_max_in_flight,
+    )
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is absent only on unsupported platforms

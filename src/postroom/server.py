@@ -37,6 +37,7 @@ class ServerConfig:
     port: int = 4566
     data_dir: Path | None = Path(".postroom")  # None: keep nothing on disk
     log_level: str = "info"
+    sqs_max_in_flight: int = 120_000  # AWS's limit; lower it to test OverLimit handling
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
@@ -45,7 +46,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     store = SqliteStore(config.data_dir)
     await store.start()
-    sqs = SqsService(store, clock)
+    sqs = SqsService(store, clock, max_in_flight=config.sqs_max_in_flight)
     await sqs.start()
     app = PostroomApp([sqs], store.description)
     server = _Server(

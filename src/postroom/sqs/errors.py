@@ -89,6 +89,12 @@ def batch_too_long(size: int, limit: int) -> AWSError:
     )
 
 
+def over_limit(limit: int) -> AWSError:
+    return _error(
+        "OverLimit", f"Too many messages in flight: the queue already has {limit} in-flight messages."
+    )
+
+
 def unsupported_operation(message: str) -> AWSError:
     return _error("UnsupportedOperation", message)
 

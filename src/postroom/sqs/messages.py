@@ -12,7 +12,12 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError, invalid_parameter_value, missing_parameter
 from postroom.sqs import limits, receipts
 from postroom.sqs.batches import check_entries, failure, run_entries
-from postroom.sqs.errors import batch_too_long, message_not_inflight, parameter_out_of_range
+from postroom.sqs.errors import (
+    batch_too_long,
+    message_not_inflight,
+    over_limit,
+    parameter_out_of_range,
+)
 from postroom.sqs.message_attributes import (
     check_body,
     md5_hex,
@@ -264,6 +269,7 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
             return cached[1]  # a retried receive gets the same messages and receipts
     visibility_ms = (settings.visibility_timeout if visibility is None else visibility) * 1000
     wait_s = settings.receive_wait_seconds if wait is None else wait
+    await _check_in_flight(svc, queue)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     store, signals, clock = svc.store, svc.signals, svc.clock
@@ -290,6 +296,8 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
             return {}
     if not result.messages:
         return {}
+    counted_at, in_flight = svc.in_flight[queue.id]
+    svc.in_flight[queue.id] = (counted_at, in_flight + len(result.messages))
     system_names = _wanted_system_attributes(p)
     attribute_filter = _attribute_filter(p.get("MessageAttributeNames") or [])
     answer = {
@@ -298,6 +306,19 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
     if attempt_id is not None:
         _remember_attempt(svc, (queue.id, attempt_id), svc.clock.now_ms() + visibility_ms, answer)
     return answer
+
+
+async def _check_in_flight(svc: SqsService, queue: QueueRecord) -> None:
+    """OverLimit once a queue holds ``max_in_flight`` received, undeleted messages. The
+    count is taken at most once a second and grown by each receive in between, like
+    AWS's approximate limit, so receives stay cheap."""
+    now = svc.clock.now_ms()
+    counted_at, in_flight = svc.in_flight.get(queue.id, (0, 0))
+    if now - counted_at >= limits.IN_FLIGHT_RECOUNT_MS:
+        in_flight = (await svc.store.counts(queue.id, now)).not_visible
+        svc.in_flight[queue.id] = (now, in_flight)
+    if in_flight >= svc.max_in_flight:
+        raise over_limit(svc.max_in_flight)
 
 
 def _remember_attempt(svc: SqsService, key: tuple[int, str], expires: int, answer: dict[str, Any]) -> None:

@@ -46,8 +46,8 @@ class SqsService:
     name = "sqs"
     json_target_prefix = "AmazonSQS"
 
-    def __init__(self, store: Storage, clock: Clock) -> None:
-        from postroom.sqs import messages, queues
+    def __init__(self, store: Storage, clock: Clock, max_in_flight: int = limits.MAX_IN_FLIGHT) -> None:
+        from postroom.sqs import messages, move_tasks, queues
 
         self.model = load_service_model("sqs")
         self.store = store
@@ -60,11 +60,18 @@ class SqsService:
         self._settings: dict[int, QueueSettings] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.closing = False
-        self.operations: dict[str, Operation] = {**queues.OPERATIONS, **messages.OPERATIONS}
+        self.operations: dict[str, Operation] = {
+            **queues.OPERATIONS, **messages.OPERATIONS, **move_tasks.OPERATIONS,
+        }
+        self.move_tasks = move_tasks.MoveTasks(self)
+        self.max_in_flight = max_in_flight
+        # Per queue: (when counted, in-flight count since then) for the OverLimit check.
+        self.in_flight: dict[int, tuple[int, int]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.move_tasks.start()
         self._sweeper = asyncio.create_task(self._sweep_retention(), name="sqs-retention")
 
     def begin_shutdown(self) -> None:
@@ -73,6 +80,7 @@ class SqsService:
         self.signals.notify_all()
 
     async def stop(self) -> None:
+        await self.move_tasks.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             try:

@@ -92,6 +92,21 @@ class VisibilityChange(Enum):
     LIMIT_EXCEEDED = "limit_exceeded"
 
 
+@dataclass
+class MoveTask:
+    """A StartMessageMoveTask and its progress."""
+
+    handle: str
+    source_arn: str
+    destination_arn: str | None
+    rate: int | None
+    status: str  # RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED
+    moved: int
+    to_move: int
+    failure_reason: str | None
+    started_at: int
+
+
 @dataclass(frozen=True, slots=True)
 class QueueCounts:
     visible: int
@@ -144,6 +159,17 @@ class Storage(Protocol):
     ) -> list[VisibilityChange]: ...
     async def purge(self, queue_id: int) -> None: ...
     async def counts(self, queue_id: int, now: int) -> QueueCounts: ...
+    async def move_messages(
+        self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
+        limit: int, now: int, task: MoveTask,
+    ) -> int | str:
+        """Move up to ``limit`` visible messages out of a dead-letter queue, each to
+        ``default_destination`` or else to its original source; both as (queue id, is
+        FIFO), ``destinations`` keyed by source ARN. Saves ``task`` with the new count in the same
+        transaction. Returns how many moved, or a failure reason."""
+        ...
+    async def save_move_task(self, task: MoveTask) -> None: ...
+    async def move_tasks(self) -> list[MoveTask]: ...
     async def expire(self, cutoffs: dict[int, int], now: int, fifo_queues: set[int] | None = None) -> int:
         """Delete messages older than each queue's cutoff and expired deduplication ids."""
         ...

@@ -66,6 +66,18 @@ CREATE TABLE IF NOT EXISTS fifo_dedup (
     PRIMARY KEY (queue_id, scope, dedup_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fifo_dedup_by_expiry ON fifo_dedup (expires_at);
+-- Dead-letter redrive tasks (StartMessageMoveTask); their counters move with the messages.
+CREATE TABLE IF NOT EXISTS move_tasks (
+    handle TEXT PRIMARY KEY,
+    source_arn TEXT NOT NULL,
+    destination_arn TEXT,
+    rate INTEGER,
+    status TEXT NOT NULL,
+    moved INTEGER NOT NULL,
+    to_move INTEGER NOT NULL,
+    failure_reason TEXT,
+    started_at INTEGER NOT NULL
+);
 """
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from postroom.storage.base import (
+    MoveTask,
     NewMessage,
     QueueCounts,
     QueueRecord,
@@ -258,6 +259,55 @@ class SqliteStore:
 
         return await self._committer.run(op)
 
+    async def move_messages(
+        self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
+        limit: int, now: int, task: MoveTask,
+    ) -> int | str:
+        def op(conn: sqlite3.Connection, txn: Txn) -> int | str:
+            rows = conn.execute(
+                "SELECT seq, group_id, dead_letter_source FROM messages"
+                " WHERE queue_id=? AND visible_at<=? ORDER BY seq LIMIT ?",
+                (source_id, now, limit),
+            ).fetchall()
+            moved_groups: list[str] = []
+            for seq, group_id, origin in rows:
+                found = default_destination or destinations.get(origin or "")
+                if found is None:
+                    return "The original source queue of a message no longer exists."
+                target, target_fifo = found
+                # A redriven message starts over: visible now, never received.
+                conn.execute(
+                    "UPDATE messages SET queue_id=?, visible_at=?, receive_count=0, first_receive_at=NULL,"
+                    " receipt=NULL, dead_letter_source=NULL WHERE seq=?",
+                    (target, now, seq),
+                )
+                if group_id is not None:
+                    moved_groups.append(group_id)
+                    if target_fifo:
+                        conn.execute(fifo._ADD_GROUP, (target, group_id, seq))
+                txn.count(source_id, -1)
+                txn.count(target, 1)
+            if moved_groups:
+                fifo.fix_heads(conn, source_id, moved_groups)
+            task.moved += len(rows)
+            _save_task(conn, task)
+            return len(rows)
+
+        return await self._committer.run(op)
+
+    async def save_move_task(self, task: MoveTask) -> None:
+        await self._committer.run(lambda conn, txn: _save_task(conn, task))
+
+    async def move_tasks(self) -> list[MoveTask]:
+        def op(conn: sqlite3.Connection, txn: Txn) -> list[MoveTask]:
+            rows = conn.execute(
+                "SELECT handle, source_arn, destination_arn, rate, status, moved, to_move,"
+                " failure_reason, started_at FROM move_tasks ORDER BY started_at"
+            ).fetchall()
+            return [MoveTask(*row) for row in rows]
+
+        return await self._committer.run(op)
+
     async def expire(self, cutoffs: dict[int, int], now: int, fifo_queues: set[int] | None = None) -> int:
         totals = self._committer.totals
         fifo_queues = fifo_queues or set()
@@ -278,6 +328,15 @@ class SqliteStore:
             return removed
 
         return await self._committer.run(op)
+
+
+def _save_task(conn: sqlite3.Connection, task: MoveTask) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, status, moved,"
+        " to_move, failure_reason, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (task.handle, task.source_arn, task.destination_arn, task.rate, task.status, task.moved,
+         task.to_move, task.failure_reason, task.started_at),
+    )
 
 
 def _load(conn: sqlite3.Connection, txn: Txn) -> tuple[list[QueueRecord], dict[int, int]]:

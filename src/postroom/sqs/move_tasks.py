@@ -1,0 +1,183 @@
+"""Dead-letter redrive: StartMessageMoveTask, CancelMessageMoveTask, ListMessageMoveTasks.
+
+A task moves visible messages out of a dead-letter queue in chunks, each chunk and the
+task's counter committed together, so a restart resumes a RUNNING task where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from postroom.ids import new_id
+from postroom.protocol.context import RequestContext
+from postroom.protocol.errors import AWSError, invalid_parameter_value
+from postroom.sqs.errors import parameter_out_of_range, unsupported_operation
+from postroom.storage.base import MoveTask
+
+if TYPE_CHECKING:
+    from postroom.sqs.service import SqsService
+
+log = logging.getLogger("postroom.sqs.move")
+
+MAX_RATE = 500
+UNTHROTTLED_CHUNK = 500
+LIST_MAX_RESULTS = 10
+RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = (
+    "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED",
+)
+
+
+def resource_not_found(message: str) -> AWSError:
+    from postroom.protocol.model import load_service_model
+
+    return load_service_model("sqs").error("ResourceNotFoundException", message)
+
+
+class MoveTasks:
+    """The tasks of one server, and the background loops that run them."""
+
+    def __init__(self, svc: SqsService) -> None:
+        self.svc = svc
+        self.tasks: dict[str, MoveTask] = {}
+        self._runners: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        for task in await self.svc.store.move_tasks():
+            self.tasks[task.handle] = task
+            if task.status == CANCELLING:
+                task.status = CANCELLED
+                await self.svc.store.save_move_task(task)
+            elif task.status == RUNNING:
+                self._launch(task)
+
+    async def stop(self) -> None:
+        for runner in self._runners.values():
+            runner.cancel()
+        await asyncio.gather(*self._runners.values(), return_exceptions=True)
+
+    def _launch(self, task: MoveTask) -> None:
+        self._runners[task.handle] = asyncio.create_task(self._run(task), name=f"move-{task.handle[:8]}")
+
+    async def _run(self, task: MoveTask) -> None:
+        svc = self.svc
+        try:
+            while task.status == RUNNING:
+                source = svc.queue_by_arn(task.source_arn)
+                target = svc.queue_by_arn(task.destination_arn) if task.destination_arn else None
+                if source is None or (task.destination_arn and target is None):
+                    await self._finish(task, FAILED, "The source or destination queue no longer exists.")
+                    return
+                queues = svc.store.all_queues()
+                origins = {svc.settings(q).arn: (q.id, svc.settings(q).fifo) for q in queues}
+                default = (target.id, svc.settings(target).fifo) if target is not None else None
+                outcome = await svc.store.move_messages(
+                    source.id, origins, default, task.rate or UNTHROTTLED_CHUNK, svc.clock.now_ms(), task,
+                )
+                if isinstance(outcome, str):
+                    await self._finish(task, FAILED, outcome)
+                    return
+                if outcome == 0:
+                    await self._finish(task, COMPLETED, None)
+                    return
+                for queue_id, _ in origins.values():
+                    svc.signals.notify(queue_id)
+                await asyncio.sleep(1.0 if task.rate else 0)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("message move task failed")
+            await self._finish(task, FAILED, "Internal error while moving messages.")
+        finally:
+            self._runners.pop(task.handle, None)
+
+    async def _finish(self, task: MoveTask, status: str, reason: str | None) -> None:
+        if task.status != RUNNING:
+            return
+        task.status = status
+        task.failure_reason = reason
+        await self.svc.store.save_move_task(task)
+
+
+async def start_message_move_task(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    source_arn = p["SourceArn"]
+    source = svc.queue_by_arn(source_arn)
+    if source is None:
+        raise resource_not_found("The resource that you specified for the SourceArn parameter doesn't exist.")
+    if not any(svc.settings(q).redrive_arn == source_arn for q in svc.store.all_queues()):
+        raise invalid_parameter_value("Source queue must be configured as a Dead Letter Queue.")
+    destination_arn = p.get("DestinationArn")
+    if destination_arn and svc.queue_by_arn(destination_arn) is None:
+        raise resource_not_found("The resource that you specified for the DestinationArn parameter doesn't exist.")
+    rate = p.get("MaxNumberOfMessagesPerSecond")
+    if rate is not None and not 1 <= rate <= MAX_RATE:
+        raise parameter_out_of_range("MaxNumberOfMessagesPerSecond", rate, "Must be between 1 and 500.")
+    tasks = svc.move_tasks
+    if any(t.source_arn == source_arn and t.status in (RUNNING, CANCELLING) for t in tasks.tasks.values()):
+        raise unsupported_operation(
+            "There is already a task running. Only one active task is allowed for a source queue arn at a given time."
+        )
+    counts = await svc.store.counts(source.id, svc.clock.now_ms())
+    handle = base64.b64encode(orjson.dumps({"taskId": new_id(), "sourceArn": source_arn})).decode()
+    task = MoveTask(
+        handle=handle, source_arn=source_arn, destination_arn=destination_arn or None, rate=rate,
+        status=RUNNING, moved=0, to_move=counts.visible + counts.not_visible + counts.delayed,
+        failure_reason=None, started_at=svc.clock.now_ms(),
+    )
+    await svc.store.save_move_task(task)
+    tasks.tasks[handle] = task
+    tasks._launch(task)
+    return {"TaskHandle": handle}
+
+
+async def cancel_message_move_task(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    task = svc.move_tasks.tasks.get(p["TaskHandle"])
+    if task is None:
+        raise resource_not_found("Task does not exist.")
+    if task.status != RUNNING:
+        raise unsupported_operation("Only active tasks can be cancelled.")
+    task.status = CANCELLED
+    await svc.store.save_move_task(task)
+    return {"ApproximateNumberOfMessagesMoved": task.moved}
+
+
+async def list_message_move_tasks(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    source_arn = p["SourceArn"]
+    if svc.queue_by_arn(source_arn) is None:
+        raise resource_not_found("The resource that you specified for the SourceArn parameter doesn't exist.")
+    limit = p.get("MaxResults")
+    if limit is not None and not 1 <= limit <= LIST_MAX_RESULTS:
+        raise parameter_out_of_range("MaxResults", limit, "Must be between 1 and 10.")
+    mine = [t for t in svc.move_tasks.tasks.values() if t.source_arn == source_arn]
+    mine.sort(key=lambda t: t.started_at, reverse=True)
+    return {"Results": [_describe(t) for t in mine[: limit or 1]]}
+
+
+def _describe(task: MoveTask) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Status": task.status,
+        "SourceArn": task.source_arn,
+        "ApproximateNumberOfMessagesMoved": task.moved,
+        "ApproximateNumberOfMessagesToMove": task.to_move,
+        "StartedTimestamp": task.started_at,
+    }
+    if task.status == RUNNING:
+        out["TaskHandle"] = task.handle
+    if task.destination_arn:
+        out["DestinationArn"] = task.destination_arn
+    if task.rate is not None:
+        out["MaxNumberOfMessagesPerSecond"] = task.rate
+    if task.failure_reason:
+        out["FailureReason"] = task.failure_reason
+    return out
+
+
+OPERATIONS = {
+    "StartMessageMoveTask": start_message_move_task,
+    "CancelMessageMoveTask": cancel_message_move_task,
+    "ListMessageMoveTasks": list_message_move_tasks,
+}
