@@ -21,9 +21,17 @@ class AwsError(RuntimeError):
     """A control call answered with a non-200 status."""
 
     def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"HTTP {status}: {body[:300]!r}")
+        super().__init__(f"HTTP {status} {error_code(body)}")
         self.status = status
         self.body = body
+
+
+def error_code(body: bytes) -> str:
+    """The error code of a JSON (``__type``) or XML (``<Code>``) error answer."""
+    m = re.search(rb'"__type"\s*:\s*"([^"]*)"|<Code>([^<]*)</Code>', body)
+    if not m:
+        return body[:120].decode(errors="replace")
+    return (m.group(1) or m.group(2)).decode(errors="replace").rsplit("#", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -167,8 +175,7 @@ class BatchBuilder:
     def build(self, first_id: int, ts: float) -> bytes:
         """Entries carry ids ``first_id .. first_id + size - 1``."""
         parts = [
-            head + message_body(first_id + i, ts) + b'"}'
-            for i, head in enumerate(self.entry_heads)
+            head + message_body(first_id + i, ts) + b'"}' for i, head in enumerate(self.entry_heads)
         ]
         return self.prefix + b",".join(parts) + b"]}"
 

@@ -94,13 +94,3 @@ class Connection:
         if self.proto is not None and self.proto.transport is not None:
             self.proto.transport.close()
         self.proto = None
-
-
-def build_request(
-    host: str, headers: dict[str, str], body: bytes, path: str = "/"
-) -> bytes:
-    """Serialise a POST request with the given headers and body."""
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

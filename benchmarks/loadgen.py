@@ -1,9 +1,9 @@
 """Load generator for SQS-compatible servers: prints one JSON line per scenario run.
 
-    python benchmarks/loadgen.py send --endpoint http://127.0.0.1:4566 --duration 10
-    python benchmarks/loadgen.py roundtrip --endpoint ... --connections 16 --procs 2
-    python benchmarks/loadgen.py drain --endpoint ... --depth 20000
-    python benchmarks/loadgen.py wrk --endpoint ...
+python benchmarks/loadgen.py send --endpoint http://127.0.0.1:4566 --duration 10
+python benchmarks/loadgen.py roundtrip --endpoint ... --connections 16 --procs 2
+python benchmarks/loadgen.py drain --endpoint ... --depth 20000
+python benchmarks/loadgen.py wrk --endpoint ...
 """
 
 from __future__ import annotations
@@ -45,15 +45,13 @@ def _child(ctx: Ctx, board: Board, pipe: Any) -> None:
 def run_processes(ctx: Ctx, procs: int) -> dict[str, Any]:
     """Run the workers in ``procs`` processes (1: in this one) and merge their results."""
     if procs == 1:
-        return arun(run_worker(replace(ctx, t0=time.perf_counter() + 0.2), Board(1, False)))
+        return arun(run_worker(ctx, Board(1, False)))
     mp = multiprocessing.get_context("fork")
     board = Board(procs, True)
-    t0 = time.perf_counter() + 0.3 + 0.2 * procs
     workers = []
     for i in range(procs):
         parent_end, child_end = mp.Pipe(duplex=False)
-        p = mp.Process(target=_child, args=(replace(ctx, proc=i, nprocs=procs, t0=t0), board,
-                                            child_end))
+        p = mp.Process(target=_child, args=(replace(ctx, proc=i, nprocs=procs), board, child_end))
         p.start()
         child_end.close()
         workers.append((p, parent_end))
@@ -76,6 +74,13 @@ def _roles(args: argparse.Namespace) -> tuple[int, int]:
         return p, args.consumers or max(FANOUT, n - p)
     p = args.producers or max(1, n // 2)
     return p, args.consumers or max(1, n - p)
+
+
+def _backlog(args: argparse.Namespace, consumers: int) -> int:
+    """Backlog bound for roundtrip/fanout: --max-backlog, or 20 messages per consumer."""
+    if args.scenario not in ("roundtrip", "fanout") or args.max_backlog < 0:
+        return 0
+    return args.max_backlog or 20 * consumers
 
 
 def base_line(args: argparse.Namespace, producers: int, consumers: int) -> dict[str, Any]:
@@ -109,6 +114,8 @@ def summarize(
         line["sent"] = len(r["sent_ids"]) // (FANOUT if sc == "fanout" else 1)
         line["received"] = r["recv_total"]
         line["drain_s"] = round(max(r["last_recv"] - ctx.t_end, 0.0), 3)
+        line["max_backlog"] = ctx.max_backlog
+        line["rate"] = ctx.rate
         lat, kind = r["e2e"], "end-to-end"
         line["send_p50_ms"], line["send_p99_ms"] = p50_p99(r["lat"])
         line["receive_p50_ms"], line["receive_p99_ms"] = p50_p99(r["rlat"])
@@ -128,6 +135,10 @@ def summarize(
     for flag in ("timed_out", "idle_stop"):
         if r.get(flag):
             line[flag] = True
+    if r.get("reconnects"):  # the server closed the connection after answering
+        line["reconnects"] = r["reconnects"]
+    if r.get("stuck"):
+        line["stuck_requests"] = r["stuck"]
     line["client_cpu_pct"] = round(100 * r["cpu"] / max(r.get("wall", 0) or 1e-9, 1e-9), 1)
     return line
 
@@ -150,9 +161,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         urls = arun(prepare.make_queues(ep, args.scenario, 1, args.visibility))
     ctx = Ctx(
-        scenario=args.scenario, ep=ep, t0=0.0, warmup=args.warmup, duration=args.duration,
-        producers=producers, consumers=consumers, queue_urls=urls, topic_arn=topic,
-        wait=args.wait, drain_timeout=args.drain_timeout, idle=args.idle,
+        scenario=args.scenario,
+        ep=ep,
+        t0=0.0,
+        warmup=args.warmup,
+        duration=args.duration,
+        producers=producers,
+        consumers=consumers,
+        queue_urls=urls,
+        topic_arn=topic,
+        wait=args.wait,
+        drain_timeout=args.drain_timeout,
+        idle=args.idle,
+        rate=args.rate,
+        max_backlog=_backlog(args, consumers),
     )
     fill_ids = None
     try:
@@ -164,11 +186,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             except prepare.FillTooSlow as exc:
                 return {**line, "depth": args.depth, "skipped": str(exc)}
             extra = {
-                "depth": args.depth, "filled": len(fill_ids), "fill_s": round(fill_s, 2),
-                "fill_msg_per_s": round(len(fill_ids) / fill_s, 1), "fill_errors": fill_err,
+                "depth": args.depth,
+                "filled": len(fill_ids),
+                "fill_s": round(fill_s, 2),
+                "fill_msg_per_s": round(len(fill_ids) / fill_s, 1),
+                "fill_errors": fill_err,
                 "reported_depth": arun(prepare.depth_of(ep, urls[0])),
             }
             ctx = replace(ctx, warmup=0.0, duration=0.0, depth=len(fill_ids))
+        # every process starts at the same perf_counter (CLOCK_MONOTONIC) instant
+        ctx = replace(ctx, t0=time.perf_counter() + 0.2 + 0.3 * (args.procs > 1) * args.procs)
         result = run_processes(ctx, args.procs)
         if fill_ids is not None:
             result["sent_ids"] = fill_ids
@@ -194,16 +221,42 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--producers", type=int, default=0, help="roundtrip/fanout (default half)")
     p.add_argument("--consumers", type=int, default=0, help="roundtrip/fanout (default rest)")
     p.add_argument("--procs", type=int, default=1, help="client processes; results are summed")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="roundtrip/fanout: offered messages/s in total (default 0: as fast as "
+        "possible, so end-to-end latency includes any backlog)",
+    )
+    p.add_argument(
+        "--max-backlog",
+        type=int,
+        default=0,
+        help="roundtrip/fanout: producers pause while more messages than this are "
+        "sent but not received (default 0: 20 per consumer; -1: unbounded)",
+    )
     p.add_argument("--wait", type=int, default=1, help="ReceiveMessage WaitTimeSeconds (0-20)")
     p.add_argument("--visibility", type=int, default=30, help="queue VisibilityTimeout")
     p.add_argument("--depth", type=int, default=20000, help="drain: messages to pre-fill")
     p.add_argument("--fill-connections", type=int, default=16)
-    p.add_argument("--fill-timeout", type=float, default=300.0,
-                   help="drain: skip when filling would take longer (s)")
-    p.add_argument("--drain-timeout", type=float, default=120.0,
-                   help="give up draining this long after the producers stop (s)")
-    p.add_argument("--idle", type=float, default=5.0,
-                   help="stop draining after this long without receiving anything (s)")
+    p.add_argument(
+        "--fill-timeout",
+        type=float,
+        default=300.0,
+        help="drain: skip when filling would take longer (s)",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        help="give up draining this long after the producers stop (s)",
+    )
+    p.add_argument(
+        "--idle",
+        type=float,
+        default=5.0,
+        help="stop draining after this long without receiving anything (s)",
+    )
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--keep", action="store_true", help="do not delete the queues afterwards")
     return p

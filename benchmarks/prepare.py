@@ -10,8 +10,8 @@ from array import array
 from awsreq import (
     AwsError,
     BatchBuilder,
-    count_failed,
     Endpoint,
+    count_failed,
     create_queue,
     delete_queue,
     queue_attributes,
@@ -19,7 +19,7 @@ from awsreq import (
     sqs_template,
     xml_value,
 )
-from httpconn import Connection, HttpError
+from httpconn import Connection
 
 
 class FillTooSlow(RuntimeError):
@@ -35,9 +35,7 @@ def queue_name(scenario: str, index: int = 0) -> str:
     return f"bench-{scenario}-{os.getpid()}-{int(time.time() * 1000) % 10**9}-{index}"
 
 
-async def make_queues(
-    ep: Endpoint, scenario: str, count: int, visibility: int
-) -> list[str]:
+async def make_queues(ep: Endpoint, scenario: str, count: int, visibility: int) -> list[str]:
     """Create ``count`` fresh queues and return their URLs."""
     conn = Connection(ep.host, ep.port)
     try:
@@ -88,7 +86,7 @@ async def fill(
                 b = builders.get(n) or builders.setdefault(n, BatchBuilder(url, n))
                 try:
                     status, body = await conn.request(tmpl.build(b.build(first, 0.0)))
-                except HttpError:
+                except OSError:  # HttpError, refused, reset
                     state["errors"] += n
                     continue
                 if status != 200 or count_failed(body):
@@ -128,7 +126,7 @@ async def make_fanout(ep: Endpoint, fan: int, visibility: int) -> tuple[str, lis
         try:
             ans = await sns_call(conn, ep, {"Action": "CreateTopic", "Name": queue_name("topic")})
         except (AwsError, ConnectionError) as exc:
-            raise NoSns(str(exc)[:200]) from exc
+            raise NoSns(f"CreateTopic answered {exc}") from exc
         arn = xml_value(ans, "TopicArn")
         if not arn:
             raise NoSns(f"CreateTopic answered without a TopicArn: {ans[:200]}")
@@ -138,15 +136,23 @@ async def make_fanout(ep: Endpoint, fan: int, visibility: int) -> tuple[str, lis
             sub = await sns_call(
                 conn,
                 ep,
-                {"Action": "Subscribe", "TopicArn": arn, "Protocol": "sqs",
-                 "Endpoint": attrs["QueueArn"]},
+                {
+                    "Action": "Subscribe",
+                    "TopicArn": arn,
+                    "Protocol": "sqs",
+                    "Endpoint": attrs["QueueArn"],
+                },
             )
             sub_arn = xml_value(sub, "SubscriptionArn")
             await sns_call(
                 conn,
                 ep,
-                {"Action": "SetSubscriptionAttributes", "SubscriptionArn": sub_arn or "",
-                 "AttributeName": "RawMessageDelivery", "AttributeValue": "true"},
+                {
+                    "Action": "SetSubscriptionAttributes",
+                    "SubscriptionArn": sub_arn or "",
+                    "AttributeName": "RawMessageDelivery",
+                    "AttributeValue": "true",
+                },
             )
         return arn, urls
     finally:

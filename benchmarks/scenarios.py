@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,8 @@ from awsreq import (
     sqs_raw,
     sqs_template,
 )
-from httpconn import Connection, HttpError
+from fastsend import run_fixed
+from httpconn import Connection
 from stats import Board, new_result
 
 perf = time.perf_counter  # CLOCK_MONOTONIC on Linux: comparable across processes
@@ -47,6 +49,8 @@ class Ctx:
     depth: int = 0  # messages to drain (drain scenario)
     drain_timeout: float = 60.0
     idle: float = 5.0
+    rate: float = 0.0  # roundtrip/fanout: total messages/s offered by all producers (0: max)
+    max_backlog: int = 0  # roundtrip/fanout: producers pause while more are unreceived (0: off)
 
     @property
     def t_start(self) -> float:
@@ -77,34 +81,28 @@ async def _backoff() -> None:
     await asyncio.sleep(0.01)
 
 
-async def fixed_sender(
-    conn: Connection, raw: bytes, per_req: int, ctx: Ctx, res: dict[str, Any]
-) -> None:
-    """Send the same pre-built request until the window closes."""
-    t_start, t_end = ctx.t_start, ctx.t_end
-    lat = res["lat"]
-    await _until(ctx.t0)
-    while True:
-        t = perf()
-        if t >= t_end:
-            return
-        try:
-            status, body = await conn.request(raw)
-        except HttpError:
-            if t >= t_start:
-                res["errors"] += 1
-            await _backoff()
-            continue
-        if t < t_start:
-            continue
-        lat.append((perf() - t) * 1000.0)
-        if status == 200:
-            failed = count_failed(body) if per_req > 1 else 0
-            res["ops"] += 1
-            res["msgs"] += per_req - failed
-            res["errors"] += failed
-        else:
-            res["errors"] += 1
+class Pacer:
+    """Spaces one producer's requests so that all producers together offer ``ctx.rate``."""
+
+    __slots__ = ("interval", "next")
+
+    def __init__(self, ctx: Ctx, per_request: int, index: int) -> None:
+        self.interval = per_request * ctx.producers / ctx.rate if ctx.rate > 0 else 0.0
+        self.next = ctx.t0 + self.interval * index / max(ctx.producers, 1)
+
+    async def wait(self, ctx: Ctx, board: Board) -> None:
+        """Sleep until this producer's next slot (no catch-up bursts when behind) and while
+        the backlog (confirmed sent, not yet received) is above ``ctx.max_backlog``."""
+        if ctx.max_backlog:
+            while board.total("sent") - board.total("recv") > ctx.max_backlog:
+                if perf() >= ctx.t_end:
+                    return
+                await asyncio.sleep(0.001)
+        if self.interval:
+            now = perf()
+            if self.next > now:
+                await asyncio.sleep(self.next - now)
+            self.next = max(self.next, now) + self.interval
 
 
 async def batch_producer(
@@ -116,15 +114,17 @@ async def batch_producer(
     next_id = index << ID_SHIFT
     t_start, t_end = ctx.t_start, ctx.t_end
     sent_ids = res["sent_ids"]
+    pacer = Pacer(ctx, 10, index)
     await _until(ctx.t0)
     while True:
+        await pacer.wait(ctx, board)
         t = perf()
         if t >= t_end:
             return
         first, next_id = next_id, next_id + 10
         try:
             status, body = await conn.request(tmpl.build(builder.build(first, t)))
-        except HttpError:
+        except OSError:  # HttpError, refused, reset
             res["errors"] += 1
             await _backoff()
             continue
@@ -169,7 +169,7 @@ async def consumer(
         t = perf()
         try:
             status, body = await conn.request(recv_raw)
-        except HttpError:
+        except OSError:  # HttpError, refused, reset
             res["errors"] += 1
             await _backoff()
             continue
@@ -197,7 +197,7 @@ async def consumer(
             status, body = await conn.request(
                 del_tmpl.build(del_prefix + orjson.dumps(entries) + b"}")
             )
-        except HttpError:
+        except OSError:  # HttpError, refused, reset
             res["errors"] += len(msgs)
             continue
         t3 = perf()
@@ -219,8 +219,10 @@ async def publisher(
     ).encode()
     next_id = index << ID_SHIFT
     t_start, t_end = ctx.t_start, ctx.t_end
+    pacer = Pacer(ctx, 1, index)
     await _until(ctx.t0)
     while True:
+        await pacer.wait(ctx, board)
         t = perf()
         if t >= t_end:
             return
@@ -228,7 +230,7 @@ async def publisher(
         body = prefix + message_body(mid, t).replace(b":", b"%3A")
         try:
             status, _ = await conn.request(tmpl.build(body))
-        except HttpError:
+        except OSError:  # HttpError, refused, reset
             res["errors"] += 1
             await _backoff()
             continue
@@ -263,38 +265,53 @@ async def _watch(ctx: Ctx, board: Board, res: dict[str, Any], target: float | No
             return
 
 
+def _producers(
+    ctx: Ctx, res: dict[str, Any], board: Board, conns: list[Connection]
+) -> list[Coroutine[Any, Any, None]]:
+    idx = ctx.mine(ctx.producers)
+    url = ctx.queue_urls[0] if ctx.queue_urls else ""
+    body = fixed_body()
+    window = (ctx.t0, ctx.t_start, ctx.t_end)
+    host, port = ctx.ep.host, ctx.ep.port
+    if ctx.scenario == "send":
+        raw = sqs_raw(ctx.ep, "SendMessage", {"QueueUrl": url, "MessageBody": body})
+        return [run_fixed(host, port, raw, 1, window, res) for _ in idx]
+    if ctx.scenario == "send-batch":
+        entries = [{"Id": f"m{i}", "MessageBody": body} for i in range(10)]
+        raw = sqs_raw(ctx.ep, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
+        return [run_fixed(host, port, raw, 10, window, res) for _ in idx]
+    if ctx.scenario == "roundtrip":
+        return [batch_producer(c, ctx, res, i, board) for c, i in zip(conns, idx, strict=True)]
+    if ctx.scenario == "fanout":
+        fan = len(ctx.queue_urls)
+        return [publisher(c, ctx, res, i, board, fan) for c, i in zip(conns, idx, strict=True)]
+    return []
+
+
 async def run_worker(ctx: Ctx, board: Board) -> dict[str, Any]:
     """Run this process's share of the scenario and return its raw result."""
     res = new_result()
-    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), perf()
     prod_idx, cons_idx = ctx.mine(ctx.producers), ctx.mine(ctx.consumers)
-    pconns = await _connect(ctx, len(prod_idx))
+    fixed = ctx.scenario in ("send", "send-batch")  # callback-driven, own connections
+    pconns = await _connect(ctx, 0 if fixed else len(prod_idx))
     cconns = await _connect(ctx, len(cons_idx))
-    url = ctx.queue_urls[0] if ctx.queue_urls else ""
-    body = fixed_body()
-    if ctx.scenario == "send":
-        raw = sqs_raw(ctx.ep, "SendMessage", {"QueueUrl": url, "MessageBody": body})
-        prods = [fixed_sender(c, raw, 1, ctx, res) for c in pconns]
-    elif ctx.scenario == "send-batch":
-        entries = [{"Id": f"m{i}", "MessageBody": body} for i in range(10)]
-        raw = sqs_raw(ctx.ep, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
-        prods = [fixed_sender(c, raw, 10, ctx, res) for c in pconns]
-    elif ctx.scenario == "roundtrip":
-        prods = [batch_producer(c, ctx, res, i, board) for c, i in zip(pconns, prod_idx)]
-    elif ctx.scenario == "fanout":
-        fan = len(ctx.queue_urls)
-        prods = [publisher(c, ctx, res, i, board, fan) for c, i in zip(pconns, prod_idx)]
-    elif ctx.scenario == "drain":
-        prods = []
-    else:
-        raise ValueError(ctx.scenario)
-    cons = []
-    if ctx.scenario in ("roundtrip", "drain", "fanout"):
-        for c, i in zip(cconns, cons_idx):
-            q = i % len(ctx.queue_urls)
-            tag = q if ctx.scenario == "fanout" else -1
-            cons.append(asyncio.ensure_future(consumer(c, ctx, res, board, ctx.queue_urls[q], tag)))
-    await asyncio.gather(*prods)
+    # start everything now (fixed senders connect); all of it waits for t0 itself
+    prods = [asyncio.ensure_future(p) for p in _producers(ctx, res, board, pconns)]
+    cons = [
+        asyncio.ensure_future(consumer(c, ctx, res, board, ctx.queue_urls[q], tag))
+        for c, i in zip(cconns, cons_idx, strict=True)
+        for q in [i % len(ctx.queue_urls)]
+        for tag in [q if ctx.scenario == "fanout" else -1]
+    ]
+    await _until(ctx.t0)
+    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), perf()
+    if prods:  # a request the server never answers must not hang the run
+        _, pending = await asyncio.wait(prods, timeout=ctx.t_end + 30 - perf())
+        for t in pending:
+            t.cancel()
+            res["errors"] += 1
+        await asyncio.gather(*pending, return_exceptions=True)
+        res["stuck"] = len(pending)
     board.set(ctx.proc, "prod_done", 1)
     if cons:
         await _watch(ctx, board, res, ctx.depth if ctx.scenario == "drain" else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 from array import array
 from typing import Any
@@ -64,7 +65,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
             if isinstance(v, array):
                 out[k].extend(v)
             elif k in ("last_recv", "wall"):
-                out[k] = max(out[k], v)
+                out[k] = max(out.get(k, 0.0), v)
             else:
                 out[k] = out.get(k, 0) + v
     return out
@@ -74,7 +75,7 @@ def percentile(sorted_values: list[float] | array, q: float) -> float | None:
     """Nearest-rank percentile of already sorted values."""
     if not sorted_values:
         return None
-    idx = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    idx = min(len(sorted_values) - 1, max(0, math.ceil(q / 100 * len(sorted_values)) - 1))
     return sorted_values[idx]
 
 

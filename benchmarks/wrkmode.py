@@ -79,8 +79,13 @@ def run_wrk(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(lua_script(urls[0]))
         cmd = [
-            wrk, f"-t{min(args.wrk_threads, args.connections)}", f"-c{args.connections}",
-            f"-d{max(1, round(args.duration))}s", "--latency", "-s", f.name,
+            wrk,
+            f"-t{min(args.wrk_threads, args.connections)}",
+            f"-c{args.connections}",
+            f"-d{max(1, round(args.duration))}s",
+            "--latency",
+            "-s",
+            f.name,
             f"http://{ep.hostport}/",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
