@@ -47,6 +47,10 @@ class PostroomApp:
         self.services = {svc.name: svc for svc in services}
         self.by_target = {svc.json_target_prefix: svc for svc in services}
         self.storage_description = storage_description
+        self.routes = {}
+        for svc in services:
+            if hasattr(svc, "http_routes"):
+                self.routes.update(svc.http_routes())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -59,9 +63,15 @@ class PostroomApp:
             await _respond(send, error.status, _XML, encode_query_error(None, error, request_id), request_id)
             return
         path = scope["path"]
-        if path == "/health" and scope["method"] == "GET":
-            await self._health(send, request_id)
-            return
+        if scope["method"] == "GET":
+            if path == "/health":
+                await self._health(send, request_id)
+                return
+            route = self.routes.get(path)
+            if route is not None:
+                status, content_type, payload = await route()
+                await _respond(send, status, content_type, payload, request_id)
+                return
         ctx = make_context(
             _text(headers.get(b"authorization")),
             _text(headers.get(b"host")) or "localhost",

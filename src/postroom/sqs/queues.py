@@ -49,7 +49,8 @@ def _check_tags(tags: dict[str, Any]) -> dict[str, str]:
 
 
 def _check_redrive(svc: SqsService, stored: dict[str, str], region: str, account: str, name: str) -> None:
-    """Validate RedrivePolicy / RedriveAllowPolicy against the queues they name."""
+    """Validate RedrivePolicy / RedriveAllowPolicy against the queues they name, and store
+    the RedrivePolicy as AWS returns it (maxReceiveCount as a number)."""
     if stored.get("RedriveAllowPolicy"):
         check_redrive_allow_policy(stored["RedriveAllowPolicy"])
     value = stored.get("RedrivePolicy")
@@ -68,6 +69,9 @@ def _check_redrive(svc: SqsService, stored: dict[str, str], region: str, account
         reason = "Queue does not allow this source queue to use it as a dead-letter queue."
     if reason:
         raise invalid_parameter_value(f"Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}")
+    stored["RedrivePolicy"] = orjson.dumps(
+        {"deadLetterTargetArn": policy.dead_letter_target_arn, "maxReceiveCount": policy.max_receive_count}
+    ).decode()
 
 
 async def create_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -177,13 +181,13 @@ async def get_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestC
 async def set_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     changes = attributes.validate(p["Attributes"], creating=False, fifo=svc.settings(queue).fifo)
+    _check_redrive(svc, changes, queue.region, queue.account, queue.name)
     stored = dict(queue.attributes)
     stored.update(changes)
     for key in ("RedrivePolicy", "RedriveAllowPolicy", "Policy", "KmsMasterKeyId"):
         if stored.get(key) == "":
             del stored[key]  # an empty value removes the setting
     attributes.check_throughput(stored)
-    _check_redrive(svc, changes, queue.region, queue.account, queue.name)
     await svc.store.update_queue(queue.id, attributes=stored, now=svc.clock.now_ms())
     svc.forget_settings(queue.id)
     return None

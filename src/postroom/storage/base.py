@@ -93,6 +93,53 @@ class VisibilityChange(Enum):
 
 
 @dataclass
+class TopicRecord:
+    arn: str
+    account: str
+    region: str
+    name: str
+    attributes: dict[str, str]
+    tags: dict[str, str]
+    created_at: int
+
+
+@dataclass
+class SubscriptionRecord:
+    arn: str
+    topic_arn: str
+    owner: str
+    protocol: str
+    endpoint: str
+    attributes: dict[str, str]
+    confirmed: bool
+    token: str | None
+    created_at: int
+
+
+@dataclass(slots=True)
+class QueueDelivery:
+    """One copy of a publish for an SQS queue, stored in the publish's transaction."""
+
+    queue_id: int
+    fifo: bool
+    message: NewMessage
+    deduplication_by_group: bool = False
+
+
+@dataclass(slots=True)
+class OutboxItem:
+    """A delivery to make later (HTTP/S, confirmation requests)."""
+
+    subscription_arn: str
+    kind: str  # "notification" | "confirmation"
+    payload: bytes
+    due_at: int
+    id: int = 0
+    attempts: int = 0
+    created_at: int = 0
+
+
+@dataclass
 class MoveTask:
     """A StartMessageMoveTask and its progress."""
 

@@ -66,6 +66,47 @@ CREATE TABLE IF NOT EXISTS fifo_dedup (
     PRIMARY KEY (queue_id, scope, dedup_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fifo_dedup_by_expiry ON fifo_dedup (expires_at);
+-- SNS topics and subscriptions.
+CREATE TABLE IF NOT EXISTS topics (
+    arn TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    arn TEXT PRIMARY KEY,
+    topic_arn TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    confirmed INTEGER NOT NULL,
+    token TEXT,
+    created_at INTEGER NOT NULL
+);
+-- SNS deliveries still to make (HTTP/S and the like), committed with the publish.
+CREATE TABLE IF NOT EXISTS sns_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription_arn TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sns_outbox_by_due ON sns_outbox (due_at);
+-- Would-be deliveries to protocols Postroom cannot reach (email, sms, ...), for inspection.
+CREATE TABLE IF NOT EXISTS sns_records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscription_arn TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
 -- Dead-letter redrive tasks (StartMessageMoveTask); their counters move with the messages.
 CREATE TABLE IF NOT EXISTS move_tasks (
     handle TEXT PRIMARY KEY,

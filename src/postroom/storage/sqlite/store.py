@@ -62,6 +62,9 @@ class SqliteStore:
             self.description = f"sqlite:{path}"
         self._committer = Committer(path, durable)
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
+        from postroom.storage.sqlite.topics import SqliteTopicStore
+
+        self.topics = SqliteTopicStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -72,6 +75,7 @@ class SqliteStore:
         for queue in queues:
             self._remember(queue)
         self._committer.totals.update(totals)
+        await self.topics.load()
 
     async def close(self) -> None:
         await self._committer.close()
@@ -157,16 +161,8 @@ class SqliteStore:
     # -- messages ------------------------------------------------------------------------
 
     async def send(self, queue_id: int, messages: list[NewMessage]) -> None:
-        rows = [
-            (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
-             m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
-             m.group_id, m.dedup_id)
-            for m in messages
-        ]
-
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
-            conn.executemany(_INSERT, rows)
-            txn.count(queue_id, len(rows))
+            insert_messages(conn, txn, queue_id, messages)
 
         await self._committer.run(op)
 
@@ -328,6 +324,17 @@ class SqliteStore:
             return removed
 
         return await self._committer.run(op)
+
+
+def insert_messages(conn: sqlite3.Connection, txn: Txn, queue_id: int, messages: list[NewMessage]) -> None:
+    """Insert standard-queue messages."""
+    conn.executemany(_INSERT, [
+        (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
+         m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
+         m.group_id, m.dedup_id)
+        for m in messages
+    ])
+    txn.count(queue_id, len(messages))
 
 
 def _save_task(conn: sqlite3.Connection, task: MoveTask) -> None:

@@ -1,0 +1,1 @@
+"""Amazon SNS: topics, subscriptions, publish and fan-out delivery."""

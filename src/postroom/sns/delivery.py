@@ -1,0 +1,219 @@
+"""HTTP/S delivery: works through the outbox, retrying per the DeliveryPolicy.
+
+Rows are taken from the durable outbox, so pending deliveries and their retry times
+survive a restart. A 2xx answer delivers; a 4xx is a client error and is not retried;
+anything else (5xx, no connection) is retried on the policy's schedule. A copy that is
+not retried or runs out of retries goes to the subscription's dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from postroom.ids import new_id
+from postroom.protocol.context import RequestContext
+from postroom.sns.envelope import Publication, dumps, iso_timestamp
+from postroom.sns.retry import healthy_retry_policy, retry_delay
+from postroom.sns.signing import CERT_PATH
+from postroom.storage.base import OutboxItem, SubscriptionRecord, TopicRecord
+
+if TYPE_CHECKING:
+    from postroom.sns.service import SnsService
+
+log = logging.getLogger("postroom.sns.delivery")
+
+CONCURRENCY = 64
+BATCH = 200
+IDLE_WAIT_S = 30.0
+REQUEST_TIMEOUT_S = 15.0
+
+
+class HttpDelivery:
+    """The outbox worker for HTTP/S subscriptions (and their confirmation requests)."""
+
+    def __init__(self, svc: SnsService) -> None:
+        self.svc = svc
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._in_progress: set[int] = set()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._last_send: dict[str, list[float]] = {}
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, follow_redirects=False)
+        self._task = asyncio.create_task(self._loop(), name="sns-http-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- building outbox items -----------------------------------------------------------
+
+    def notification_item(
+        self, sub: SubscriptionRecord, pub: Publication, body: str, raw: bool, topic: TopicRecord, now: int
+    ) -> OutboxItem:
+        headers = {
+            "x-amz-sns-message-type": "Notification",
+            "x-amz-sns-message-id": pub.message_id,
+            "x-amz-sns-topic-arn": topic.arn,
+            "x-amz-sns-subscription-arn": sub.arn,
+            "content-type": _content_type(topic, sub),
+            "user-agent": "Amazon Simple Notification Service Agent",
+        }
+        if raw:
+            headers["x-amz-sns-rawdelivery"] = "true"
+        payload = orjson.dumps({"url": sub.endpoint, "body": body, "headers": headers})
+        return OutboxItem(sub.arn, "notification", payload, due_at=now, created_at=now)
+
+    async def request_confirmation(self, sub: SubscriptionRecord, topic: TopicRecord, ctx: RequestContext) -> None:
+        """Store a pending subscription with its SubscriptionConfirmation in one commit."""
+        now = self.svc.clock.now_ms()
+        doc: dict[str, Any] = {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": new_id(),
+            "Token": sub.token,
+            "TopicArn": topic.arn,
+            "Message": (
+                f"You have chosen to subscribe to the topic {topic.arn}.\n"
+                "To confirm the subscription, visit the SubscribeURL included in this message."
+            ),
+            "SubscribeURL": (
+                f"{ctx.base_url}/?Action=ConfirmSubscription&TopicArn={quote(topic.arn, safe='')}"
+                f"&Token={sub.token}"
+            ),
+            "Timestamp": iso_timestamp(now),
+        }
+        version = topic.attributes.get("SignatureVersion", "1")
+        doc["SignatureVersion"] = version
+        doc["Signature"] = self.svc.signer.sign(doc, version)
+        doc["SigningCertURL"] = ctx.base_url + CERT_PATH
+        if sub.protocol in ("http", "https"):
+            headers = {
+                "x-amz-sns-message-type": "SubscriptionConfirmation",
+                "x-amz-sns-message-id": doc["MessageId"],
+                "x-amz-sns-topic-arn": topic.arn,
+                "content-type": "text/plain; charset=UTF-8",
+                "user-agent": "Amazon Simple Notification Service Agent",
+            }
+            payload = orjson.dumps({"url": sub.endpoint, "body": dumps(doc), "headers": headers})
+            item = OutboxItem(sub.arn, "confirmation", payload, due_at=now, created_at=now)
+            await self.svc.topics.save_subscription(sub, outbox=[item])
+            self.wake()
+        else:  # email, email-json: the confirmation is recorded for the user to read
+            await self.svc.topics.save_subscription(sub)
+            await self.svc.topics.publish([], [], [(sub.arn, sub.protocol, sub.endpoint, orjson.dumps(doc), now)], now)
+
+    # -- the worker ---------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        topics = self.svc.topics
+        while True:
+            try:
+                self._wake.clear()
+                now = self.svc.clock.now_ms()
+                items = [i for i in await topics.due_outbox(now, BATCH) if i.id not in self._in_progress]
+                for item in items:
+                    self._in_progress.add(item.id)
+                    await self._slots.acquire()
+                    asyncio.create_task(self._attempt(item))
+                if items:
+                    continue
+                due = await topics.next_outbox_due()
+                timeout = IDLE_WAIT_S if due is None else max((due - self.svc.clock.now_ms()) / 1000, 0.01)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery loop failed; retrying")
+                await asyncio.sleep(1)
+
+    async def _attempt(self, item: OutboxItem) -> None:
+        try:
+            await self._deliver(item)
+        except Exception:
+            log.exception("delivery attempt failed")
+        finally:
+            self._in_progress.discard(item.id)
+            self._slots.release()
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        svc = self.svc
+        sub = svc.topics.subscriptions.get(item.subscription_arn)
+        if sub is None:  # unsubscribed since
+            await svc.topics.finish_outbox(item.id)
+            return
+        topic = svc.topics.topics.get(sub.topic_arn)
+        policy = healthy_retry_policy(
+            topic.attributes.get("DeliveryPolicy") if topic else None, sub.attributes.get("DeliveryPolicy")
+        )
+        await self._throttle(sub.arn, policy.get("maxReceivesPerSecond"))
+        payload = orjson.loads(item.payload)
+        status = await self._post(payload)
+        now = svc.clock.now_ms()
+        if status is not None and 200 <= status < 300:
+            await svc.topics.finish_outbox(item.id)
+            return
+        retryable = status is None or status >= 500
+        delay = retry_delay(policy, item.attempts + 1) if retryable else None
+        if delay is not None:
+            await svc.topics.finish_outbox(item.id, retry_at=now + int(delay * 1000))
+            self.wake()
+            return
+        copies = []
+        if item.kind == "notification":
+            copies = svc.dead_letter_copies(sub, payload["body"], None, now)
+        log.info("giving up on %s after %d attempts (status %s)", sub.endpoint, item.attempts + 1, status)
+        await svc.topics.finish_outbox(item.id, dead_letter=copies, now=now)
+        for copy in copies:
+            svc.sqs.signals.notify(copy.queue_id)
+
+    async def _post(self, payload: dict[str, Any]) -> int | None:
+        assert self._client is not None
+        try:
+            response = await self._client.post(
+                payload["url"], content=payload["body"].encode(), headers=payload["headers"]
+            )
+        except httpx.HTTPError:
+            return None
+        return response.status_code
+
+    async def _throttle(self, key: str, per_second: int | None) -> None:
+        """Keep deliveries to one subscription under maxReceivesPerSecond."""
+        if not per_second:
+            return
+        while True:
+            now = time.monotonic()
+            recent = [t for t in self._last_send.get(key, []) if now - t < 1.0]
+            if len(recent) < per_second:
+                recent.append(now)
+                self._last_send[key] = recent
+                return
+            self._last_send[key] = recent
+            await asyncio.sleep(1.0 - (now - recent[0]))
+
+
+def _content_type(topic: TopicRecord, sub: SubscriptionRecord) -> str:
+    for source in (sub.attributes.get("DeliveryPolicy"), topic.attributes.get("DeliveryPolicy")):
+        if source:
+            doc = orjson.loads(source)
+            request = doc.get("requestPolicy") or doc.get("http", {}).get("defaultRequestPolicy") or {}
+            if request.get("headerContentType"):
+                return str(request["headerContentType"])
+    return "text/plain; charset=UTF-8"

@@ -1,0 +1,30 @@
+"""SNS errors with AWS's codes (from the model's error shapes) and message styles."""
+
+from __future__ import annotations
+
+from postroom.protocol.errors import AWSError
+from postroom.protocol.model import load_service_model
+
+
+def _error(shape: str, message: str) -> AWSError:
+    return load_service_model("sns").error(shape, message)
+
+
+def invalid_parameter(message: str) -> AWSError:
+    return _error("InvalidParameterException", f"Invalid parameter: {message}")
+
+
+def not_found(message: str) -> AWSError:
+    return _error("NotFoundException", message)
+
+
+def topic_not_found() -> AWSError:
+    return not_found("Topic does not exist")
+
+
+def subscription_not_found() -> AWSError:
+    return not_found("Subscription does not exist")
+
+
+def batch_error(shape: str, message: str) -> AWSError:
+    return _error(shape, message)

@@ -1,0 +1,243 @@
+"""Publish and PublishBatch: validation, filtering and fan-out to every subscription.
+
+Every copy of a publish is committed in one transaction before the answer: SQS copies go
+straight into their queues, HTTP/S copies into the delivery outbox, and copies for
+protocols Postroom cannot reach (email, sms, ...) into the records a user can inspect.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from postroom.ids import new_id
+from postroom.protocol.context import RequestContext
+from postroom.protocol.errors import AWSError
+from postroom.sns import limits
+from postroom.sns.envelope import Publication, dumps, notification
+from postroom.sns.errors import batch_error, invalid_parameter
+from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack
+from postroom.storage.base import (
+    NewMessage,
+    OutboxItem,
+    QueueDelivery,
+    TopicRecord,
+)
+
+if TYPE_CHECKING:
+    from postroom.sns.service import SnsService
+
+Result = dict[str, Any] | None
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,256}$")
+_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")
+_SUBJECT = re.compile(r"^[\x20-\x7e]{1,100}$")
+
+
+def _invalid_value(message: str) -> AWSError:
+    from postroom.protocol.model import load_service_model
+
+    return load_service_model("sns").error("InvalidParameterValueException", message)
+
+
+def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]], int]:
+    """SNS message attributes to wire form ({"Type", "Value"}) and their size in bytes."""
+    out: dict[str, dict[str, str]] = {}
+    size = 0
+    for name, value in values.items():
+        if not _ATTRIBUTE_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name:
+            raise _invalid_value(f"The message attribute name '{name}' is invalid.")
+        data_type = value.get("DataType") or ""
+        if data_type == "Binary":
+            raw = value.get("BinaryValue")
+            if not raw:
+                raise _invalid_value(f"The message attribute '{name}' must contain non-empty message attribute value for message attribute type 'Binary'.")
+            text = base64.b64encode(raw).decode() if isinstance(raw, bytes | bytearray) else str(raw)
+            size += len(raw)
+        elif data_type in ("String", "Number", "String.Array"):
+            text = value.get("StringValue")
+            if text is None or text == "":
+                raise _invalid_value(f"The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{data_type}'.")
+            if data_type == "Number":
+                try:
+                    Decimal(text)
+                except InvalidOperation:
+                    raise _invalid_value(f"The message attribute '{name}' with type 'Number' must contain a valid numeric value.") from None
+            if data_type == "String.Array":
+                try:
+                    doc = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    doc = None
+                if not isinstance(doc, list):
+                    raise _invalid_value(f"The message attribute '{name}' with type 'String.Array' must contain a JSON array.")
+            size += len(text.encode())
+        else:
+            raise _invalid_value(
+                f"The message attribute '{name}' has an invalid message attribute type, the set of supported "
+                "type prefixes is Binary, Number, and String."
+            )
+        size += len(name.encode()) + len(data_type.encode())
+        out[name] = {"Type": data_type, "Value": text}
+    return out, size
+
+
+def validate(entry: dict[str, Any], topic: TopicRecord | None, now: int) -> Publication:
+    """Check one publish request (or batch entry) against AWS's rules."""
+    message = entry.get("Message")
+    if not message:
+        raise invalid_parameter("Empty message")
+    subject = entry.get("Subject")
+    if subject is not None and not _SUBJECT.match(subject):
+        raise invalid_parameter("Subject")
+    per_protocol = None
+    if entry.get("MessageStructure") is not None:
+        if entry["MessageStructure"] != "json":
+            raise invalid_parameter("MessageStructure")
+        try:
+            per_protocol = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            per_protocol = None
+        if not isinstance(per_protocol, dict):
+            raise invalid_parameter("Message Structure - JSON message body failed to parse")
+        if not isinstance(per_protocol.get("default"), str):
+            raise invalid_parameter("Message Structure - No default entry in JSON message body")
+    attributes, attributes_size = _check_attributes(entry.get("MessageAttributes") or {})
+    if len(message.encode()) + attributes_size > limits.MAX_MESSAGE_BYTES:
+        raise invalid_parameter("Message too long")
+    group_id, dedup_id = entry.get("MessageGroupId"), entry.get("MessageDeduplicationId")
+    for name, token in (("MessageGroupId", group_id), ("MessageDeduplicationId", dedup_id)):
+        if token is not None and not _TOKEN.match(token):
+            raise invalid_parameter(f"{name} Reason: must be 1-128 alphanumeric or punctuation characters")
+    fifo = topic is not None and topic.attributes.get("FifoTopic") == "true"
+    if fifo:
+        if group_id is None:
+            raise invalid_parameter("The MessageGroupId parameter is required for FIFO topics")
+        if dedup_id is None:
+            if topic.attributes.get("ContentBasedDeduplication") != "true":
+                raise invalid_parameter(
+                    "The topic should either have ContentBasedDeduplication enabled or "
+                    "MessageDeduplicationId provided explicitly"
+                )
+            dedup_id = hashlib.sha256(message.encode()).hexdigest()
+    elif dedup_id is not None:
+        raise invalid_parameter(
+            "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type"
+        )
+    return Publication(new_id(), message, subject, per_protocol, attributes, group_id, dedup_id, now)
+
+
+async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    target = p.get("TopicArn") or p.get("TargetArn")
+    phone = p.get("PhoneNumber")
+    now = svc.clock.now_ms()
+    if target is None:
+        if not phone:
+            raise invalid_parameter("TopicArn or TargetArn Reason: no value for required parameter")
+        pub = validate(p, None, now)
+        await svc.topics.publish([], [], [("", "sms", phone, orjson.dumps({"Message": pub.message}), now)], now)
+        return {"MessageId": pub.message_id}
+    topic = svc.topic(target)
+    pub = validate(p, topic, now)
+    await fan_out(svc, topic, [pub], ctx, now)
+    out = {"MessageId": pub.message_id}
+    if pub.sequence_number is not None:
+        out["SequenceNumber"] = pub.sequence_number
+    return out
+
+
+async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    topic = svc.topic(p["TopicArn"])
+    entries = p["PublishBatchRequestEntries"]
+    if not entries:
+        raise batch_error("EmptyBatchRequestException", "The batch request doesn't contain any entries")
+    if len(entries) > limits.MAX_BATCH_ENTRIES:
+        raise batch_error("TooManyEntriesInBatchRequestException", "The batch request contains more entries than permissible")
+    seen: set[str] = set()
+    for entry in entries:
+        if not _ENTRY_ID.match(entry.get("Id") or ""):
+            raise batch_error("InvalidBatchEntryIdException", "The Id of a batch entry in a batch request doesn't abide by the specification")
+        if entry["Id"] in seen:
+            raise batch_error("BatchEntryIdsNotDistinctException", "Two or more batch entries in the request have the same Id")
+        seen.add(entry["Id"])
+    total = sum(len((e.get("Message") or "").encode()) for e in entries)
+    if total > limits.MAX_MESSAGE_BYTES:
+        raise batch_error("BatchRequestTooLongException", "The length of all the messages put together is more than the limit")
+    now = svc.clock.now_ms()
+    good: list[tuple[str, Publication]] = []
+    failed: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            good.append((entry["Id"], validate(entry, topic, now)))
+        except AWSError as error:
+            failed.append({"Id": entry["Id"], "Code": error.code, "Message": error.message, "SenderFault": error.sender})
+    if good:
+        await fan_out(svc, topic, [pub for _, pub in good], ctx, now)
+    successful = []
+    for entry_id, pub in good:
+        item = {"Id": entry_id, "MessageId": pub.message_id}
+        if pub.sequence_number is not None:
+            item["SequenceNumber"] = pub.sequence_number
+        successful.append(item)
+    return {"Successful": successful, "Failed": failed}
+
+
+def sqs_message(body: str, attributes: dict[str, dict[str, str]] | None, pub: Publication, sender: str, now: int, fifo: bool) -> NewMessage:
+    """The SQS copy of a publish (SNS attributes become SQS attributes on raw delivery)."""
+    sqs_attributes: dict[str, dict[str, str]] = {}
+    for name, value in (attributes or {}).items():
+        key = "BinaryValue" if value["Type"] == "Binary" else "StringValue"
+        sqs_attributes[name] = {"DataType": value["Type"], key: value["Value"]}
+    return NewMessage(
+        message_id=new_id(), body=body, md5_body=md5_hex(body.encode()),
+        attributes=pack(sqs_attributes), md5_attributes=md5_of_attributes(sqs_attributes) if sqs_attributes else None,
+        system_attributes=None, md5_system_attributes=None, sender_id=sender, sent_at=now, visible_at=now,
+        group_id=pub.group_id if fifo else None, dedup_id=pub.dedup_id if fifo else None,
+    )
+
+
+async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], ctx: RequestContext, now: int) -> None:
+    """Filter and deliver every publication to every confirmed subscription, in one commit."""
+    fifo_topic = topic.attributes.get("FifoTopic") == "true"
+    if fifo_topic:
+        pubs = [pub for pub in pubs if not svc.deduplicate(topic, pub, now)]
+    subscriptions = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn and s.confirmed]
+    version = topic.attributes.get("SignatureVersion", "1")
+    queue_copies: list[QueueDelivery] = []
+    outbox: list[OutboxItem] = []
+    records: list[tuple[str, str, str, bytes, int]] = []
+    for pub in pubs:
+        for sub in subscriptions:
+            if not svc.matches(sub, pub):
+                continue
+            raw = sub.attributes.get("RawMessageDelivery") == "true"
+            body = pub.message_for(sub.protocol) if raw else dumps(
+                notification(pub, topic.arn, sub.arn, sub.protocol, ctx.base_url, version, svc.signer.sign)
+            )
+            if sub.protocol == "sqs":
+                queue = svc.sqs.queue_by_arn(sub.endpoint)
+                if queue is None:
+                    # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
+                    queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now))
+                    continue
+                settings = svc.sqs.settings(queue)
+                message = sqs_message(body, pub.attributes if raw else None, pub, ctx.access_key, now, settings.fifo)
+                queue_copies.append(QueueDelivery(queue.id, settings.fifo, message, settings.deduplication_by_group))
+            elif sub.protocol in ("http", "https"):
+                outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
+            else:
+                records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
+    await svc.topics.publish(queue_copies, outbox, records, now)
+    for queue_id in {c.queue_id for c in queue_copies}:
+        svc.sqs.signals.notify(queue_id)
+    if outbox:
+        svc.delivery.wake()
+
+
+
+
+OPERATIONS = {"Publish": publish, "PublishBatch": publish_batch}

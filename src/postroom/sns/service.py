@@ -1,0 +1,133 @@
+"""SnsService: the SNS operations, filter matching and fan-out state."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from postroom.clock import Clock
+from postroom.filters.policy import FilterPolicy, parse_filter_policy
+from postroom.ids import new_id
+from postroom.protocol.context import RequestContext
+from postroom.protocol.model import load_service_model
+from postroom.sns import limits
+from postroom.sns.delivery import HttpDelivery
+from postroom.sns.envelope import Publication
+from postroom.sns.errors import invalid_parameter, topic_not_found
+from postroom.sns.names import parse_topic_arn
+from postroom.sns.signing import CERT_PATH, Signer
+from postroom.sqs.service import SqsService
+from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
+
+Operation = Callable[["SnsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
+
+
+class SnsService:
+    """Dispatches SNS operations; delivers to SQS in-process and to HTTP/S via the outbox."""
+
+    name = "sns"
+    json_target_prefix = "AmazonSimpleNotificationService"
+
+    def __init__(self, topics: Any, sqs: SqsService, clock: Clock, data_dir: Path | None) -> None:
+        from postroom.sns import publish, subscriptions
+        from postroom.sns import topics as topic_ops
+
+        self.model = load_service_model("sns")
+        self.topics = topics
+        self.sqs = sqs
+        self.clock = clock
+        self.signer = Signer(data_dir)
+        self.delivery = HttpDelivery(self)
+        self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
+        # FIFO topics: (topic, dedup id) -> (expires, message id, sequence number)
+        self._dedup: dict[tuple[str, str], tuple[int, str, str]] = {}
+        self._sequence = 0
+        self.operations: dict[str, Operation] = {
+            **topic_ops.OPERATIONS, **subscriptions.OPERATIONS, **publish.OPERATIONS,
+        }
+
+    async def start(self) -> None:
+        await self.delivery.start()
+
+    async def stop(self) -> None:
+        await self.delivery.stop()
+
+    async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+        handler = self.operations.get(operation)
+        if handler is None:
+            raise invalid_parameter(f"Action {operation} is not supported by Postroom yet")
+        return await handler(self, params, ctx)
+
+    def http_routes(self) -> dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]]:
+        """Extra GET endpoints: the signing certificate and the record of would-be deliveries."""
+
+        async def certificate() -> tuple[int, bytes, bytes]:
+            return 200, b"application/x-pem-file", self.signer.certificate_pem()
+
+        async def records() -> tuple[int, bytes, bytes]:
+            return 200, b"application/json", orjson.dumps(await self.topics.records())
+
+        return {CERT_PATH: certificate, "/_postroom/sns/records": records}
+
+    # -- helpers used by the operations ----------------------------------------------------
+
+    def topic(self, arn: str | None) -> TopicRecord:
+        if not arn or parse_topic_arn(arn) is None:
+            raise invalid_parameter("TopicArn")
+        topic = self.topics.topics.get(arn)
+        if topic is None:
+            raise topic_not_found()
+        return topic
+
+    def forget_filter(self, subscription_arn: str) -> None:
+        self._filters.pop(subscription_arn, None)
+
+    def matches(self, sub: SubscriptionRecord, pub: Publication) -> bool:
+        text = sub.attributes.get("FilterPolicy")
+        if not text:
+            return True
+        scope = sub.attributes.get("FilterPolicyScope", "MessageAttributes")
+        cached = self._filters.get(sub.arn)
+        if cached is None or cached[0] != text + scope:
+            cached = (text + scope, parse_filter_policy(text, scope))
+            self._filters[sub.arn] = cached
+        policy = cached[1]
+        assert policy is not None
+        if scope == "MessageBody":
+            return policy.matches_body(pub.message_for(sub.protocol))
+        return policy.matches_attributes(pub.attributes)
+
+    def deduplicate(self, topic: TopicRecord, pub: Publication, now: int) -> bool:
+        """FIFO topics: True if ``pub`` repeats a deduplication id seen in the window (it
+        then carries the original's id and sequence number); else give it a new number."""
+        for key in [k for k, (expires, _, _) in self._dedup.items() if expires <= now]:
+            del self._dedup[key]
+        key = (topic.arn, pub.dedup_id or "")
+        seen = self._dedup.get(key)
+        if seen is not None:
+            pub.message_id, pub.sequence_number = seen[1], seen[2]
+            return True
+        self._sequence += 1
+        pub.sequence_number = str(10**19 + now * 1000 + self._sequence % 1000)
+        self._dedup[key] = (now + limits.DEDUPLICATION_WINDOW_MS, pub.message_id, pub.sequence_number)
+        return False
+
+    def dead_letter_copies(
+        self, sub: SubscriptionRecord, body: str, pub: Publication | None, now: int
+    ) -> list[QueueDelivery]:
+        """The copy for a subscription's dead-letter queue, if it has one that exists."""
+        from postroom.sns.publish import sqs_message
+
+        policy = sub.attributes.get("RedrivePolicy")
+        if not policy:
+            return []
+        queue = self.sqs.queue_by_arn(orjson.loads(policy).get("deadLetterTargetArn", ""))
+        if queue is None:
+            return []
+        settings = self.sqs.settings(queue)
+        stand_in = pub or Publication(new_id(), body, None, None, {}, None, None, now)
+        message = sqs_message(body, None, stand_in, "sns", now, settings.fifo)
+        return [QueueDelivery(queue.id, settings.fifo, message, settings.deduplication_by_group)]

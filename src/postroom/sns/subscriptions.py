@@ -1,0 +1,198 @@
+"""Subscription operations: subscribe, confirm, unsubscribe, list, attributes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from postroom.filters.policy import FilterPolicyError, parse_filter_policy
+from postroom.ids import new_id
+from postroom.protocol.context import RequestContext
+from postroom.sns import attributes, limits
+from postroom.sns.errors import invalid_parameter, not_found, subscription_not_found
+from postroom.sns.names import check_endpoint, new_subscription_arn
+from postroom.sns.topics import _page
+from postroom.sqs.names import parse_queue_arn
+from postroom.storage.base import SubscriptionRecord
+
+if TYPE_CHECKING:
+    from postroom.sns.service import SnsService
+
+Result = dict[str, Any] | None
+PENDING = "pending confirmation"
+
+
+def _check_subscription_attributes(protocol: str, values: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if key not in attributes.SUBSCRIPTION_SETTABLE:
+            raise invalid_parameter(f"Attributes Reason: Unknown attribute {key}")
+        out[key] = attributes.check_value(key, value)
+    if out.get("RawMessageDelivery") == "true" and protocol not in limits.RAW_DELIVERY_PROTOCOLS:
+        raise invalid_parameter(
+            f"Attributes Reason: Delivery protocol [{protocol}] does not support raw message delivery."
+        )
+    return out
+
+
+def check_filter(stored: dict[str, str]) -> None:
+    """Validate the FilterPolicy in its scope (AWS's InvalidParameter on failure)."""
+    if stored.get("FilterPolicy"):
+        try:
+            parse_filter_policy(stored["FilterPolicy"], stored.get("FilterPolicyScope", "MessageAttributes"))
+        except FilterPolicyError as exc:
+            raise invalid_parameter(str(exc).removeprefix("Invalid parameter: ")) from None
+
+
+def _check_redrive(svc: SnsService, stored: dict[str, str]) -> None:
+    if stored.get("RedrivePolicy"):
+        target = orjson.loads(stored["RedrivePolicy"]).get("deadLetterTargetArn")
+        if not isinstance(target, str) or parse_queue_arn(target) is None:
+            raise invalid_parameter("RedrivePolicy: deadLetterTargetArn is invalid")
+
+
+async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    topic = svc.topic(p["TopicArn"])
+    protocol = p["Protocol"]
+    if protocol not in limits.PROTOCOLS:
+        raise invalid_parameter(f"Invalid protocol type: {protocol}")
+    endpoint = check_endpoint(protocol, p.get("Endpoint"))
+    fifo_topic = topic.attributes.get("FifoTopic") == "true"
+    if fifo_topic and protocol != "sqs":
+        raise invalid_parameter(f"Invalid protocol type: {protocol}. FIFO topics only deliver to SQS queues")
+    if fifo_topic and not endpoint.endswith(".fifo"):
+        raise invalid_parameter("Endpoint Reason: FIFO topics deliver only to FIFO queues")
+    stored = _check_subscription_attributes(protocol, p.get("Attributes") or {})
+    check_filter(stored)
+    _check_redrive(svc, stored)
+    if protocol == "firehose" and not stored.get("SubscriptionRoleArn"):
+        raise invalid_parameter("Attributes Reason: SubscriptionRoleArn is required for firehose subscriptions")
+    for existing in svc.topics.subscriptions.values():
+        if (existing.topic_arn, existing.protocol, existing.endpoint) == (topic.arn, protocol, endpoint):
+            if any(existing.attributes.get(k) != v for k, v in stored.items()):
+                raise invalid_parameter("Attributes Reason: Subscription already exists with different attributes")
+            show = existing.confirmed or p.get("ReturnSubscriptionArn")
+            return {"SubscriptionArn": existing.arn if show else PENDING}
+    confirmed = protocol in limits.CONFIRMED_AT_ONCE
+    sub = SubscriptionRecord(
+        arn=new_subscription_arn(topic.arn), topic_arn=topic.arn, owner=ctx.account, protocol=protocol,
+        endpoint=endpoint, attributes=stored, confirmed=confirmed,
+        token=None if confirmed else new_id().replace("-", "") * 2, created_at=svc.clock.now_ms(),
+    )
+    if confirmed:
+        await svc.topics.save_subscription(sub)
+    else:
+        await svc.delivery.request_confirmation(sub, topic, ctx)
+    show = confirmed or p.get("ReturnSubscriptionArn")
+    return {"SubscriptionArn": sub.arn if show else PENDING}
+
+
+async def confirm_subscription(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    topic = svc.topic(p["TopicArn"])
+    for sub in svc.topics.subscriptions.values():
+        if sub.topic_arn == topic.arn and sub.token is not None and sub.token == p["Token"]:
+            if not sub.confirmed:
+                sub.confirmed = True
+                await svc.topics.save_subscription(sub)
+            return {"SubscriptionArn": sub.arn}
+    raise invalid_parameter("Token")
+
+
+async def unsubscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    arn = p["SubscriptionArn"]
+    if arn not in svc.topics.subscriptions:
+        raise subscription_not_found()
+    await svc.topics.delete_subscription(arn)
+    return None
+
+
+def _describe(sub: SubscriptionRecord) -> dict[str, str]:
+    return {
+        "SubscriptionArn": sub.arn if sub.confirmed else PENDING,
+        "Owner": sub.owner,
+        "Protocol": sub.protocol,
+        "Endpoint": sub.endpoint,
+        "TopicArn": sub.topic_arn,
+    }
+
+
+async def list_subscriptions(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    subs = sorted(
+        (s for s in svc.topics.subscriptions.values() if s.owner == ctx.account), key=lambda s: (s.created_at, s.arn)
+    )
+    page, token = _page(subs, p.get("NextToken"))
+    out: dict[str, Any] = {"Subscriptions": [_describe(s) for s in page]}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+async def list_subscriptions_by_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    topic = svc.topic(p["TopicArn"])
+    subs = sorted(
+        (s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn), key=lambda s: (s.created_at, s.arn)
+    )
+    page, token = _page(subs, p.get("NextToken"))
+    out: dict[str, Any] = {"Subscriptions": [_describe(s) for s in page]}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def _subscription(svc: SnsService, arn: str) -> SubscriptionRecord:
+    sub = svc.topics.subscriptions.get(arn)
+    if sub is None:
+        raise not_found("Subscription does not exist")
+    return sub
+
+
+async def get_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    sub = _subscription(svc, p["SubscriptionArn"])
+    topic = svc.topics.topics.get(sub.topic_arn)
+    values = {
+        "SubscriptionArn": sub.arn,
+        "TopicArn": sub.topic_arn,
+        "Owner": sub.owner,
+        "Protocol": sub.protocol,
+        "Endpoint": sub.endpoint,
+        "ConfirmationWasAuthenticated": "true" if sub.confirmed else "false",
+        "PendingConfirmation": "false" if sub.confirmed else "true",
+        "RawMessageDelivery": "false",
+        "SubscriptionPrincipal": f"arn:aws:iam::{sub.owner}:root",
+    }
+    if sub.protocol in ("http", "https"):
+        values["EffectiveDeliveryPolicy"] = attributes.effective_delivery_policy(
+            sub.attributes.get("DeliveryPolicy") or (topic.attributes.get("DeliveryPolicy") if topic else None)
+        )
+    values.update(sub.attributes)
+    if "FilterPolicy" in sub.attributes:
+        values.setdefault("FilterPolicyScope", "MessageAttributes")
+    return {"Attributes": values}
+
+
+async def set_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    sub = _subscription(svc, p["SubscriptionArn"])
+    name = p["AttributeName"]
+    value = p.get("AttributeValue") or ""
+    changes = _check_subscription_attributes(sub.protocol, {name: value})
+    stored = {**sub.attributes, **changes}
+    if value == "":
+        stored.pop(name, None)
+    check_filter(stored)
+    _check_redrive(svc, stored)
+    sub.attributes = stored
+    await svc.topics.save_subscription(sub)
+    svc.forget_filter(sub.arn)
+    return None
+
+
+OPERATIONS = {
+    "Subscribe": subscribe,
+    "ConfirmSubscription": confirm_subscription,
+    "Unsubscribe": unsubscribe,
+    "ListSubscriptions": list_subscriptions,
+    "ListSubscriptionsByTopic": list_subscriptions_by_topic,
+    "GetSubscriptionAttributes": get_subscription_attributes,
+    "SetSubscriptionAttributes": set_subscription_attributes,
+}

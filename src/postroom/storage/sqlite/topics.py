@@ -1,0 +1,181 @@
+"""SNS storage on SQLite: topics, subscriptions, the delivery outbox and records.
+
+A publish is one transaction: the copies for SQS queues, the outbox rows for HTTP/S
+endpoints and the records for unreachable protocols commit together, so an acknowledged
+publish is never lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from postroom.storage.base import (
+    OutboxItem,
+    QueueDelivery,
+    SubscriptionRecord,
+    TopicRecord,
+)
+from postroom.storage.sqlite import fifo
+from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sqlite.store import insert_messages
+
+_TOPIC_COLUMNS = "arn, account, region, name, attributes, tags, created_at"
+_SUBSCRIPTION_COLUMNS = "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, created_at"
+
+
+def _dumps(value: dict[str, str]) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SqliteTopicStore:
+    """Topics and subscriptions (cached in memory, written through), and deliveries."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self.topics: dict[str, TopicRecord] = {}
+        self.subscriptions: dict[str, SubscriptionRecord] = {}
+
+    async def load(self) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
+            return (
+                conn.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics").fetchall(),
+                conn.execute(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions").fetchall(),
+            )
+
+        topics, subscriptions = await self._committer.run(op)
+        for arn, account, region, name, attributes, tags, created in topics:
+            self.topics[arn] = TopicRecord(arn, account, region, name, orjson.loads(attributes), orjson.loads(tags), created)
+        for arn, topic, owner, protocol, endpoint, attributes, confirmed, token, created in subscriptions:
+            self.subscriptions[arn] = SubscriptionRecord(
+                arn, topic, owner, protocol, endpoint, orjson.loads(attributes), bool(confirmed), token, created
+            )
+
+    async def save_topic(self, topic: TopicRecord) -> None:
+        row = (topic.arn, topic.account, topic.region, topic.name, _dumps(topic.attributes),
+               _dumps(topic.tags), topic.created_at)
+        await self._committer.run(
+            lambda conn, txn: conn.execute(f"INSERT OR REPLACE INTO topics ({_TOPIC_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row)
+        )
+        self.topics[topic.arn] = topic
+
+    async def delete_topic(self, arn: str) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM topics WHERE arn=?", (arn,))
+            conn.execute("DELETE FROM subscriptions WHERE topic_arn=?", (arn,))
+
+        await self._committer.run(op)
+        self.topics.pop(arn, None)
+        for sub_arn in [s.arn for s in self.subscriptions.values() if s.topic_arn == arn]:
+            del self.subscriptions[sub_arn]
+
+    async def save_subscription(self, sub: SubscriptionRecord, outbox: list[OutboxItem] | None = None) -> None:
+        row = (sub.arn, sub.topic_arn, sub.owner, sub.protocol, sub.endpoint, _dumps(sub.attributes),
+               int(sub.confirmed), sub.token, sub.created_at)
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO subscriptions ({_SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
+            )
+            _insert_outbox(conn, outbox or [])
+
+        await self._committer.run(op)
+        self.subscriptions[sub.arn] = sub
+
+    async def delete_subscription(self, arn: str) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM subscriptions WHERE arn=?", (arn,))
+            conn.execute("DELETE FROM sns_outbox WHERE subscription_arn=?", (arn,))
+
+        await self._committer.run(op)
+        self.subscriptions.pop(arn, None)
+
+    async def publish(
+        self, queue_deliveries: list[QueueDelivery], outbox: list[OutboxItem],
+        records: list[tuple[str, str, str, bytes, int]], now: int,
+    ) -> None:
+        """Commit every copy of one publish (or batch) in one transaction."""
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            deliver_to_queues(conn, txn, queue_deliveries, now)
+            _insert_outbox(conn, outbox)
+            if records:
+                conn.executemany(
+                    "INSERT INTO sns_records (subscription_arn, protocol, endpoint, payload, created_at)"
+                    " VALUES (?,?,?,?,?)",
+                    records,
+                )
+
+        await self._committer.run(op)
+
+    async def due_outbox(self, now: int, limit: int) -> list[OutboxItem]:
+        def op(conn: sqlite3.Connection, txn: Txn) -> list[OutboxItem]:
+            rows = conn.execute(
+                "SELECT id, subscription_arn, kind, payload, attempts, due_at, created_at FROM sns_outbox"
+                " WHERE due_at<=? ORDER BY due_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            return [
+                OutboxItem(sub, kind, payload, due, id=row_id, attempts=attempts, created_at=created)
+                for row_id, sub, kind, payload, attempts, due, created in rows
+            ]
+
+        return await self._committer.run(op)
+
+    async def next_outbox_due(self) -> int | None:
+        return await self._committer.run(
+            lambda conn, txn: conn.execute("SELECT MIN(due_at) FROM sns_outbox").fetchone()[0]
+        )
+
+    async def finish_outbox(
+        self, item_id: int, *, retry_at: int | None = None,
+        dead_letter: list[QueueDelivery] | None = None, now: int = 0,
+    ) -> None:
+        """Settle one outbox row: reschedule it, or remove it (delivered or given up, in
+        which case ``dead_letter`` copies go to the subscription's DLQ in the same commit)."""
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            if retry_at is not None:
+                conn.execute("UPDATE sns_outbox SET attempts=attempts+1, due_at=? WHERE id=?", (retry_at, item_id))
+                return
+            conn.execute("DELETE FROM sns_outbox WHERE id=?", (item_id,))
+            if dead_letter:
+                deliver_to_queues(conn, txn, dead_letter, now)
+
+        await self._committer.run(op)
+
+    async def records(self, limit: int = 1000) -> list[dict[str, object]]:
+        def op(conn: sqlite3.Connection, txn: Txn) -> list[dict[str, object]]:
+            rows = conn.execute(
+                "SELECT id, subscription_arn, protocol, endpoint, payload, created_at FROM sns_records"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [
+                {"id": i, "subscriptionArn": s, "protocol": p, "endpoint": e, "message": orjson.loads(m), "timestamp": t}
+                for i, s, p, e, m, t in rows
+            ]
+
+        return await self._committer.run(op)
+
+
+def _insert_outbox(conn: sqlite3.Connection, items: list[OutboxItem]) -> None:
+    if items:
+        conn.executemany(
+            "INSERT INTO sns_outbox (subscription_arn, kind, payload, attempts, due_at, created_at)"
+            " VALUES (?,?,?,?,?,?)",
+            [(i.subscription_arn, i.kind, i.payload, i.attempts, i.due_at, i.created_at) for i in items],
+        )
+
+
+def deliver_to_queues(conn: sqlite3.Connection, txn: Txn, deliveries: list[QueueDelivery], now: int) -> None:
+    """Insert SNS copies into SQS queues (FIFO queues deduplicate as for SendMessage)."""
+    standard: dict[int, list] = {}
+    for d in deliveries:
+        if d.fifo:
+            fifo.send(conn, txn, d.queue_id, [d.message], now, 300_000, d.deduplication_by_group)
+        else:
+            standard.setdefault(d.queue_id, []).append(d.message)
+    for queue_id, messages in standard.items():
+        insert_messages(conn, txn, queue_id, messages)
