@@ -15,6 +15,20 @@ def check_required(model: ServiceModel, operation: str, params: dict[str, Any]) 
         _check(model, shape, params, "")
 
 
+def _requires(model: ServiceModel, shape: dict[str, Any], seen: frozenset[int] = frozenset()) -> bool:
+    """Whether anything at or below ``shape`` is required (memoised on the shape)."""
+    cached = shape.get("_requires")
+    if cached is not None:
+        return cached
+    if id(shape) in seen:
+        return False
+    seen = seen | {id(shape)}
+    refs = list(shape.get("members", {}).values()) + [shape[k] for k in ("member", "value") if k in shape]
+    result = bool(shape.get("required")) or any(_requires(model, model.shapes[r["shape"]], seen) for r in refs)
+    shape["_requires"] = result
+    return result
+
+
 def _check(model: ServiceModel, shape: dict[str, Any], value: Any, path: str) -> None:
     kind = shape["type"]
     if kind == "structure" and isinstance(value, dict):
@@ -24,7 +38,9 @@ def _check(model: ServiceModel, shape: dict[str, Any], value: Any, path: str) ->
         for name, ref in shape.get("members", {}).items():
             item = value.get(name)
             if item is not None:
-                _check(model, model.shapes[ref["shape"]], item, f"{path}{name}.")
+                member = model.shapes[ref["shape"]]
+                if member["type"] in ("structure", "list", "map") and _requires(model, member):
+                    _check(model, member, item, f"{path}{name}.")
     elif kind == "list" and isinstance(value, list):
         member = model.shapes[shape["member"]["shape"]]
         if member["type"] in ("structure", "list", "map"):

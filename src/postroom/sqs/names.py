@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ def queue_url(base_url: str, account: str, name: str) -> str:
     return f"{base_url}/{account}/{name}"
 
 
+@functools.lru_cache(maxsize=8192)  # the same few URLs arrive on every request
 def parse_queue_url(url: str) -> tuple[str, str] | None:
     """(account, name) from a queue URL of any host, or from a bare ``/account/name`` path."""
     path = urlsplit(url).path if "://" in url else url
