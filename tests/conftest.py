@@ -7,6 +7,7 @@ that is already running (tests needing private servers are then skipped).
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,6 +15,23 @@ from server import ServerProcess, make_client, query_model_dir, unique_name
 
 EXTERNAL = os.environ.get("POSTROOM_TEST_ENDPOINT")
 PROTOCOLS = ["json", "query"]
+_SHARED: list[ServerProcess] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the logs of the test's private servers, and the shared server's
+    log if that server has died."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for proc in getattr(item, "postroom_servers", []):
+        report.sections.append((f"postroom log (port {proc.port})", proc.log()[-20000:]))
+    for proc in _SHARED:
+        if proc.proc is not None and proc.proc.poll() is not None:
+            report.sections.append(
+                (f"shared postroom exited with {proc.proc.returncode}", proc.log()[-20000:]))
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +42,7 @@ def server(tmp_path_factory):
         return
     data_dir = tmp_path_factory.mktemp("shared-data")
     proc = ServerProcess(data_dir).start()
+    _SHARED.append(proc)
     yield proc
     proc.stop()
 
@@ -72,12 +91,13 @@ def queue_name() -> str:
 
 
 @pytest.fixture
-def make_queue(sqs):
-    """Create queues with unique names through the test's client; delete them afterwards."""
+def make_queue(request):
+    """Create queues with unique names (through ``client``, default the test's ``sqs``);
+    delete them afterwards."""
     created: list[tuple[object, str]] = []
 
     def make(prefix="t", attributes=None, tags=None, client=None, name=None):
-        c = client or sqs
+        c = client or request.getfixturevalue("sqs")
         kwargs = {"QueueName": name or unique_name(prefix)}
         if attributes:
             kwargs["Attributes"] = attributes
@@ -96,17 +116,19 @@ def make_queue(sqs):
 
 
 @pytest.fixture
-def queue_url(make_queue) -> str:
+def queue_url(sqs, make_queue) -> str:
     """A fresh standard queue with default attributes."""
     return make_queue()
 
 
 @pytest.fixture
-def private_server(tmp_path):
-    """Factory for servers owned by one test: private_server(data_dir=None, in_memory=False)."""
+def private_server(request, tmp_path):
+    """Factory for servers owned by one test: private_server(data_dir=None, in_memory=False,
+    port=None). Stopped (SIGTERM, then SIGKILL) at teardown."""
     if EXTERNAL:
         pytest.skip("needs private servers (POSTROOM_TEST_ENDPOINT is set)")
     procs: list[ServerProcess] = []
+    request.node.postroom_servers = procs
 
     def start(data_dir=None, in_memory=False, port=None):
         if data_dir is None and not in_memory:
@@ -121,3 +143,34 @@ def private_server(tmp_path):
     yield start
     for proc in procs:
         proc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def retention_scenario(request):
+    """Start test_retention's 60 s clock at session start, so the wait overlaps other tests.
+
+    Does nothing unless test_retention is collected. Failures are handed to the test."""
+    state: dict = {}
+    if not any(item.module.__name__ == "test_retention" for item in request.session.items):
+        yield state
+        return
+    try:
+        sqs = make_client(request.getfixturevalue("endpoint"), "json")
+        url = sqs.create_queue(QueueName=unique_name("retention"),
+                               Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        state.update(sqs=sqs, url=url)
+        sqs.send_message(QueueUrl=url, MessageBody="in flight")
+        state["sent"] = time.monotonic()
+        [inflight] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=600)["Messages"]
+        state["receipt_handle"] = inflight["ReceiptHandle"]
+        sqs.send_message(QueueUrl=url, MessageBody="visible")
+        state["attributes_before"] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    except Exception as e:  # noqa: BLE001 - reported by the test itself
+        state["error"] = e
+    yield state
+    if "url" in state:
+        try:
+            state["sqs"].delete_queue(QueueUrl=state["url"])
+        except Exception:  # noqa: BLE001 - best effort cleanup
+            pass

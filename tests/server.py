@@ -290,3 +290,14 @@ def md5_of_message_attributes(attributes: dict) -> str:
         else:
             buf += b"\x01" + field(attr["StringValue"].encode("utf-8"))
     return hashlib.md5(buf).hexdigest()
+
+
+def receive_all(sqs, url, expected: int, timeout: float = 10.0, **kwargs) -> list[dict]:
+    """Receive until `expected` messages have arrived (or `timeout` seconds pass)."""
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                   **kwargs)
+        got += resp.get("Messages", [])
+    return got

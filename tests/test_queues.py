@@ -25,9 +25,8 @@ DEFAULTS = {
 
 
 def attrs(sqs, url, *names):
-    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"])[
-        "Attributes"
-    ]
+    resp = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"])
+    return resp.get("Attributes", {})
 
 
 # --------------------------------------------------------------------------- CreateQueue
@@ -69,6 +68,15 @@ def test_create_queue_rejects_invalid_names(sqs, name):
     with pytest.raises(ClientError) as exc:
         sqs.create_queue(QueueName=name)
     assert error_code(exc.value) == "InvalidParameterValue"
+
+
+def test_queue_names_are_case_sensitive(sqs, make_queue):
+    name = unique_name("Case")
+    upper = make_queue(name=name)
+    lower = make_queue(name=name.lower())
+    assert upper != lower
+    sqs.send_message(QueueUrl=upper, MessageBody="upper")
+    assert attrs(sqs, lower, "ApproximateNumberOfMessages") == {"ApproximateNumberOfMessages": "0"}
 
 
 def test_create_queue_accepts_80_char_name(sqs, make_queue):
@@ -125,12 +133,18 @@ def test_get_queue_url(sqs, make_queue):
     assert owned["QueueUrl"] == url
 
 
-def test_get_queue_url_missing_queue(sqs):
+def test_get_queue_url_missing_queue(sqs, protocol):
+    """AWS JSON says "The specified queue does not exist."; the query protocol historically
+    adds " for this wsdl version." """
     with pytest.raises(ClientError) as exc:
         sqs.get_queue_url(QueueName=unique_name("missing"))
     assert error_code(exc.value) == query_code("QueueDoesNotExist")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert exc.value.response["Error"]["Message"] == "The specified queue does not exist."
+    message = exc.value.response["Error"]["Message"]
+    if protocol == "json":
+        assert message == "The specified queue does not exist."
+    else:
+        assert message.startswith("The specified queue does not exist")
 
 
 # --------------------------------------------------------------------------- ListQueues
@@ -225,7 +239,7 @@ def test_delete_queue(sqs):
     ids=["send", "receive", "get-attrs", "set-attrs", "purge", "delete", "tags", "send-batch"],
 )
 def test_operations_on_deleted_queue(sqs, call):
-    """Any operation on a deleted queue: QueueDoesNotExist (AWS.SimpleQueueService.NonExistentQueue)."""
+    """Any operation on a deleted queue fails with QueueDoesNotExist."""
     url = sqs.create_queue(QueueName=unique_name("gone"))["QueueUrl"]
     sqs.delete_queue(QueueUrl=url)
     with pytest.raises(ClientError) as exc:
@@ -487,6 +501,8 @@ def test_set_policy_attribute(sqs, make_queue):
     }
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     assert json.loads(attrs(sqs, url, "Policy")["Policy"]) == policy
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+    assert "Policy" not in attrs(sqs, url)
 
 
 # --------------------------------------------------------------------------- purge
