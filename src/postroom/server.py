@@ -16,6 +16,7 @@ import uvicorn
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
 from postroom.http.app import PostroomApp
+from postroom.sns.service import SnsService
 from postroom.sqs.service import SqsService
 from postroom.storage.sqlite import SqliteStore
 
@@ -48,7 +49,9 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     await store.start()
     sqs = SqsService(store, clock, max_in_flight=config.sqs_max_in_flight)
     await sqs.start()
-    app = PostroomApp([sqs], store.description)
+    sns = SnsService(store.topics, sqs, clock, config.data_dir)
+    await sns.start()
+    app = PostroomApp([sqs, sns], store.description)
     server = _Server(
         uvicorn.Config(
             app,
@@ -81,6 +84,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         await server.serve()
     finally:
         ready.cancel()
+        await sns.stop()
         await sqs.stop()
         await store.close()
         log.info("postroom stopped")
