@@ -36,13 +36,14 @@ def _check_subscription_attributes(protocol: str, values: dict[str, Any]) -> dic
     return out
 
 
-def check_filter(stored: dict[str, str]) -> None:
-    """Validate the FilterPolicy in its scope (AWS's InvalidParameter on failure)."""
+def check_filter(stored: dict[str, str], *, subscribing: bool) -> None:
+    """Validate the FilterPolicy in its scope, with AWS's message for each operation."""
     if stored.get("FilterPolicy"):
         try:
             parse_filter_policy(stored["FilterPolicy"], stored.get("FilterPolicyScope", "MessageAttributes"))
         except FilterPolicyError as exc:
-            raise invalid_parameter(str(exc).removeprefix("Invalid parameter: ")) from None
+            message = exc.subscribe_message() if subscribing else str(exc)
+            raise invalid_parameter(message.removeprefix("Invalid parameter: ")) from None
 
 
 def _check_redrive(svc: SnsService, stored: dict[str, str]) -> None:
@@ -64,7 +65,7 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
     if fifo_topic and not endpoint.endswith(".fifo"):
         raise invalid_parameter("Endpoint Reason: FIFO topics deliver only to FIFO queues")
     stored = _check_subscription_attributes(protocol, p.get("Attributes") or {})
-    check_filter(stored)
+    check_filter(stored, subscribing=True)
     _check_redrive(svc, stored)
     if protocol == "firehose" and not stored.get("SubscriptionRoleArn"):
         raise invalid_parameter("Attributes Reason: SubscriptionRoleArn is required for firehose subscriptions")
@@ -179,7 +180,7 @@ async def set_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: R
     stored = {**sub.attributes, **changes}
     if value == "":
         stored.pop(name, None)
-    check_filter(stored)
+    check_filter(stored, subscribing=False)
     _check_redrive(svc, stored)
     sub.attributes = stored
     await svc.topics.save_subscription(sub)
