@@ -102,7 +102,9 @@ def summarize(
     if sc in ("roundtrip", "fanout", "drain"):
         lost, dup, unexpected = lost_and_duplicated(r["sent_ids"], r["recv_ids"])
     if sc == "drain":
-        elapsed = max(r["last_recv"] - ctx.t0, 1e-9)
+        # Time to the last receive; if nothing arrived after the start mark (a server too
+        # slow to fill the queue), the whole run's wall time, never a near-zero interval.
+        elapsed = r["last_recv"] - ctx.t0 if r["last_recv"] > ctx.t0 else max(r.get("wall", 0.0), 1e-3)
         line["duration"] = round(elapsed, 3)
         line["throughput"] = round(r["recv_total"] / elapsed, 1)
         line["unit"] = "msg/s"
