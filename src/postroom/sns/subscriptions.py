@@ -110,7 +110,8 @@ async def unsubscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -
 
 def _describe(sub: SubscriptionRecord) -> dict[str, str]:
     return {
-        "SubscriptionArn": sub.arn if sub.confirmed else PENDING,
+        # AWS lists pending subscriptions as "PendingConfirmation" (Subscribe says "pending confirmation").
+        "SubscriptionArn": sub.arn if sub.confirmed else "PendingConfirmation",
         "Owner": sub.owner,
         "Protocol": sub.protocol,
         "Endpoint": sub.endpoint,
@@ -118,27 +119,24 @@ def _describe(sub: SubscriptionRecord) -> dict[str, str]:
     }
 
 
-async def list_subscriptions(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    subs = sorted(
-        (s for s in svc.topics.subscriptions.values() if s.owner == ctx.account), key=lambda s: (s.created_at, s.arn)
-    )
-    page, token = _page(subs, p.get("NextToken"))
+def _listing(subs: list[SubscriptionRecord], token: str | None) -> dict[str, Any]:
+    """One page of subscriptions, oldest first."""
+    page, following = _page(sorted(subs, key=lambda s: (s.created_at, s.arn)), token)
     out: dict[str, Any] = {"Subscriptions": [_describe(s) for s in page]}
-    if token:
-        out["NextToken"] = token
+    if following:
+        out["NextToken"] = following
     return out
+
+
+async def list_subscriptions(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    subs = [s for s in svc.topics.subscriptions.values() if s.owner == ctx.account]
+    return _listing(subs, p.get("NextToken"))
 
 
 async def list_subscriptions_by_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     topic = svc.topic(p["TopicArn"])
-    subs = sorted(
-        (s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn), key=lambda s: (s.created_at, s.arn)
-    )
-    page, token = _page(subs, p.get("NextToken"))
-    out: dict[str, Any] = {"Subscriptions": [_describe(s) for s in page]}
-    if token:
-        out["NextToken"] = token
-    return out
+    subs = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn]
+    return _listing(subs, p.get("NextToken"))
 
 
 def _subscription(svc: SnsService, arn: str) -> SubscriptionRecord:

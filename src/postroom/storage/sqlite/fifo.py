@@ -14,6 +14,7 @@ import sqlite3
 
 from postroom.storage.base import NewMessage, ReceiveResult, Redrive, StoredMessage
 from postroom.storage.sqlite.committer import Txn
+from postroom.storage.sqlite.rows import INSERT_MESSAGE, message_row, next_visible_at
 
 MAX_IN_FLIGHT_PER_GROUP = 10  # one receive's worth
 _MESSAGE_COLUMNS = (
@@ -21,12 +22,7 @@ _MESSAGE_COLUMNS = (
     " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
     " dedup_id, dead_letter_source, visible_at"
 )
-_INSERT = (
-    "INSERT INTO messages (queue_id, message_id, body, md5_body, attributes, md5_attributes,"
-    " system_attributes, md5_system_attributes, sender_id, sent_at, visible_at, group_id,"
-    " dedup_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-_ADD_GROUP = (
+_JOIN_GROUP = (
     "INSERT INTO fifo_groups (queue_id, group_id, head_seq) VALUES (?,?,?)"
     " ON CONFLICT (queue_id, group_id) DO UPDATE SET head_seq=MIN(head_seq, excluded.head_seq)"
 )
@@ -52,14 +48,9 @@ def send(
         if row is not None and row[2] > now:
             out.append((row[0], row[1], True))
             continue
-        seq = conn.execute(
-            _INSERT,
-            (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
-             m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
-             m.group_id, m.dedup_id),
-        ).lastrowid
+        seq = conn.execute(INSERT_MESSAGE, message_row(queue_id, m)).lastrowid
         assert seq is not None
-        conn.execute(_ADD_GROUP, (queue_id, m.group_id, seq))
+        join_group(conn, queue_id, m.group_id, seq)
         conn.execute(
             "INSERT OR REPLACE INTO fifo_dedup (queue_id, scope, dedup_id, message_id,"
             " sequence_number, expires_at) VALUES (?,?,?,?,?,?)",
@@ -85,10 +76,7 @@ def receive(
         _take_from_group(conn, txn, queue_id, group_id, now, hidden_until, max_messages,
                          retention_cutoff, redrive, result)
     if not result.messages:
-        row = conn.execute(
-            "SELECT MIN(visible_at) FROM messages WHERE queue_id=? AND visible_at>?", (queue_id, now)
-        ).fetchone()
-        result.next_visible_at = row[0]
+        result.next_visible_at = next_visible_at(conn, queue_id, now)
     return result
 
 
@@ -118,7 +106,7 @@ def _take_from_group(
                 "UPDATE messages SET queue_id=?, visible_at=?, dead_letter_source=?, receipt=NULL WHERE seq=?",
                 (redrive.dead_letter_queue_id, now, redrive.source_arn, seq),
             )
-            conn.execute(_ADD_GROUP, (redrive.dead_letter_queue_id, group_id, seq))
+            join_group(conn, redrive.dead_letter_queue_id, group_id, seq)
             txn.count(queue_id, -1)
             txn.count(redrive.dead_letter_queue_id, 1)
             result.moved += 1
@@ -137,6 +125,11 @@ def _take_from_group(
         ))
     if changed_head:
         fix_heads(conn, queue_id, [group_id])
+
+
+def join_group(conn: sqlite3.Connection, queue_id: int, group_id: str | None, seq: int) -> None:
+    """Record that message ``seq`` belongs to ``group_id`` (its head if it is the oldest)."""
+    conn.execute(_JOIN_GROUP, (queue_id, group_id, seq))
 
 
 def fix_heads(conn: sqlite3.Connection, queue_id: int, group_ids: list[str]) -> None:

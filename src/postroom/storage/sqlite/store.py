@@ -21,12 +21,8 @@ from postroom.storage.base import (
 )
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 
-_INSERT = (
-    "INSERT INTO messages (queue_id, message_id, body, md5_body, attributes, md5_attributes,"
-    " system_attributes, md5_system_attributes, sender_id, sent_at, visible_at, group_id,"
-    " dedup_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
 _SELECT_VISIBLE = (
     "SELECT seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
     " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
@@ -280,7 +276,7 @@ class SqliteStore:
                 if group_id is not None:
                     moved_groups.append(group_id)
                     if target_fifo:
-                        conn.execute(fifo._ADD_GROUP, (target, group_id, seq))
+                        fifo.join_group(conn, target, group_id, seq)
                 txn.count(source_id, -1)
                 txn.count(target, 1)
             if moved_groups:
@@ -324,17 +320,6 @@ class SqliteStore:
             return removed
 
         return await self._committer.run(op)
-
-
-def insert_messages(conn: sqlite3.Connection, txn: Txn, queue_id: int, messages: list[NewMessage]) -> None:
-    """Insert standard-queue messages."""
-    conn.executemany(_INSERT, [
-        (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
-         m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
-         m.group_id, m.dedup_id)
-        for m in messages
-    ])
-    txn.count(queue_id, len(messages))
 
 
 def _save_task(conn: sqlite3.Connection, task: MoveTask) -> None:
@@ -397,8 +382,5 @@ def _receive(
         if not expired and not moved:
             break  # everything selected was handed out, or nothing was visible
     if not result.messages:
-        row = conn.execute(
-            "SELECT MIN(visible_at) FROM messages WHERE queue_id=? AND visible_at>?", (queue_id, now)
-        ).fetchone()
-        result.next_visible_at = row[0]
+        result.next_visible_at = next_visible_at(conn, queue_id, now)
     return result

@@ -19,7 +19,7 @@ from postroom.storage.base import (
 )
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
-from postroom.storage.sqlite.store import insert_messages
+from postroom.storage.sqlite.rows import insert_messages
 
 _TOPIC_COLUMNS = "arn, account, region, name, attributes, tags, created_at"
 _SUBSCRIPTION_COLUMNS = "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, created_at"

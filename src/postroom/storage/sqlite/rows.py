@@ -1,0 +1,33 @@
+"""Message-row SQL shared by the standard-queue, FIFO and SNS paths."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from postroom.storage.base import NewMessage
+from postroom.storage.sqlite.committer import Txn
+
+INSERT_MESSAGE = (
+    "INSERT INTO messages (queue_id, message_id, body, md5_body, attributes, md5_attributes,"
+    " system_attributes, md5_system_attributes, sender_id, sent_at, visible_at, group_id,"
+    " dedup_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def message_row(queue_id: int, m: NewMessage) -> tuple:
+    return (queue_id, m.message_id, m.body, m.md5_body, m.attributes, m.md5_attributes,
+            m.system_attributes, m.md5_system_attributes, m.sender_id, m.sent_at, m.visible_at,
+            m.group_id, m.dedup_id)
+
+
+def insert_messages(conn: sqlite3.Connection, txn: Txn, queue_id: int, messages: list[NewMessage]) -> None:
+    """Insert standard-queue messages."""
+    conn.executemany(INSERT_MESSAGE, [message_row(queue_id, m) for m in messages])
+    txn.count(queue_id, len(messages))
+
+
+def next_visible_at(conn: sqlite3.Connection, queue_id: int, now: int) -> int | None:
+    """When the queue's next hidden message becomes visible (None if none is hidden)."""
+    return conn.execute(
+        "SELECT MIN(visible_at) FROM messages WHERE queue_id=? AND visible_at>?", (queue_id, now)
+    ).fetchone()[0]
