@@ -49,6 +49,8 @@ def check_value(name: str, value: Any) -> str:
         raise invalid_parameter("Attributes Reason: SignatureVersion must be 1 or 2")
     if name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
         raise invalid_parameter("Attributes Reason: FilterPolicyScope: Invalid value [{value}]")
+    if name == "TracingConfig" and value not in ("PassThrough", "Active"):
+        raise invalid_parameter("Attributes Reason: TracingConfig must be PassThrough or Active")
     if name == "DisplayName" and len(value) > 100:
         raise invalid_parameter("Attributes Reason: DisplayName must be at most 100 characters")
     return value

@@ -50,6 +50,8 @@ async def create_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) 
         for key, value in stored.items():
             if existing.attributes.get(key) != value:
                 raise invalid_parameter("Attributes Reason: Topic already exists with different attributes")
+        if p.get("Tags") and _tags(p["Tags"]) != existing.tags:
+            raise invalid_parameter("Tags Reason: Topic already exists with different tags")
         return {"TopicArn": arn}
     tags = _tags(p.get("Tags") or [])
     await svc.topics.save_topic(TopicRecord(arn, ctx.account, ctx.region, name, stored, tags, svc.clock.now_ms()))
