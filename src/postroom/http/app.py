@@ -9,7 +9,7 @@ action name.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 import orjson
@@ -30,8 +30,9 @@ _XML = b"text/xml"
 _FORM = "application/x-www-form-urlencoded"
 
 
-class Service:
-    """What the app needs of a service (SqsService and later ones provide it)."""
+class Service(Protocol):
+    """What the app needs of a service (SqsService, SnsService). A service may also offer
+    ``http_routes()``: extra GET paths it serves (certificates, inspection pages)."""
 
     name: str
     json_target_prefix: str
@@ -43,14 +44,15 @@ class Service:
 class PostroomApp:
     """Routes requests to services and encodes their answers."""
 
-    def __init__(self, services: list[Any], storage_description: str) -> None:
+    def __init__(self, services: list[Service], storage_description: str) -> None:
         self.services = {svc.name: svc for svc in services}
         self.by_target = {svc.json_target_prefix: svc for svc in services}
         self.storage_description = storage_description
         self.routes = {}
         for svc in services:
-            if hasattr(svc, "http_routes"):
-                self.routes.update(svc.http_routes())
+            routes = getattr(svc, "http_routes", None)
+            if routes is not None:
+                self.routes.update(routes())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

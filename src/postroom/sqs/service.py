@@ -108,9 +108,6 @@ class SqsService:
             raise unsupported_operation(f"{operation} is not supported by Postroom yet.")
         return await handler(self, params, ctx)
 
-    def has_operation(self, operation: str) -> bool:
-        return operation in self.model.operations
-
     # -- queues ------------------------------------------------------------------------
 
     def queue_for(self, params: dict[str, Any], ctx: RequestContext) -> QueueRecord:
