@@ -44,6 +44,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook call is noise
     config = ServerConfig(
         host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
         sqs_max_in_flight=sqs_max_in_flight,
