@@ -79,7 +79,7 @@ def test_move_task_errors_cancel_and_listing(json_sqs):
     handle = sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
     with pytest.raises(Exception) as info:
         sqs.start_message_move_task(SourceArn=dlq_arn)  # one active task per source
-    assert error_code(info.value) == "AWS.SimpleQueueService.UnsupportedOperation"
+    assert error_code(info.value) == "InvalidParameterValue"
     [running] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
     assert running["Status"] == "RUNNING" and running["TaskHandle"] == handle
     assert running["ApproximateNumberOfMessagesToMove"] == 20
@@ -88,8 +88,8 @@ def test_move_task_errors_cancel_and_listing(json_sqs):
     [done] = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
     assert done["Status"] == "CANCELLED" and "TaskHandle" not in done
     with pytest.raises(Exception) as info:
-        sqs.cancel_message_move_task(TaskHandle="bm8tc3VjaC10YXNr")
-    assert error_code(info.value) == "ResourceNotFoundException"
+        sqs.cancel_message_move_task(TaskHandle="foobared")
+    assert error_code(info.value) == "InvalidParameterValue"
 
 
 def test_move_task_resumes_after_kill_9(private_server):

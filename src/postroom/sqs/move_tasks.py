@@ -118,7 +118,7 @@ async def start_message_move_task(svc: SqsService, p: dict[str, Any], ctx: Reque
         raise parameter_out_of_range("MaxNumberOfMessagesPerSecond", rate, "Must be between 1 and 500.")
     tasks = svc.move_tasks
     if any(t.source_arn == source_arn and t.status in (RUNNING, CANCELLING) for t in tasks.tasks.values()):
-        raise unsupported_operation(
+        raise invalid_parameter_value(
             "There is already a task running. Only one active task is allowed for a source queue arn at a given time."
         )
     counts = await svc.store.counts(source.id, svc.clock.now_ms())
@@ -135,7 +135,15 @@ async def start_message_move_task(svc: SqsService, p: dict[str, Any], ctx: Reque
 
 
 async def cancel_message_move_task(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    task = svc.move_tasks.tasks.get(p["TaskHandle"])
+    handle = p["TaskHandle"]
+    try:
+        doc = orjson.loads(base64.b64decode(handle, validate=True))
+        well_formed = isinstance(doc, dict) and "taskId" in doc and "sourceArn" in doc
+    except (ValueError, orjson.JSONDecodeError):
+        well_formed = False
+    if not well_formed:
+        raise invalid_parameter_value("Value for parameter TaskHandle is invalid.")
+    task = svc.move_tasks.tasks.get(handle)
     if task is None:
         raise resource_not_found("Task does not exist.")
     if task.status != RUNNING:

@@ -152,6 +152,9 @@ async def delete_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) 
     svc.deleted_at[(queue.account, queue.name)] = svc.clock.now_ms()
     svc.forget_settings(queue.id)
     svc.purged_at.pop(queue.id, None)
+    svc.in_flight.pop(queue.id, None)
+    for key in [k for k in svc.receive_attempts if k[0] == queue.id]:
+        del svc.receive_attempts[key]
     svc.signals.notify(queue.id)  # long polls on it return (empty) now
     return None
 

@@ -9,7 +9,8 @@ SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS queues (
-    id INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a deleted queue's id (inside its receipt handles) is never reused.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     account TEXT NOT NULL,
     region TEXT NOT NULL,
     name TEXT NOT NULL,
