@@ -1,9 +1,10 @@
 """HTTP/S delivery: works through the outbox, retrying per the DeliveryPolicy.
 
 Rows are taken from the durable outbox, so pending deliveries and their retry times
-survive a restart. A 2xx answer delivers; a 4xx is a client error and is not retried;
-anything else (5xx, no connection) is retried on the policy's schedule. A copy that is
-not retried or runs out of retries goes to the subscription's dead-letter queue.
+survive a restart. AWS counts any answer from 200 to 4xx as a
+delivery (its guide: only "a status code outside the range of 200-4xx" is a failed attempt),
+so only 5xx and connection failures are retried on the policy's schedule; a copy that runs
+out of retries goes to the subscription's dead-letter queue.
 """
 
 from __future__ import annotations
@@ -167,11 +168,10 @@ class HttpDelivery:
         payload = orjson.loads(item.payload)
         status = await self._post(payload)
         now = svc.clock.now_ms()
-        if status is not None and 200 <= status < 300:
+        if status is not None and 200 <= status < 500:
             await svc.topics.finish_outbox(item.id)
             return
-        retryable = status is None or status >= 500
-        delay = retry_delay(policy, item.attempts + 1) if retryable else None
+        delay = retry_delay(policy, item.attempts + 1)
         if delay is not None:
             await svc.topics.finish_outbox(item.id, retry_at=now + int(delay * 1000))
             self.wake()

@@ -62,8 +62,6 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
     fifo_topic = topic.attributes.get("FifoTopic") == "true"
     if fifo_topic and protocol != "sqs":
         raise invalid_parameter(f"Invalid protocol type: {protocol}. FIFO topics only deliver to SQS queues")
-    if fifo_topic and not endpoint.endswith(".fifo"):
-        raise invalid_parameter("Endpoint Reason: FIFO topics deliver only to FIFO queues")
     stored = _check_subscription_attributes(protocol, p.get("Attributes") or {})
     check_filter(stored, subscribing=True)
     _check_redrive(svc, stored)
