@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from server import CLIENT_CONFIG, REGION, free_port, make_client
+from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client
 
 ACCOUNT = "000000000000"
 RECORDS_PATH = "/_postroom/sns/records"
@@ -111,6 +111,14 @@ def bodies(messages: list[dict]) -> list[str]:
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn",
                        "Type")
+
+
+def expect_error(code: str, call, *args, **kwargs) -> ClientError:
+    """Call and assert the AWS error code it fails with."""
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    assert error_code(e.value) == code, e.value.response
+    return e.value
 
 
 def string_to_sign(message: dict) -> bytes:

@@ -13,26 +13,19 @@ import pytest
 
 pytest.register_assert_rewrite("sns_helpers")
 
-from botocore.exceptions import ClientError  # noqa: E402
-from server import error_code  # noqa: E402
 from sns_helpers import (  # noqa: E402
     ACCOUNT,
     CERT_PATH,
     TIMESTAMP_PATTERN,
     bodies,
     drain,
+    expect_error,
     verify_signature,
 )
 
 pytest_plugins = ["sns_helpers"]
 pytestmark = pytest.mark.timeout(120)
 
-
-def expect_error(code: str, call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    assert error_code(e.value) == code, e.value.response
-    return e.value
 
 
 # --------------------------------------------------------------------------- fan-out

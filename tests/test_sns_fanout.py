@@ -9,7 +9,8 @@ import time
 import boto3
 import pytest
 from server import receive_all, unique_name
-from test_sns_http_delivery import Webhook, verify_signature
+from sns_helpers import verify_signature
+from test_sns_http_delivery import Webhook
 
 
 def _clients(endpoint):

@@ -5,7 +5,6 @@ subscription's DLQ after exhaustion."""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -14,17 +13,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import boto3
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from server import unique_name
+from sns_helpers import verify_signature
 
-SIGNED = {
-    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": (
-        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
-    ),
-}
 FAST_RETRIES = {"healthyRetryPolicy": {
     "numRetries": 2, "minDelayTarget": 1, "maxDelayTarget": 1, "numNoDelayRetries": 0,
     "numMinDelayRetries": 0, "numMaxDelayRetries": 0, "backoffFunction": "linear",
@@ -58,15 +49,6 @@ class Webhook:
         while len(self.requests) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(self.requests) >= count, f"{len(self.requests)} requests, wanted {count}"
-
-
-def verify_signature(doc: dict) -> None:
-    """Verify an SNS message the way receivers do, with the certificate it points to."""
-    pem = urllib.request.urlopen(doc["SigningCertURL"], timeout=5).read()
-    key = x509.load_pem_x509_certificate(pem).public_key()
-    text = "".join(f"{k}\n{doc[k]}\n" for k in SIGNED[doc["Type"]] if k in doc).encode()
-    algorithm = hashes.SHA256() if doc["SignatureVersion"] == "2" else hashes.SHA1()
-    key.verify(base64.b64decode(doc["Signature"]), text, padding.PKCS1v15(), algorithm)
 
 
 @pytest.fixture

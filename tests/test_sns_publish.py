@@ -12,19 +12,13 @@ pytest.register_assert_rewrite("sns_helpers")
 
 from botocore.exceptions import ClientError  # noqa: E402
 from server import error_code  # noqa: E402
-from sns_helpers import bodies, drain, get_records  # noqa: E402
+from sns_helpers import bodies, drain, expect_error, get_records  # noqa: E402
 
 pytest_plugins = ["sns_helpers"]
 pytestmark = pytest.mark.timeout(120)
 
 MAX = 262_144  # 256 KiB: message plus attributes
 
-
-def expect_error(code: str, call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    assert error_code(e.value) == code, e.value.response
-    return e.value
 
 
 def envelopes(messages: list[dict]) -> list[dict]:

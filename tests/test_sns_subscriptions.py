@@ -12,17 +12,11 @@ pytest.register_assert_rewrite("sns_helpers")
 
 from botocore.exceptions import ClientError  # noqa: E402
 from server import error_code, wait_until  # noqa: E402
-from sns_helpers import ACCOUNT, REGION, drain, http_get, topic_name  # noqa: E402
+from sns_helpers import ACCOUNT, REGION, drain, expect_error, http_get, topic_name  # noqa: E402
 
 pytest_plugins = ["sns_helpers"]
 pytestmark = pytest.mark.timeout(120)
 
-
-def expect_error(code: str, call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    assert error_code(e.value) == code, e.value.response
-    return e.value
 
 
 def attributes_of(sns, arn: str) -> dict:

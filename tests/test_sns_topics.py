@@ -11,19 +11,11 @@ import pytest
 
 pytest.register_assert_rewrite("sns_helpers")
 
-from botocore.exceptions import ClientError  # noqa: E402
-from server import error_code  # noqa: E402
-from sns_helpers import ACCOUNT, REGION, sns_client, topic_name  # noqa: E402
+from sns_helpers import ACCOUNT, REGION, expect_error, sns_client, topic_name  # noqa: E402
 
 pytest_plugins = ["sns_helpers"]
 pytestmark = pytest.mark.timeout(120)
 
-
-def expect_error(code: str, call, *args, **kwargs) -> ClientError:
-    with pytest.raises(ClientError) as e:
-        call(*args, **kwargs)
-    assert error_code(e.value) == code, e.value.response
-    return e.value
 
 
 # --------------------------------------------------------------------------- create

@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import orjson
 
+from postroom.sns.signing import CERT_PATH
+
 
 def iso_timestamp(ms: int) -> str:
     """AWS's envelope timestamp: ISO 8601, milliseconds, UTC."""
@@ -59,8 +61,6 @@ def notification(
     if key not in pub.signatures:
         pub.signatures[key] = sign(doc, signature_version)
     doc["Signature"] = pub.signatures[key]
-    from postroom.sns.signing import CERT_PATH
-
     doc["SigningCertURL"] = base_url + CERT_PATH
     doc["UnsubscribeURL"] = unsubscribe_url(base_url, subscription_arn)
     if pub.attributes:

@@ -14,6 +14,10 @@ def invalid_parameter(message: str) -> AWSError:
     return _error("InvalidParameterException", f"Invalid parameter: {message}")
 
 
+def invalid_parameter_value(message: str) -> AWSError:
+    return _error("InvalidParameterValueException", message)
+
+
 def not_found(message: str) -> AWSError:
     return _error("NotFoundException", message)
 

@@ -20,7 +20,7 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.sns import limits
 from postroom.sns.envelope import Publication, dumps, notification
-from postroom.sns.errors import batch_error, invalid_parameter
+from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
 from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack
 from postroom.storage.base import (
     NewMessage,
@@ -39,45 +39,39 @@ _TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")
 _SUBJECT = re.compile(r"^[\x20-\x7e]{1,100}$")
 
 
-def _invalid_value(message: str) -> AWSError:
-    from postroom.protocol.model import load_service_model
-
-    return load_service_model("sns").error("InvalidParameterValueException", message)
-
-
 def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]], int]:
     """SNS message attributes to wire form ({"Type", "Value"}) and their size in bytes."""
     out: dict[str, dict[str, str]] = {}
     size = 0
     for name, value in values.items():
         if not _ATTRIBUTE_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name:
-            raise _invalid_value(f"The message attribute name '{name}' is invalid.")
+            raise invalid_parameter_value(f"The message attribute name '{name}' is invalid.")
         data_type = value.get("DataType") or ""
         if data_type == "Binary":
             raw = value.get("BinaryValue")
             if not raw:
-                raise _invalid_value(f"The message attribute '{name}' must contain non-empty message attribute value for message attribute type 'Binary'.")
+                raise invalid_parameter_value(f"The message attribute '{name}' must contain non-empty message attribute value for message attribute type 'Binary'.")
             text = base64.b64encode(raw).decode() if isinstance(raw, bytes | bytearray) else str(raw)
             size += len(raw)
         elif data_type in ("String", "Number", "String.Array"):
             text = value.get("StringValue")
             if text is None or text == "":
-                raise _invalid_value(f"The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{data_type}'.")
+                raise invalid_parameter_value(f"The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{data_type}'.")
             if data_type == "Number":
                 try:
                     Decimal(text)
                 except InvalidOperation:
-                    raise _invalid_value(f"The message attribute '{name}' with type 'Number' must contain a valid numeric value.") from None
+                    raise invalid_parameter_value(f"The message attribute '{name}' with type 'Number' must contain a valid numeric value.") from None
             if data_type == "String.Array":
                 try:
                     doc = orjson.loads(text)
                 except orjson.JSONDecodeError:
                     doc = None
                 if not isinstance(doc, list):
-                    raise _invalid_value(f"The message attribute '{name}' with type 'String.Array' must contain a JSON array.")
+                    raise invalid_parameter_value(f"The message attribute '{name}' with type 'String.Array' must contain a JSON array.")
             size += len(text.encode())
         else:
-            raise _invalid_value(
+            raise invalid_parameter_value(
                 f"The message attribute '{name}' has an invalid message attribute type, the set of supported "
                 "type prefixes is Binary, Number, and String."
             )
@@ -224,9 +218,9 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                     # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
                     queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now))
                     continue
-                settings = svc.sqs.settings(queue)
-                message = sqs_message(body, pub.attributes if raw else None, pub, ctx.access_key, now, settings.fifo)
-                queue_copies.append(QueueDelivery(queue.id, settings.fifo, message, settings.deduplication_by_group))
+                queue_copies.append(
+                    svc.queue_copy(queue, body, pub.attributes if raw else None, pub, ctx.access_key, now)
+                )
             elif sub.protocol in ("http", "https"):
                 outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
             else:

@@ -18,9 +18,11 @@ from postroom.sns.delivery import HttpDelivery
 from postroom.sns.envelope import Publication
 from postroom.sns.errors import invalid_parameter, topic_not_found
 from postroom.sns.names import parse_topic_arn
+from postroom.sns.publish import sqs_message
 from postroom.sns.signing import CERT_PATH, Signer
+from postroom.sqs import limits as sqs_limits
 from postroom.sqs.service import SqsService
-from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
+from postroom.storage.base import QueueDelivery, QueueRecord, SubscriptionRecord, TopicRecord
 
 Operation = Callable[["SnsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
@@ -119,15 +121,22 @@ class SnsService:
         self, sub: SubscriptionRecord, body: str, pub: Publication | None, now: int
     ) -> list[QueueDelivery]:
         """The copy for a subscription's dead-letter queue, if it has one that exists."""
-        from postroom.sns.publish import sqs_message
-
         policy = sub.attributes.get("RedrivePolicy")
         if not policy:
             return []
         queue = self.sqs.queue_by_arn(orjson.loads(policy).get("deadLetterTargetArn", ""))
         if queue is None:
             return []
-        settings = self.sqs.settings(queue)
         stand_in = pub or Publication(new_id(), body, None, None, {}, None, None, now)
-        message = sqs_message(body, None, stand_in, "sns", now, settings.fifo)
-        return [QueueDelivery(queue.id, settings.fifo, message, settings.deduplication_by_group)]
+        return [self.queue_copy(queue, body, None, stand_in, "sns", now)]
+
+    def queue_copy(
+        self, queue: QueueRecord, body: str, attributes: dict[str, dict[str, str]] | None,
+        pub: Publication, sender: str, now: int,
+    ) -> QueueDelivery:
+        """The copy of a publication for one SQS queue, under that queue's FIFO rules."""
+        settings = self.sqs.settings(queue)
+        return QueueDelivery(
+            queue.id, settings.fifo, sqs_message(body, attributes, pub, sender, now, settings.fifo),
+            settings.deduplication_by_group, sqs_limits.DEDUPLICATION_WINDOW_S * 1000,
+        )

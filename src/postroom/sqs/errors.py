@@ -95,6 +95,10 @@ def over_limit(limit: int) -> AWSError:
     )
 
 
+def resource_not_found(message: str) -> AWSError:
+    return _error("ResourceNotFoundException", message)
+
+
 def unsupported_operation(message: str) -> AWSError:
     return _error("UnsupportedOperation", message)
 

@@ -15,8 +15,8 @@ import orjson
 
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
-from postroom.protocol.errors import AWSError, invalid_parameter_value
-from postroom.sqs.errors import parameter_out_of_range, unsupported_operation
+from postroom.protocol.errors import invalid_parameter_value
+from postroom.sqs.errors import parameter_out_of_range, resource_not_found, unsupported_operation
 from postroom.storage.base import MoveTask
 
 if TYPE_CHECKING:
@@ -30,12 +30,6 @@ LIST_MAX_RESULTS = 10
 RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = (
     "RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED",
 )
-
-
-def resource_not_found(message: str) -> AWSError:
-    from postroom.protocol.model import load_service_model
-
-    return load_service_model("sqs").error("ResourceNotFoundException", message)
 
 
 class MoveTasks:

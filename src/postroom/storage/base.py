@@ -124,6 +124,7 @@ class QueueDelivery:
     fifo: bool
     message: NewMessage
     deduplication_by_group: bool = False
+    deduplication_window_ms: int = 0  # FIFO queues only
 
 
 @dataclass(slots=True)

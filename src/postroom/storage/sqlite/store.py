@@ -22,6 +22,7 @@ from postroom.storage.base import (
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
+from postroom.storage.sqlite.topics import SqliteTopicStore
 
 _SELECT_VISIBLE = (
     "SELECT seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
@@ -58,8 +59,6 @@ class SqliteStore:
             self.description = f"sqlite:{path}"
         self._committer = Committer(path, durable)
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
-        from postroom.storage.sqlite.topics import SqliteTopicStore
-
         self.topics = SqliteTopicStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 

@@ -174,7 +174,7 @@ def deliver_to_queues(conn: sqlite3.Connection, txn: Txn, deliveries: list[Queue
     standard: dict[int, list] = {}
     for d in deliveries:
         if d.fifo:
-            fifo.send(conn, txn, d.queue_id, [d.message], now, 300_000, d.deduplication_by_group)
+            fifo.send(conn, txn, d.queue_id, [d.message], now, d.deduplication_window_ms, d.deduplication_by_group)
         else:
             standard.setdefault(d.queue_id, []).append(d.message)
     for queue_id, messages in standard.items():
