@@ -16,8 +16,7 @@ import uvicorn
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
 from postroom.http.app import PostroomApp
-from postroom.sns.service import SnsService
-from postroom.sqs.service import SqsService
+from postroom.services import Deps, Settings, build_services
 from postroom.storage.sqlite import SqliteStore
 
 log = logging.getLogger("postroom")
@@ -47,11 +46,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     store = SqliteStore(config.data_dir)
     await store.start()
-    sqs = SqsService(store, clock, max_in_flight=config.sqs_max_in_flight)
-    await sqs.start()
-    sns = SnsService(store.topics, sqs, clock, config.data_dir)
-    await sns.start()
-    app = PostroomApp([sqs, sns], store.description)
+    settings = Settings(data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight)
+    services = build_services(Deps(store, clock, settings))
+    started_services = []
+    try:
+        for svc in services:
+            await svc.start()
+            started_services.append(svc)
+    except BaseException:
+        for svc in reversed(started_services):
+            await svc.stop()
+        await store.close()
+        raise
+    app = PostroomApp(services, store.description)
     server = _Server(
         uvicorn.Config(
             app,
@@ -73,7 +80,8 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     def request_stop() -> None:
         if server.should_exit:
             server.force_exit = True  # a second signal: stop without waiting
-        sqs.begin_shutdown()  # long polls answer now instead of holding the shutdown open
+        for svc in services:
+            svc.begin_shutdown()  # long polls answer now instead of holding the shutdown open
         server.should_exit = True
 
     loop = asyncio.get_running_loop()
@@ -84,8 +92,8 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         await server.serve()
     finally:
         ready.cancel()
-        await sns.stop()
-        await sqs.stop()
+        for svc in reversed(services):
+            await svc.stop()
         await store.close()
         log.info("postroom stopped")
 

@@ -46,7 +46,7 @@ class PostroomApp:
 
     def __init__(self, services: list[Service], storage_description: str) -> None:
         self.services = {svc.name: svc for svc in services}
-        self.by_target = {svc.json_target_prefix: svc for svc in services}
+        self.by_target = {svc.model.metadata["targetPrefix"]: svc for svc in services if svc.model.metadata.get("targetPrefix")}
         self.storage_description = storage_description
         self.routes = {}
         for svc in services:
@@ -71,7 +71,7 @@ class PostroomApp:
                 return
             route = self.routes.get(path)
             if route is not None:
-                status, content_type, payload = await route()
+                status, content_type, payload = await route(scope.get("query_string", b"").decode("latin-1"))
                 await _respond(send, status, content_type, payload, request_id)
                 return
         ctx = make_context(

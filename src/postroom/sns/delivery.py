@@ -181,8 +181,7 @@ class HttpDelivery:
             copies = svc.dead_letter_copies(sub, payload["body"], None, now)
         log.info("giving up on %s after %d attempts (status %s)", sub.endpoint, item.attempts + 1, status)
         await svc.topics.finish_outbox(item.id, dead_letter=copies, now=now)
-        for copy in copies:
-            svc.sqs.signals.notify(copy.queue_id)
+        svc.queues.delivered({copy.queue_id for copy in copies})
 
     async def _post(self, payload: dict[str, Any]) -> int | None:
         assert self._client is not None

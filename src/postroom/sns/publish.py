@@ -21,9 +21,7 @@ from postroom.protocol.errors import AWSError
 from postroom.sns import limits
 from postroom.sns.envelope import Publication, dumps, notification
 from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
-from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack
 from postroom.storage.base import (
-    NewMessage,
     OutboxItem,
     QueueDelivery,
     TopicRecord,
@@ -180,20 +178,6 @@ async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext)
     return {"Successful": successful, "Failed": failed}
 
 
-def sqs_message(body: str, attributes: dict[str, dict[str, str]] | None, pub: Publication, sender: str, now: int, fifo: bool) -> NewMessage:
-    """The SQS copy of a publish (SNS attributes become SQS attributes on raw delivery)."""
-    sqs_attributes: dict[str, dict[str, str]] = {}
-    for name, value in (attributes or {}).items():
-        key = "BinaryValue" if value["Type"] == "Binary" else "StringValue"
-        sqs_attributes[name] = {"DataType": value["Type"], key: value["Value"]}
-    return NewMessage(
-        message_id=new_id(), body=body, md5_body=md5_hex(body.encode()),
-        attributes=pack(sqs_attributes), md5_attributes=md5_of_attributes(sqs_attributes) if sqs_attributes else None,
-        system_attributes=None, md5_system_attributes=None, sender_id=sender, sent_at=now, visible_at=now,
-        group_id=pub.group_id if fifo else None, dedup_id=pub.dedup_id if fifo else None,
-    )
-
-
 async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], ctx: RequestContext, now: int) -> None:
     """Filter and deliver every publication to every confirmed subscription, in one commit."""
     fifo_topic = topic.attributes.get("FifoTopic") == "true"
@@ -213,7 +197,7 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                 notification(pub, topic.arn, sub.arn, sub.protocol, ctx.base_url, version, svc.signer.sign)
             )
             if sub.protocol == "sqs":
-                queue = svc.sqs.queue_by_arn(sub.endpoint)
+                queue = svc.queues.queue(sub.endpoint)
                 if queue is None:
                     # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
                     queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now))
@@ -226,8 +210,7 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
             else:
                 records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
     await svc.topics.publish(queue_copies, outbox, records, now)
-    for queue_id in {c.queue_id for c in queue_copies}:
-        svc.sqs.signals.notify(queue_id)
+    svc.queues.delivered({c.queue_id for c in queue_copies})
     if outbox:
         svc.delivery.wake()
 

@@ -13,16 +13,15 @@ from postroom.filters.policy import FilterPolicy, parse_filter_policy
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
+from postroom.service import RawRoute
 from postroom.sns import limits
 from postroom.sns.delivery import HttpDelivery
 from postroom.sns.envelope import Publication
 from postroom.sns.errors import invalid_parameter, topic_not_found
 from postroom.sns.names import parse_topic_arn
-from postroom.sns.publish import sqs_message
 from postroom.sns.signing import CERT_PATH, Signer
-from postroom.sqs import limits as sqs_limits
-from postroom.sqs.service import SqsService
-from postroom.storage.base import QueueDelivery, QueueRecord, SubscriptionRecord, TopicRecord
+from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
+from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
 
 Operation = Callable[["SnsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
@@ -31,15 +30,14 @@ class SnsService:
     """Dispatches SNS operations; delivers to SQS in-process and to HTTP/S via the outbox."""
 
     name = "sns"
-    json_target_prefix = "AmazonSimpleNotificationService"
 
-    def __init__(self, topics: Any, sqs: SqsService, clock: Clock, data_dir: Path | None) -> None:
+    def __init__(self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None) -> None:
         from postroom.sns import publish, subscriptions
         from postroom.sns import topics as topic_ops
 
         self.model = load_service_model("sns")
         self.topics = topics
-        self.sqs = sqs
+        self.queues = queues
         self.clock = clock
         self.signer = Signer(data_dir)
         self.delivery = HttpDelivery(self)
@@ -54,6 +52,9 @@ class SnsService:
     async def start(self) -> None:
         await self.delivery.start()
 
+    def begin_shutdown(self) -> None:
+        pass
+
     async def stop(self) -> None:
         await self.delivery.stop()
 
@@ -63,13 +64,13 @@ class SnsService:
             raise invalid_parameter(f"Action {operation} is not supported by Postroom yet")
         return await handler(self, params, ctx)
 
-    def http_routes(self) -> dict[str, Callable[[], Awaitable[tuple[int, bytes, bytes]]]]:
+    def http_routes(self) -> dict[str, RawRoute]:
         """Extra GET endpoints: the signing certificate and the record of would-be deliveries."""
 
-        async def certificate() -> tuple[int, bytes, bytes]:
+        async def certificate(query: str) -> tuple[int, bytes, bytes]:
             return 200, b"application/x-pem-file", self.signer.certificate_pem()
 
-        async def records() -> tuple[int, bytes, bytes]:
+        async def records(query: str) -> tuple[int, bytes, bytes]:
             return 200, b"application/json", orjson.dumps(await self.topics.records())
 
         return {CERT_PATH: certificate, "/_postroom/sns/records": records}
@@ -124,19 +125,21 @@ class SnsService:
         policy = sub.attributes.get("RedrivePolicy")
         if not policy:
             return []
-        queue = self.sqs.queue_by_arn(orjson.loads(policy).get("deadLetterTargetArn", ""))
+        queue = self.queues.queue(orjson.loads(policy).get("deadLetterTargetArn", ""))
         if queue is None:
             return []
         stand_in = pub or Publication(new_id(), body, None, None, {}, None, None, now)
         return [self.queue_copy(queue, body, None, stand_in, "sns", now)]
 
     def queue_copy(
-        self, queue: QueueRecord, body: str, attributes: dict[str, dict[str, str]] | None,
+        self, queue: QueueRef, body: str, attributes: dict[str, dict[str, str]] | None,
         pub: Publication, sender: str, now: int,
     ) -> QueueDelivery:
-        """The copy of a publication for one SQS queue, under that queue's FIFO rules."""
-        settings = self.sqs.settings(queue)
-        return QueueDelivery(
-            queue.id, settings.fifo, sqs_message(body, attributes, pub, sender, now, settings.fifo),
-            settings.deduplication_by_group, sqs_limits.DEDUPLICATION_WINDOW_S * 1000,
-        )
+        """The copy of a publication for one SQS queue (SNS attributes become SQS ones on
+        raw delivery); the queue's FIFO rules apply to the group and deduplication ids."""
+        sqs_attributes: dict[str, dict[str, str]] = {}
+        for name, value in (attributes or {}).items():
+            key = "BinaryValue" if value["Type"] == "Binary" else "StringValue"
+            sqs_attributes[name] = {"DataType": value["Type"], key: value["Value"]}
+        message = OutgoingMessage(body, sqs_attributes, pub.group_id, pub.dedup_id, sender)
+        return self.queues.delivery(queue, message, now)

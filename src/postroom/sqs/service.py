@@ -11,7 +11,9 @@ from typing import Any
 from postroom.clock import Clock
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
+from postroom.service import RawRoute
 from postroom.sqs import attributes, limits
+from postroom.sqs.api import SqsApi
 from postroom.sqs.errors import queue_does_not_exist, unsupported_operation
 from postroom.sqs.names import parse_queue_arn, parse_queue_url, queue_arn, queue_url
 from postroom.sqs.redrive import parse_redrive_policy
@@ -44,7 +46,6 @@ class SqsService:
     """Dispatches SQS operations; holds the state that is not stored (waiters, timers)."""
 
     name = "sqs"
-    json_target_prefix = "AmazonSQS"
 
     def __init__(self, store: Storage, clock: Clock, max_in_flight: int = limits.MAX_IN_FLIGHT) -> None:
         from postroom.sqs import messages, move_tasks, queues
@@ -64,6 +65,7 @@ class SqsService:
             **queues.OPERATIONS, **messages.OPERATIONS, **move_tasks.OPERATIONS,
         }
         self.move_tasks = move_tasks.MoveTasks(self)
+        self.api = SqsApi(self)
         self.max_in_flight = max_in_flight
         # Per queue: (when counted, in-flight count since then) for the OverLimit check.
         self.in_flight: dict[int, tuple[int, int]] = {}
@@ -99,6 +101,9 @@ class SqsService:
                 await self.store.expire(cutoffs, now, fifo)
             except Exception:  # the sweep must outlive any one failure
                 log.exception("retention sweep failed")
+
+    def http_routes(self) -> dict[str, RawRoute]:
+        return {}
 
     # -- dispatch ----------------------------------------------------------------------
 

@@ -1,0 +1,163 @@
+"""The typed internal API other services use to reach queues: SNS fan-out, function
+destinations and dead-letter queues, and the queue pollers of event source mappings.
+
+Nothing outside ``sqs/`` touches SqsService's attributes; everything goes through here.
+Sends and receives run the same code as the public operations, so every rule (limits,
+FIFO order, redrive, long-poll wake-ups) applies to internal callers too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from postroom.ids import new_id
+from postroom.protocol.context import DEFAULT_REGION, RequestContext
+from postroom.sqs import limits, messages
+from postroom.sqs.errors import queue_does_not_exist
+from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack
+from postroom.sqs.names import parse_queue_arn
+from postroom.storage.base import NewMessage, QueueDelivery
+
+if TYPE_CHECKING:
+    from postroom.sqs.service import SqsService
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRef:
+    """What other services may know about a queue."""
+
+    id: int
+    arn: str
+    account: str
+    region: str
+    name: str
+    fifo: bool
+    visibility_timeout: int
+
+
+@dataclass(slots=True)
+class OutgoingMessage:
+    """A message another service sends. ``attributes`` are in SQS wire form
+    (``{"DataType": ..., "StringValue" | "BinaryValue": ...}``)."""
+
+    body: str
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_id: str | None = None
+    dedup_id: str | None = None
+    sender_id: str = "AIDAPOSTROOM"
+    message_id: str | None = None
+
+
+@dataclass(slots=True)
+class ReceivedMessage:
+    """A received message with every system and message attribute."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    md5_of_body: str
+    attributes: dict[str, str]
+    message_attributes: dict[str, dict[str, Any]]
+    md5_of_message_attributes: str | None
+
+
+class SqsApi:
+    def __init__(self, svc: SqsService) -> None:
+        self._svc = svc
+
+    def queue(self, arn: str) -> QueueRef | None:
+        """The queue an ARN names, or None."""
+        queue = self._svc.queue_by_arn(arn)
+        if queue is None:
+            return None
+        settings = self._svc.settings(queue)
+        return QueueRef(
+            queue.id, settings.arn, queue.account, queue.region, queue.name, settings.fifo,
+            settings.visibility_timeout,
+        )
+
+    def delivery(self, queue: QueueRef, message: OutgoingMessage, now: int) -> QueueDelivery:
+        """A copy for ``queue`` that the caller commits atomically with its own state (SNS
+        publishes commit every copy in one transaction); call ``delivered`` after the commit."""
+        record = self._svc.store.queue_by_id(queue.id)
+        if record is None:
+            raise queue_does_not_exist()
+        settings = self._svc.settings(record)
+        attributes = message.attributes or {}
+        new = NewMessage(
+            message_id=message.message_id or new_id(), body=message.body,
+            md5_body=md5_hex(message.body.encode()), attributes=pack(attributes),
+            md5_attributes=md5_of_attributes(attributes) if attributes else None,
+            system_attributes=None, md5_system_attributes=None, sender_id=message.sender_id,
+            sent_at=now, visible_at=now,
+            group_id=message.group_id if settings.fifo else None,
+            dedup_id=message.dedup_id if settings.fifo else None,
+        )
+        return QueueDelivery(
+            queue.id, settings.fifo, new, settings.deduplication_by_group,
+            limits.DEDUPLICATION_WINDOW_S * 1000,
+        )
+
+    def delivered(self, queue_ids: set[int] | list[int]) -> None:
+        """Wake receivers of queues that copies were committed to."""
+        for queue_id in set(queue_ids):
+            self._svc.signals.notify(queue_id)
+
+    async def send(self, arn: str, message: OutgoingMessage) -> str:
+        """SendMessage to the queue ``arn`` names; the message id. Raises AWSError."""
+        params: dict[str, Any] = {"QueueUrl": self._url(arn), "MessageBody": message.body}
+        if message.attributes:
+            params["MessageAttributes"] = message.attributes
+        if message.group_id is not None:
+            params["MessageGroupId"] = message.group_id
+        if message.dedup_id is not None:
+            params["MessageDeduplicationId"] = message.dedup_id
+        answer = await messages.send_message(self._svc, params, self._ctx(arn, message.sender_id))
+        assert answer is not None
+        return str(answer["MessageId"])
+
+    async def receive(
+        self, arn: str, *, max_messages: int, wait_seconds: int, visibility_timeout: int | None = None
+    ) -> list[ReceivedMessage]:
+        """ReceiveMessage with every attribute; [] when the wait ends empty."""
+        params: dict[str, Any] = {
+            "QueueUrl": self._url(arn), "MaxNumberOfMessages": max_messages,
+            "WaitTimeSeconds": wait_seconds, "MessageSystemAttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if visibility_timeout is not None:
+            params["VisibilityTimeout"] = visibility_timeout
+        answer = await messages.receive_message(self._svc, params, self._ctx(arn))
+        return [
+            ReceivedMessage(
+                m["MessageId"], m["ReceiptHandle"], m["Body"], m["MD5OfBody"], m.get("Attributes", {}),
+                m.get("MessageAttributes", {}), m.get("MD5OfMessageAttributes"),
+            )
+            for m in (answer or {}).get("Messages", [])
+        ]
+
+    async def delete(self, arn: str, receipt_handles: list[str]) -> None:
+        """Delete received messages (in batches of 10)."""
+        ctx = self._ctx(arn)
+        for start in range(0, len(receipt_handles), limits.MAX_BATCH_ENTRIES):
+            chunk = receipt_handles[start : start + limits.MAX_BATCH_ENTRIES]
+            entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
+            await messages.delete_message_batch(self._svc, {"QueueUrl": self._url(arn), "Entries": entries}, ctx)
+
+    async def change_visibility(self, arn: str, receipt_handle: str, timeout: int) -> None:
+        await messages.change_message_visibility(
+            self._svc, {"QueueUrl": self._url(arn), "ReceiptHandle": receipt_handle, "VisibilityTimeout": timeout},
+            self._ctx(arn),
+        )
+
+    def _url(self, arn: str) -> str:
+        parsed = parse_queue_arn(arn)
+        return f"/{parsed[1]}/{parsed[2]}" if parsed else ""
+
+    def _ctx(self, arn: str, sender: str = "AIDAPOSTROOM") -> RequestContext:
+        parsed = parse_queue_arn(arn)
+        region = parsed[0] if parsed else DEFAULT_REGION
+        account = parsed[1] if parsed else ""
+        return RequestContext(account, region, sender, "http://localhost", new_id())
+
