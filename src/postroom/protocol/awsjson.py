@@ -73,6 +73,11 @@ class _Checker:
         return value
 
 
+def check_json_value(model: ServiceModel, shape: dict[str, Any], value: Any, path: str) -> Any:
+    """Type-check a decoded JSON value against ``shape`` (blobs decoded from base64)."""
+    return _Checker(model).value(shape, value, path)
+
+
 def decode_json(model: ServiceModel, operation: str, body: bytes) -> dict[str, Any]:
     """Parse and type-check a JSON request body for ``operation``."""
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AWSError(Exception):
     """An error answer: AWS ``code`` (the query-protocol code), message and HTTP status.
 
     ``type_name`` is the error shape's name in the service model, used as the JSON
-    protocol's ``__type``; it defaults to the code.
+    protocol's ``__type`` and the rest-json ``x-amzn-ErrorType``; it defaults to the code.
     """
 
     def __init__(
@@ -17,6 +19,7 @@ class AWSError(Exception):
         status: int = 400,
         sender: bool = True,
         type_name: str | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -24,6 +27,8 @@ class AWSError(Exception):
         self.status = status
         self.sender = sender
         self.type_name = type_name or code
+        # Extra members of the error shape for JSON bodies ("header:<name>" keys go to headers).
+        self.fields = fields
 
     @property
     def fault(self) -> str:

@@ -51,10 +51,11 @@ class ServiceModel:
         ref = self.operations[operation].get("output")
         return self.shapes[ref["shape"]] if ref else None
 
-    def error(self, shape: str, message: str) -> AWSError:
-        """Build the AWSError for a modelled error shape."""
+    def error(self, shape: str, message: str, **fields: Any) -> AWSError:
+        """Build the AWSError for a modelled error shape; ``fields`` are extra members of the
+        shape for JSON bodies (e.g. Lambda's ``Reason``)."""
         spec = self.errors[shape]
-        return AWSError(spec.code, message, spec.status, spec.sender, type_name=shape)
+        return AWSError(spec.code, message, spec.status, spec.sender, type_name=shape, fields=fields or None)
 
 
 def _overlay(shapes: dict[str, dict[str, Any]], traits: dict[str, Any]) -> None:

@@ -1,0 +1,201 @@
+"""The router: which service and operation a request is for, and which codec speaks it.
+
+- ``X-Amz-Target: <prefix>.<Operation>``: AWS JSON (SQS, CloudWatch Logs), by the model's
+  ``targetPrefix``;
+- a method and path matching a rest-json service's URI templates (Lambda's
+  ``/2015-03-31/functions/...``): rest-json;
+- anything else: the AWS Query protocol (form POST or GET), the service taken from the SigV4
+  credential scope, else the queue-URL path (SQS), else the action name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from urllib.parse import parse_qs, parse_qsl
+
+import orjson
+
+from postroom.http.request import Request, Response
+from postroom.protocol.awsjson import decode_json, encode_json, encode_json_error
+from postroom.protocol.context import make_context
+from postroom.protocol.errors import AWSError, internal_error
+from postroom.protocol.query import decode_query, encode_query_error, encode_query_response
+from postroom.protocol.restjson import (
+    Route,
+    build_routes,
+    decode_restjson,
+    encode_restjson,
+    encode_restjson_error,
+    match_route,
+)
+from postroom.protocol.validate import check_required
+from postroom.service import Service
+
+log = logging.getLogger("postroom.http")
+
+JSON_10 = b"application/x-amz-json-1.0"
+JSON_11 = b"application/x-amz-json-1.1"
+XML = b"text/xml"
+_FORM = "application/x-www-form-urlencoded"
+
+
+class Router:
+    """Routes decoded requests to services and encodes their answers."""
+
+    def __init__(self, services: Sequence[Service]) -> None:
+        self.services = {svc.name: svc for svc in services}
+        self.by_target: dict[str, Service] = {}
+        self.query_services: list[Service] = []
+        # rest-json routes grouped by the first path segment, so matching stays cheap.
+        self.rest_routes: dict[str, list[tuple[Route, Service]]] = {}
+        for svc in services:
+            meta = svc.model.metadata
+            protocol = meta.get("protocol")
+            if meta.get("targetPrefix"):
+                self.by_target[meta["targetPrefix"]] = svc
+            if protocol == "query" or "awsQueryCompatible" in meta:
+                self.query_services.append(svc)
+            if protocol == "rest-json":
+                for route in build_routes(svc.model):
+                    self.rest_routes.setdefault(route.first_segment, []).append((route, svc))
+        for routes in self.rest_routes.values():
+            routes.sort(key=lambda pair: -pair[0].literal_chars)
+
+    def rest_json_for(self, method: str, raw_path: str) -> bool:
+        """Whether a rest-json service has routes under this path's first segment."""
+        first = raw_path.lstrip("/").split("/", 1)[0]
+        return first in self.rest_routes
+
+    async def handle(self, request: Request) -> Response:
+        target = request.headers.get(b"x-amz-target")
+        if target is not None:
+            return await self._json(request, target.decode("latin-1"))
+        if self.rest_routes and self.rest_json_for(request.method, request.raw_path):
+            return await self._rest_json(request)
+        return await self._query(request)
+
+    # -- AWS JSON ----------------------------------------------------------------------------
+
+    async def _json(self, request: Request, target: str) -> Response:
+        prefix, _, operation = target.partition(".")
+        svc = self.by_target.get(prefix)
+        model = svc.model if svc is not None else None
+        content_type = JSON_11 if model is not None and model.metadata.get("jsonVersion") == "1.1" else JSON_10
+        try:
+            if svc is None or operation not in svc.model.operations:
+                raise AWSError(
+                    "UnknownOperationException", f"Operation {target} is not supported.",
+                    type_name="UnknownOperationException",
+                )
+            params = decode_json(svc.model, operation, request.body)
+            check_required(svc.model, operation, params)
+            result = await svc.call(operation, params, request.ctx)
+            return Response(200, content_type, encode_json(result))
+        except Exception as exc:  # every failure becomes an AWS-style answer
+            error = as_aws_error(exc)
+            payload, extra = encode_json_error(model, error)
+            if error.type_name == "UnknownOperationException":
+                payload = orjson.dumps(
+                    {"__type": "com.amazon.coral.service#UnknownOperationException", "message": error.message}
+                )
+            return Response(error.status, content_type, payload, extra)
+
+    # -- rest-json ---------------------------------------------------------------------------
+
+    async def _rest_json(self, request: Request) -> Response:
+        query = parse_qs(request.query_string, keep_blank_values=True)
+        first = request.raw_path.lstrip("/").split("/", 1)[0]
+        candidates = self.rest_routes.get(first, [])
+        svc: Service | None = None
+        try:
+            found = None
+            for route, owner in candidates:
+                if request.ctx.service is not None and owner.name != request.ctx.service:
+                    continue
+                found = match_route([route], request.method, request.raw_path, query)
+                if found is not None:
+                    svc = owner
+                    break
+            if found is None or svc is None:
+                raise AWSError(
+                    "UnknownOperationException", "Unknown operation", status=404,
+                    type_name="UnknownOperationException",
+                )
+            route, labels = found
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.items()}
+            params = decode_restjson(svc.model, route.operation, labels, query, headers, request.body)
+            check_required(svc.model, route.operation, params)
+            result = await svc.call(route.operation, params, request.ctx)
+            encoded = encode_restjson(svc.model, route.operation, result)
+        except Exception as exc:
+            encoded = encode_restjson_error(as_aws_error(exc))
+        return Response(encoded.status, encoded.content_type, encoded.body, encoded.headers)
+
+    # -- AWS Query ---------------------------------------------------------------------------
+
+    async def _query(self, request: Request) -> Response:
+        svc: Service | None = None
+        ctx = request.ctx
+        try:
+            params = _query_params(request)
+            action = params.pop("Action", None)
+            params.pop("Version", None)
+            if ctx.service is None and "X-Amz-Credential" in params:
+                ctx = make_context(
+                    params["X-Amz-Credential"], ctx.base_url.split("://", 1)[1], request.scheme, ctx.request_id
+                )
+            for key in [k for k in params if k.startswith("X-Amz-")]:
+                del params[key]
+            svc = self._query_service(ctx.service, action, request.path)
+            if not action:
+                raise AWSError("MissingAction", "The request must contain the parameter Action.")
+            if svc is None or action not in svc.model.operations:
+                raise AWSError("InvalidAction", f"The action {action} is not valid for this endpoint.")
+            model = svc.model
+            decoded = decode_query(model, action, params)
+            path = request.path
+            if path.strip("/") and "QueueUrl" in (model.input_shape(action) or {}).get("members", {}):
+                decoded.setdefault("QueueUrl", ctx.base_url + path)
+            check_required(model, action, decoded)
+            result = await svc.call(action, decoded, ctx)
+            return Response(200, XML, encode_query_response(model, action, result, ctx.request_id))
+        except Exception as exc:
+            error = as_aws_error(exc)
+            payload = encode_query_error(svc.model if svc is not None else None, error, ctx.request_id)
+            return Response(error.status, XML, payload)
+
+    def _query_service(self, scope_service: str | None, action: str | None, path: str) -> Service | None:
+        if scope_service in self.services:
+            return self.services[scope_service]
+        if path.strip("/") and "sqs" in self.services:
+            return self.services["sqs"]  # queue URLs are the only resource paths served
+        for svc in self.query_services:
+            if action in svc.model.operations:
+                return svc
+        return self.query_services[0] if self.query_services else None
+
+
+def as_aws_error(exc: Exception) -> AWSError:
+    if isinstance(exc, AWSError):
+        return exc
+    log.exception("unexpected error while handling a request")
+    return internal_error()
+
+
+def _query_params(request: Request) -> dict[str, str]:
+    params: dict[str, str] = {}
+    try:
+        if request.query_string:
+            # The raw query arrives as latin-1 text; form data must be UTF-8.
+            text = request.query_string.encode("latin-1").decode("utf-8")
+            params.update(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+        content_type = request.header(b"content-type") or ""
+        if request.body and (content_type.startswith(_FORM) or not content_type):
+            params.update(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError):
+        raise AWSError("MalformedQueryString", "The query string or form body is not valid UTF-8 form data.") from None
+    return params
+
+
+__all__ = ["Router", "as_aws_error"]
