@@ -68,8 +68,9 @@ class Throttled(Exception):
 class LogSink(Protocol):
     """Where environments' output goes (CloudWatch Logs storage): non-blocking, buffered."""
 
-    def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-        """Append (timestamp ms, message) events to a stream, creating group and stream."""
+    def write(self, account: str, region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        """Append (timestamp ms, message) events to a stream of the function's account and
+        region, creating group and stream on first use."""
         ...
 
 
