@@ -17,6 +17,7 @@ from postroom.clock import Clock
 from postroom.service import Service
 
 if TYPE_CHECKING:
+    from postroom.sns.api import SnsApi
     from postroom.sqs.api import SqsApi
     from postroom.storage.sqlite import SqliteStore
 
@@ -26,6 +27,7 @@ class Apis:
     """The typed internal APIs services call each other through (filled in as built)."""
 
     sqs: SqsApi | None = None
+    sns: SnsApi | None = None
 
 
 @dataclass
@@ -56,7 +58,9 @@ def _sns(deps: Deps) -> Service:
     from postroom.sns.service import SnsService
 
     assert deps.apis.sqs is not None
-    return SnsService(deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir)
+    svc = SnsService(deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir)
+    deps.apis.sns = svc.api
+    return svc
 
 
 FACTORIES: tuple[Callable[[Deps], Service], ...] = (

@@ -15,6 +15,7 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
 from postroom.sns import limits
+from postroom.sns.api import SnsApi
 from postroom.sns.delivery import HttpDelivery
 from postroom.sns.envelope import Publication
 from postroom.sns.errors import invalid_parameter, topic_not_found
@@ -45,6 +46,7 @@ class SnsService:
         # FIFO topics: (topic, dedup id) -> (expires, message id, sequence number)
         self._dedup: dict[tuple[str, str], tuple[int, str, str]] = {}
         self._sequence = 0
+        self.api = SnsApi(self)
         self.operations: dict[str, Operation] = {
             **topic_ops.OPERATIONS, **subscriptions.OPERATIONS, **publish.OPERATIONS,
         }

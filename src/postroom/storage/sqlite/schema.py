@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from postroom.storage.sqlite import schema_invocations
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -133,6 +135,8 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-32000")
     conn.executescript(SCHEMA)
+    for ddl in (schema_invocations.DDL,):
+        conn.executescript(ddl)
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -21,6 +21,7 @@ from postroom.storage.base import (
 )
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 from postroom.storage.sqlite.topics import SqliteTopicStore
 
@@ -60,6 +61,7 @@ class SqliteStore:
         self._committer = Committer(path, durable)
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
         self.topics = SqliteTopicStore(self._committer)
+        self.invocations = SqliteInvocationStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Asynchronous invocations: the worker that drains the durable event queue.
+
+As on AWS: a function error is retried ``MaximumRetryAttempts`` times (default 2) after
+about 1 and 2 minutes; throttles are retried with backoff from 1 s to 5 minutes without
+using up attempts; an event older than ``MaximumEventAgeInSeconds`` (default 6 h) is given
+up. A settled event goes to the on-success or on-failure destination and, on failure, to the
+function's dead-letter queue. Each event is leased while it runs, so a crash sends it back
+to the queue (at least once). ``retry_scale`` shortens every wait for tests and demos.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from postroom.lambda_ import limits
+from postroom.lambda_.destinations import Outcome, deliver_outcome
+from postroom.lambda_.invoke import run_sync
+from postroom.lambda_.resolve import resolve
+from postroom.protocol.errors import AWSError
+from postroom.storage.invocations import AsyncEvent
+
+if TYPE_CHECKING:
+    from postroom.lambda_.service import LambdaService
+
+log = logging.getLogger("postroom.lambda.async")
+
+IDLE_WAIT_S = 30.0
+
+
+class AsyncInvoker:
+    def __init__(self, svc: LambdaService, retry_scale: float = 1.0) -> None:
+        self.svc = svc
+        self.store = svc.store.invocations
+        self.retry_scale = retry_scale
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()  # kept so tasks are never collected mid-flight
+
+    async def start(self) -> None:
+        # One process owns the SQLite data directory, so any lease left is a crashed run's.
+        await self.store.release_leases()
+        self._loop_task = asyncio.create_task(self._loop(), name="lambda-async")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._loop_task, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def enqueue(self, event: AsyncEvent) -> None:
+        await self.store.enqueue([event])
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        clock = self.svc.clock
+        while True:
+            try:
+                self._wake.clear()
+                free = limits.ASYNC_CONCURRENCY - len(self._running)
+                events = []
+                if free > 0:
+                    events = await self.store.claim(clock.now_ms(), free, int(limits.ASYNC_LEASE_S * 1000))
+                for event in events:
+                    task = asyncio.create_task(self._run(event), name=f"async-{event.request_id[:8]}")
+                    self._running.add(task)
+                    task.add_done_callback(self._done)
+                if events:
+                    continue
+                due = await self.store.next_due() if free > 0 else None
+                timeout = IDLE_WAIT_S if due is None else max((due - clock.now_ms()) / 1000, 0.005)
+                try:
+                    await clock.wait_for(self._wake.wait(), min(timeout, IDLE_WAIT_S))
+                except TimeoutError:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("async invocation loop failed; retrying")
+                await clock.sleep(1.0)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def _run(self, event: AsyncEvent) -> None:
+        try:
+            await self._attempt(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("async invocation %s failed unexpectedly; retrying later", event.request_id)
+            event.due_at = self.svc.clock.now_ms() + int(self._scaled(limits.THROTTLE_BACKOFF_S[1]) * 1000)
+            await self.store.reschedule(event)
+
+    def _scaled(self, seconds: float) -> float:
+        return seconds * self.retry_scale
+
+    async def _attempt(self, event: AsyncEvent) -> None:
+        svc, clock = self.svc, self.svc.clock
+        try:
+            fn = await resolve(svc, event.account, event.region, event.function, event.qualifier)
+        except AWSError:
+            log.info("dropping async event %s: function %s is gone", event.request_id, event.function)
+            await self.store.finish(event.id)
+            return
+        config = fn.event_invoke_config or {}
+        max_age_ms = int(config.get("MaximumEventAgeInSeconds", limits.DEFAULT_MAX_EVENT_AGE_S)) * 1000
+        max_retries = int(config.get("MaximumRetryAttempts", limits.DEFAULT_MAX_RETRY_ATTEMPTS))
+        previous = orjson.loads(event.last_result) if event.last_result else {}
+        if clock.now_ms() - event.created_at > max_age_ms:
+            await self._settle(event, fn, Outcome("EventAgeExceeded", event.attempts, previous.get("response")))
+            return
+        try:
+            result = await run_sync(svc, fn, event.payload, request_id=event.request_id)
+        except AWSError as error:
+            # Throttled (or the function cannot run now): back off without using an attempt.
+            throttles = int(previous.get("throttles", 0)) + 1
+            delay = min(limits.THROTTLE_BACKOFF_S[0] * 2 ** (throttles - 1), limits.THROTTLE_BACKOFF_S[1])
+            previous.update(throttles=throttles, error=error.code)
+            event.last_result = orjson.dumps(previous)
+            event.due_at = clock.now_ms() + int(self._scaled(delay) * 1000)
+            await self.store.reschedule(event)
+            return
+        event.attempts += 1
+        response = {
+            "payload": result.payload.decode("utf-8", "replace"), "error": result.function_error,
+            "version": fn.executed_version, "errorType": result.error_type,
+        }
+        if result.function_error is None:
+            await self._settle(event, fn, Outcome("Success", event.attempts, response))
+            return
+        if event.attempts <= max_retries:
+            delay = limits.RETRY_DELAYS_S[min(event.attempts, len(limits.RETRY_DELAYS_S)) - 1]
+            event.last_result = orjson.dumps({**previous, "response": response})
+            event.due_at = clock.now_ms() + int(self._scaled(delay) * 1000)
+            await self.store.reschedule(event)
+            return
+        await self._settle(event, fn, Outcome("RetriesExhausted", event.attempts, response))
+
+    async def _settle(self, event: AsyncEvent, fn: Any, outcome: Outcome) -> None:
+        await deliver_outcome(self.svc, event, fn, outcome)
+        await self.store.finish(event.id)
