@@ -78,11 +78,13 @@ class ServerProcess:
         in_memory: bool = False,
         port: int | None = None,
         log_dir: Path | str | None = None,
+        args: list[str] | None = None,
     ):
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="pr-data-"))
         self.in_memory = in_memory
+        self.args = list(args or [])
         log_dir = Path(log_dir) if log_dir else self.data_dir.parent
         self.log_path = log_dir / f"postroom-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
@@ -96,7 +98,7 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "postroom", "serve", "--host", self.host]
         cmd += ["--port", str(self.port)]
         cmd += ["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]
-        return cmd
+        return cmd + self.args
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()

@@ -34,8 +34,21 @@ def main() -> None:
     "--sqs-max-in-flight", default=120_000, show_default=True, type=click.IntRange(1),
     help="In-flight messages per queue before ReceiveMessage answers OverLimit.",
 )
+@click.option(
+    "--lambda-retry-scale", default=1.0, show_default=True, type=click.FloatRange(0.0001, 1.0),
+    help="Multiply async-invocation retry waits (AWS: about 1 and 2 minutes) by this, for tests and demos.",
+)
+@click.option(
+    "--lambda-idle-timeout", default=300.0, show_default=True, type=click.FloatRange(0.1),
+    help="Seconds an idle function environment is kept warm.",
+)
+@click.option(
+    "--lambda-runtime", "lambda_runtimes", multiple=True, metavar="RUNTIME=EXECUTABLE",
+    help="The interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable).",
+)
 def serve(
-    host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int
+    host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
+    lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
     from postroom.server import ServerConfig
@@ -47,7 +60,8 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook call is noise
     config = ServerConfig(
         host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
-        sqs_max_in_flight=sqs_max_in_flight,
+        sqs_max_in_flight=sqs_max_in_flight, lambda_retry_scale=lambda_retry_scale,
+        lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
     )
     try:
         import uvloop
@@ -55,3 +69,13 @@ def serve(
         asyncio.run(run_server(config))
     else:
         uvloop.run(run_server(config))
+
+
+def _runtimes(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        runtime, sep, executable = value.partition("=")
+        if not sep or not runtime or not executable:
+            raise click.BadParameter(f"expected RUNTIME=EXECUTABLE, got {value!r}", param_hint="--lambda-runtime")
+        out[runtime] = executable
+    return out

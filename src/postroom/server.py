@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -38,6 +38,9 @@ class ServerConfig:
     data_dir: Path | None = Path(".postroom")  # None: keep nothing on disk
     log_level: str = "info"
     sqs_max_in_flight: int = 120_000  # AWS's limit; lower it to test OverLimit handling
+    lambda_retry_scale: float = 1.0  # async-invocation retry waits multiplied by this
+    lambda_idle_timeout: float = 300.0
+    lambda_runtimes: dict[str, str] = field(default_factory=dict)
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
@@ -46,7 +49,12 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     store = SqliteStore(config.data_dir)
     await store.start()
-    settings = Settings(data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight)
+    settings = Settings(
+        data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight,
+        endpoint_url=f"http://{_local_host(config.host)}:{config.port}",
+        lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
+        lambda_runtimes=config.lambda_runtimes,
+    )
     services = build_services(Deps(store, clock, settings))
     started_services = []
     try:
@@ -106,3 +114,12 @@ async def _announce(server: uvicorn.Server, config: ServerConfig, storage: str, 
         "postroom %s ready on http://%s:%d (storage: %s, %.0f ms)",
         __version__, config.host, config.port, storage, elapsed,
     )
+
+
+def _local_host(host: str) -> str:
+    """The address local processes (function environments) reach the server on."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

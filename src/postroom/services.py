@@ -36,6 +36,10 @@ class Settings:
 
     data_dir: Path | None = None  # None: nothing on disk
     sqs_max_in_flight: int = 120_000
+    endpoint_url: str = "http://127.0.0.1:4566"  # how local processes reach this server
+    lambda_retry_scale: float = 1.0
+    lambda_idle_timeout: float = 300.0
+    lambda_runtimes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
