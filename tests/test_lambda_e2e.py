@@ -46,14 +46,15 @@ def test_readme_cli_flow(endpoint, tmp_path):
     created = aws(endpoint, "lambda", "create-function", "--function-name", name, "--runtime", "python3.12",
                   "--handler", "app.handler", "--zip-file", "fileb://fn.zip", "--role", ROLE, cwd=tmp_path)
     assert created.returncode == 0, created.stderr
-    sync = aws(endpoint, "lambda", "invoke", "--function-name", name, "--cli-binary-format", "raw-in-base64-out",
+    # The v1 CLI passes --payload as it is; v2 needs --cli-binary-format raw-in-base64-out.
+    sync = aws(endpoint, "lambda", "invoke", "--function-name", name,
                "--payload", '{"name":"ada"}', "out.json", cwd=tmp_path)
     assert sync.returncode == 0, sync.stderr
     assert json.loads(sync.stdout)["StatusCode"] == 200
     answer = json.loads((tmp_path / "out.json").read_text())
     assert answer["hello"] == "ada" and len(answer["request"]) == 36
     event = aws(endpoint, "lambda", "invoke", "--function-name", name, "--invocation-type", "Event",
-                "--cli-binary-format", "raw-in-base64-out", "--payload", "{}", "out2.json", cwd=tmp_path)
+                "--payload", "{}", "out2.json", cwd=tmp_path)
     assert event.returncode == 0, event.stderr
     assert json.loads(event.stdout)["StatusCode"] == 202
 
