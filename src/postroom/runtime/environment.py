@@ -70,6 +70,8 @@ class _Running:
     request_id: str
     done: asyncio.Future[_Outcome]
     started: float  # perf_counter at hand-over
+    delivered: bool = False  # the runtime has taken it with GET next
+    warm: bool = False  # a reused environment: losing it before delivery means retry
 
 
 def _error_payload(error_type: str, request_id: str, message: str) -> bytes:
@@ -89,6 +91,10 @@ def exit_text(returncode: int) -> str:
     if returncode == 0:
         return "Runtime exited without providing a reason"
     return f"Runtime exited with error: exit status {returncode}"
+
+
+class EnvironmentLost(Exception):
+    """The process ended before it took the invocation: run it in a new environment."""
 
 
 class Environment:
@@ -121,6 +127,7 @@ class Environment:
         self._queued: NextEvent | None = None
         self._current: _Running | None = None
         self._answered: set[str] = set()
+        self._peak_mb = 0
         self._events: list[tuple[int, str]] = []
         self._init_lines: list[tuple[int, str]] = []
         self._tail: list[str] | None = None
@@ -205,6 +212,9 @@ class Environment:
             self._fail_init("Runtime.ExitError", text)
         running = self._current
         if running is not None and not running.done.done():
+            if running.warm and not running.delivered:
+                running.done.set_exception(EnvironmentLost())
+                return
             payload = _error_payload("Runtime.ExitError", running.request_id, text)
             lines = (f"RequestId: {running.request_id} Error: {text}\n", "Runtime.ExitError\n")
             running.done.set_result(
@@ -247,7 +257,8 @@ class Environment:
         event = NextEvent(inv.request_id, inv.payload,
                           self.clock.now_ms() + int(timeout_s * 1000), inv.invoked_function_arn,
                           inv.trace_id, inv.client_context, inv.cognito_identity)
-        running = _Running(inv.request_id, self._loop.create_future(), time.perf_counter())
+        running = _Running(inv.request_id, self._loop.create_future(), time.perf_counter(),
+                           warm=not cold)
         self._current = running
         self._begin(inv.request_id)
         waiter = self._next_waiter
@@ -257,6 +268,11 @@ class Environment:
             self._queued = event
         try:
             outcome = await self.clock.wait_for(asyncio.shield(running.done), timeout_s)
+        except EnvironmentLost:
+            self._current = None
+            self._tail = None
+            self._events.clear()  # its START belongs to the invocation's next environment
+            raise
         except TimeoutError:
             if self._capture is not None:
                 self._capture.drain(flush_partial=True)
@@ -282,7 +298,7 @@ class Environment:
         for line in outcome.log_lines:
             self._platform(line)
         self._platform(output.end_line(request_id))
-        used = output.peak_rss_mb(self._proc.pid) if self._proc is not None else 0
+        used = self._sample_peak()
         self._platform(output.report_line(
             request_id, duration_ms, self.spec.memory_mb, used, init_ms, outcome.status,
             outcome.error_type if outcome.status else None))
@@ -294,6 +310,11 @@ class Environment:
             duration_ms=round(duration_ms, 2), billed_duration_ms=output.billed_ms(duration_ms, init_ms),
             max_memory_used_mb=used, init_duration_ms=None if init_ms is None else round(init_ms, 2),
             environment_id=self.id, error_type=outcome.error_type)
+
+    def _sample_peak(self) -> int:
+        if self._proc is not None and self._proc.returncode is None:
+            self._peak_mb = max(self._peak_mb, output.peak_rss_mb(self._proc.pid))
+        return self._peak_mb
 
     def _timeout_outcome(self, request_id: str) -> _Outcome:
         # The current shape (AWS console and SDK answers since 2023):
@@ -336,16 +357,20 @@ class Environment:
             if not self._init_done.done():
                 self._init_done.set_result(None)
         event = self._queued
-        if event is not None:
+        if event is None:
+            waiter = self._loop.create_future()
+            self._next_waiter = waiter
+            try:
+                event = await waiter
+            finally:
+                if self._next_waiter is waiter:
+                    self._next_waiter = None
+        else:
             self._queued = None
-            return event
-        waiter = self._loop.create_future()
-        self._next_waiter = waiter
-        try:
-            return await waiter
-        finally:
-            if self._next_waiter is waiter:
-                self._next_waiter = None
+        running = self._current
+        if running is not None and running.request_id == event.request_id:
+            running.delivered = True
+        return event
 
     def post_result(self, request_id: str, body: bytes, error_type: str | None,
                     is_error: bool) -> tuple[int, str | None]:
@@ -358,6 +383,7 @@ class Environment:
             return 403, "InvalidStateTransition"
         if self._capture is not None:  # what the handler printed before answering
             self._capture.drain(flush_partial=True)
+        self._sample_peak()
         if is_error:
             error_type = error_type or _body_error_type(body)
             running.done.set_result(_Outcome(body, "Unhandled", error_type))
@@ -378,6 +404,7 @@ class Environment:
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self._init_done.done():
             return
+        self._sample_peak()
         # The runtime's own error document is the invocation's answer, as on AWS.
         self._init_done.set_result(
             _Outcome(body, "Unhandled", error_type or _body_error_type(body), "error"))

@@ -15,7 +15,7 @@ from postroom.runtime.api import (
     RuntimeSettings,
     Throttled,
 )
-from postroom.runtime.environment import Environment
+from postroom.runtime.environment import Environment, EnvironmentLost
 
 
 class EnvironmentPool:
@@ -75,11 +75,17 @@ class EnvironmentPool:
         self._busy[arn] += 1
         self._busy_total += 1
         try:
-            if env is None:
-                env = Environment(spec, self._settings, self._clock, self._logs)
-                self._by_function[arn].add(env)
-                env.busy = True
-                await env.start()
+            if env is not None:
+                try:
+                    return await env.invoke(invocation)
+                except EnvironmentLost:
+                    # A warm environment died before taking the event (it crashed after
+                    # its last answer): AWS would cold-start a new one, and so do we.
+                    self._release(env)
+            env = Environment(spec, self._settings, self._clock, self._logs)
+            self._by_function[arn].add(env)
+            env.busy = True
+            await env.start()
             return await env.invoke(invocation)
         finally:
             self._busy[arn] -= 1
