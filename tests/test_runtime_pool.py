@@ -1,0 +1,137 @@
+"""The environment pool: concurrency, throttling, retirement, idle stop, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from runtime_helpers import alive, body, invocation, run_pool, spec, wait_gone, write_code
+
+from postroom.runtime.api import Throttled
+
+APP = """
+    import os, subprocess, time
+    def pid(event, context):
+        time.sleep(event.get("sleep", 0))
+        return os.getpid()
+    def spawn(event, context):
+        child = subprocess.Popen(["sleep", "60"])
+        print(f"child={child.pid}")
+        time.sleep(event.get("sleep", 0))
+        return child.pid
+"""
+
+
+@pytest.fixture
+def code(tmp_path):
+    return write_code(tmp_path / "code", {"app.py": APP})
+
+
+def test_parallel_invocations_get_their_own_environments(code, tmp_path):
+    fn = spec(code, "app.pid")
+
+    async def scenario(pool, sink):
+        calls = [asyncio.create_task(pool.invoke(fn, invocation(fn, {"sleep": 0.4})))
+                 for _ in range(3)]
+        await asyncio.sleep(0.2)
+        busy = pool.busy(fn.function_arn)
+        results = await asyncio.gather(*calls)
+        after = pool.busy(fn.function_arn), pool.environments(fn.function_arn)
+        warm = await pool.invoke(fn, invocation(fn, {}))
+        return busy, results, after, warm
+
+    busy, results, after, warm = run_pool(tmp_path / "work", scenario)
+    assert busy == 3
+    assert len({r.environment_id for r in results}) == 3
+    assert len({body(r) for r in results}) == 3
+    assert all(r.init_duration_ms is not None for r in results)
+    assert after == (0, 3)
+    assert warm.environment_id in {r.environment_id for r in results}
+    assert warm.init_duration_ms is None
+
+
+def test_reserved_and_account_concurrency_throttle(code, tmp_path):
+    fn = spec(code, "app.pid")
+    other = spec(code, "app.pid", name="other")
+
+    async def scenario(pool, sink):
+        calls = [asyncio.create_task(pool.invoke(fn, invocation(fn, {"sleep": 0.5}),
+                                                 reserved_concurrency=2)) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        reasons = []
+        for target, reserved in ((fn, 2), (other, None), (other, 0)):
+            try:
+                await pool.invoke(target, invocation(target, {}), reserved_concurrency=reserved)
+                reasons.append(None)
+            except Throttled as e:
+                reasons.append(e.reason)
+        done = await asyncio.gather(*calls)
+        after = await pool.invoke(other, invocation(other, {}))
+        return reasons, done, after
+
+    reasons, done, after = run_pool(tmp_path / "work", scenario, account_concurrency=2)
+    assert reasons == ["ReservedFunctionConcurrentInvocationLimitExceeded",
+                       "ConcurrentInvocationLimitExceeded",
+                       "ReservedFunctionConcurrentInvocationLimitExceeded"]
+    assert all(r.function_error is None for r in done)
+    assert after.function_error is None  # capacity is back once they finish
+
+
+def test_retire_stops_idle_now_and_busy_when_done(code, tmp_path):
+    fn = spec(code, "app.pid")
+
+    async def scenario(pool, sink):
+        idle_pid = body(await pool.invoke(fn, invocation(fn, {})))
+        busy_call = asyncio.create_task(pool.invoke(fn, invocation(fn, {"sleep": 0.4})))
+        await asyncio.sleep(0.05)
+        # The idle one was taken by busy_call: make a second idle one beside it.
+        second_idle = body(await pool.invoke(fn, invocation(fn, {})))
+        pool.retire(fn.function_arn)
+        idle_gone = await wait_gone(second_idle, 2.0)
+        busy_result = await busy_call
+        busy_pid = body(busy_result)
+        busy_gone = await wait_gone(busy_pid, 2.0)
+        fresh = await pool.invoke(fn, invocation(fn, {}))
+        return idle_pid, busy_pid, idle_gone, busy_result, busy_gone, fresh
+
+    idle_pid, busy_pid, idle_gone, busy_result, busy_gone, fresh = run_pool(tmp_path / "work", scenario)
+    assert idle_pid == busy_pid  # the warm one ran the slow invocation
+    assert idle_gone
+    assert busy_result.function_error is None  # a busy environment finishes its invocation
+    assert busy_gone
+    assert fresh.init_duration_ms is not None  # cold start after retirement
+
+
+def test_idle_environments_are_stopped(code, tmp_path):
+    fn = spec(code, "app.pid")
+
+    async def scenario(pool, sink):
+        pid = body(await pool.invoke(fn, invocation(fn, {})))
+        await asyncio.sleep(0.1)
+        still_there = alive(pid) and pool.environments(fn.function_arn) == 1
+        gone = await wait_gone(pid, 3.0)
+        return still_there, gone, pool.environments(fn.function_arn), sink
+
+    still_there, gone, left, sink = run_pool(tmp_path / "work", scenario, idle_timeout_s=0.5)
+    assert still_there and gone and left == 0
+
+
+def test_stop_kills_everything_including_children(code, tmp_path):
+    fn = spec(code, "app.spawn")
+
+    async def scenario(pool, sink):
+        idle_child = body(await pool.invoke(fn, invocation(fn, {})))
+        busy = asyncio.create_task(pool.invoke(fn, invocation(fn, {"sleep": 30})))
+        await asyncio.sleep(0.3)
+        await pool.stop()
+        result = await busy
+        busy_child = int(re.search(r"child=(\d+)", result.log_tail).group(1))
+        return idle_child, busy_child, result, sink
+
+    idle_child, busy_child, result, sink = run_pool(tmp_path / "work", scenario)
+    assert result.function_error == "Unhandled"
+    assert result.error_type == "Runtime.ExitError"
+    assert "signal: killed" in body(result)["errorMessage"]
+    assert not alive(idle_child) and not alive(busy_child)
+    assert not list((tmp_path / "work").iterdir())  # scratch directories removed
