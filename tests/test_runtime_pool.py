@@ -135,3 +135,22 @@ def test_stop_kills_everything_including_children(code, tmp_path):
     assert "signal: killed" in body(result)["errorMessage"]
     assert not alive(idle_child) and not alive(busy_child)
     assert not list((tmp_path / "work").iterdir())  # scratch directories removed
+
+
+def test_a_cancelled_caller_does_not_leave_a_reusable_busy_environment(code, tmp_path):
+    fn = spec(code, "app.pid")
+
+    async def scenario(pool, sink):
+        first = body(await pool.invoke(fn, invocation(fn, {})))
+        call = asyncio.create_task(pool.invoke(fn, invocation(fn, {"sleep": 5})))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        gone = await wait_gone(first, 2.0)
+        after = await pool.invoke(fn, invocation(fn, {}))
+        return gone, after
+
+    gone, after = run_pool(tmp_path / "work", scenario)
+    assert gone
+    assert after.function_error is None and after.init_duration_ms is not None

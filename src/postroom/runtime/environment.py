@@ -127,7 +127,7 @@ class Environment:
         self._queued: NextEvent | None = None
         self._current: _Running | None = None
         self._answered: set[str] = set()
-        self._peak_mb = 0
+        self._memory: output.PeakMemory | None = None
         self._events: list[tuple[int, str]] = []
         self._init_lines: list[tuple[int, str]] = []
         self._tail: list[str] | None = None
@@ -165,6 +165,7 @@ class Environment:
         finally:
             os.close(write_fd)
         self.alive = True
+        self._memory = output.PeakMemory(self._proc.pid)
         self._capture = output.OutputCapture(read_fd, self.clock.now_ms, self._on_line)
         self._exit_task = asyncio.create_task(self._watch_exit())
 
@@ -195,6 +196,8 @@ class Environment:
         await self._api.close()
         if self._capture is not None:
             self._capture.close()
+        if self._memory is not None:
+            self._memory.close()
         self._events.extend(self._init_lines)
         self._init_lines = []
         self._flush()
@@ -248,9 +251,12 @@ class Environment:
         cold = not self.initialized
         if cold:
             try:
-                failed = await self.clock.wait_for(asyncio.shield(self._init_done), INIT_TIMEOUT_S)
+                failed = await self.clock.wait_for(self._init_done, INIT_TIMEOUT_S)
             except TimeoutError:
                 failed = self._timeout_outcome(inv.request_id)
+            except asyncio.CancelledError:
+                self.kill()  # the caller gave up during init: nobody will use this one
+                raise
             if failed is not None:
                 return await self._init_failure(inv, failed)
         timeout_s = self.spec.timeout_s
@@ -267,7 +273,7 @@ class Environment:
         else:
             self._queued = event
         try:
-            outcome = await self.clock.wait_for(asyncio.shield(running.done), timeout_s)
+            outcome = await self.clock.wait_for(running.done, timeout_s)
         except EnvironmentLost:
             self._current = None
             self._tail = None
@@ -276,8 +282,15 @@ class Environment:
         except TimeoutError:
             if self._capture is not None:
                 self._capture.drain(flush_partial=True)
+            self._sample_peak()
             self.kill()
             outcome = self._timeout_outcome(inv.request_id)
+        except asyncio.CancelledError:
+            # The caller gave up mid-invocation: the handler is still running in there, so
+            # this environment cannot take another invocation.
+            self.kill()
+            self._current = None
+            raise
         duration_ms = (time.perf_counter() - running.started) * 1000
         self._current = None
         self._queued = None
@@ -298,7 +311,8 @@ class Environment:
         for line in outcome.log_lines:
             self._platform(line)
         self._platform(output.end_line(request_id))
-        used = self._sample_peak()
+        # Sampled when the answer arrived (the process may be gone by now).
+        used = self._memory.peak_mb if self._memory is not None else 0
         self._platform(output.report_line(
             request_id, duration_ms, self.spec.memory_mb, used, init_ms, outcome.status,
             outcome.error_type if outcome.status else None))
@@ -312,9 +326,7 @@ class Environment:
             environment_id=self.id, error_type=outcome.error_type)
 
     def _sample_peak(self) -> int:
-        if self._proc is not None and self._proc.returncode is None:
-            self._peak_mb = max(self._peak_mb, output.peak_rss_mb(self._proc.pid))
-        return self._peak_mb
+        return self._memory.sample() if self._memory is not None else 0
 
     def _timeout_outcome(self, request_id: str) -> _Outcome:
         # The current shape (AWS console and SDK answers since 2023):
@@ -332,6 +344,7 @@ class Environment:
         re-run of init in the invoke phase shows it, and discard the environment."""
         if self._capture is not None:
             self._capture.drain(flush_partial=True)
+        self._sample_peak()
         self.kill()
         if failed.message is not None:
             error_type = failed.error_type or "Runtime.Unknown"

@@ -61,16 +61,34 @@ def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb
     return "\t".join(parts) + "\t\n"
 
 
-def peak_rss_mb(pid: int) -> int:
-    """The process's peak resident set size (VmHWM) in MB, 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return max(1, math.ceil(int(line.split()[1]) / 1024))
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+class PeakMemory:
+    """A process's peak resident set size (VmHWM) in MB, read from /proc.
+
+    The status file stays open and is re-read with pread: opening it per invocation
+    costs more than the rest of the bookkeeping."""
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self._fd: int | None = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+        self.peak_mb = 0
+
+    def sample(self) -> int:
+        if self._fd is not None:
+            try:
+                data = os.pread(self._fd, 4096, 0)
+                at = data.index(b"VmHWM:")
+                kb = int(data[at + 6:data.index(b"kB", at)])
+                self.peak_mb = max(self.peak_mb, math.ceil(kb / 1024))
+            except (OSError, ValueError):
+                pass  # the process is gone: keep the last value
+        return self.peak_mb
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class OutputCapture:
