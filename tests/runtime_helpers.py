@@ -76,7 +76,11 @@ def run_pool(work_dir: Path, scenario: Callable[[EnvironmentPool, CollectingSink
         finally:
             await pool.stop()
 
-    return asyncio.run(main())
+    if os.environ.get("POSTROOM_TEST_LOOP") == "asyncio":
+        return asyncio.run(main())
+    import uvloop  # the server's own loop
+
+    return uvloop.run(main())
 
 
 def alive(pid: int) -> bool:

@@ -154,3 +154,52 @@ def test_a_cancelled_caller_does_not_leave_a_reusable_busy_environment(code, tmp
     gone, after = run_pool(tmp_path / "work", scenario)
     assert gone
     assert after.function_error is None and after.init_duration_ms is not None
+
+
+HOLDER = """
+import asyncio, json, sys
+sys.path.insert(0, {tests!r})
+from runtime_helpers import CollectingSink, invocation, spec
+from pathlib import Path
+from postroom.clock import SystemClock
+from postroom.runtime.api import RuntimeSettings
+from postroom.runtime.pool import EnvironmentPool
+
+async def main():
+    pool = EnvironmentPool(SystemClock(), RuntimeSettings(work_dir=Path({work!r})), CollectingSink())
+    await pool.start()
+    fn = spec(Path({code!r}), "x", runtime="provided.al2023")
+    await pool.invoke(fn, invocation(fn, {{}}))
+
+asyncio.run(main())
+"""
+
+
+def test_environments_die_with_a_killed_server(code, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    # A runtime that never calls the Runtime API: only the kernel's parent-death signal
+    # can take it down with the server.
+    pid_file = tmp_path / "pid"
+    code = write_code(tmp_path / "stuck", {
+        "bootstrap": f"#!/bin/sh\necho $$ > {pid_file}.tmp\nmv {pid_file}.tmp {pid_file}\nexec sleep 60\n"})
+    script = HOLDER.format(tests=str(Path(__file__).parent), work=str(tmp_path / "work"),
+                           code=str(code))
+    holder = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(250):
+            if pid_file.exists():
+                break
+            time.sleep(0.02)
+        env_pid = int(pid_file.read_text())
+        assert alive(env_pid)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(5)
+        assert asyncio.run(wait_gone(env_pid, 3.0))
+    finally:
+        holder.kill()
+        holder.wait()
