@@ -203,3 +203,25 @@ def test_environments_die_with_a_killed_server(code, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_idle_environment_that_dies_is_cleaned_up_and_replaced(code, tmp_path):
+    import os
+    import signal
+
+    fn = spec(code, "app.pid")
+
+    async def scenario(pool, sink):
+        first = await pool.invoke(fn, invocation(fn, {}))
+        os.kill(body(first), signal.SIGKILL)
+        for _ in range(100):
+            if pool.environments(fn.function_arn) == 0:
+                break
+            await asyncio.sleep(0.02)
+        left = pool.environments(fn.function_arn)
+        again = await pool.invoke(fn, invocation(fn, {}))
+        return first, left, again
+
+    first, left, again = run_pool(tmp_path / "work", scenario)
+    assert left == 0
+    assert again.function_error is None and again.environment_id != first.environment_id

@@ -17,6 +17,7 @@ import signal
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,8 +102,9 @@ class Environment:
     """One process of one function spec, serving one invocation at a time."""
 
     def __init__(self, spec: FunctionSpec, settings: RuntimeSettings, clock: Clock,
-                 logs: LogSink) -> None:
+                 logs: LogSink, on_exit: Callable[[Environment], None] | None = None) -> None:
         self.id = uuid.uuid4().hex
+        self._on_exit = on_exit
         self.spec = spec
         self.settings = settings
         self.clock = clock
@@ -211,6 +213,8 @@ class Environment:
         if self._capture is not None:
             self._capture.drain(flush_partial=True)
         text = exit_text(returncode)
+        if self._on_exit is not None:
+            self._on_exit(self)
         if not self._init_done.done():
             self._fail_init("Runtime.ExitError", text)
         running = self._current

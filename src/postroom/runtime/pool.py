@@ -82,7 +82,7 @@ class EnvironmentPool:
                     # A warm environment died before taking the event (it crashed after
                     # its last answer): AWS would cold-start a new one, and so do we.
                     self._release(env)
-            env = Environment(spec, self._settings, self._clock, self._logs)
+            env = Environment(spec, self._settings, self._clock, self._logs, self._exited)
             self._by_function[arn].add(env)
             env.busy = True
             await env.start()
@@ -101,6 +101,12 @@ class EnvironmentPool:
             env.retired = True
             if not env.busy:
                 self._discard(env)
+
+    def _exited(self, env: Environment) -> None:
+        """An environment's process ended; an idle one is cleaned up now, a busy one when
+        its invocation has been answered."""
+        if not env.busy and self._running:
+            self._discard(env)
 
     def _take_idle(self, spec: FunctionSpec) -> Environment | None:
         stack = self._idle.get(spec)
