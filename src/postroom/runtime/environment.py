@@ -296,6 +296,8 @@ class Environment:
             self._current = None
             raise
         duration_ms = (time.perf_counter() - running.started) * 1000
+        if outcome.status == "timeout":
+            duration_ms = timeout_s * 1000.0  # AWS reports exactly the timeout
         self._current = None
         self._queued = None
         self._answered.add(inv.request_id)
@@ -319,7 +321,7 @@ class Environment:
         used = self._memory.peak_mb if self._memory is not None else 0
         self._platform(output.report_line(
             request_id, duration_ms, self.spec.memory_mb, used, init_ms, outcome.status,
-            outcome.error_type if outcome.status else None))
+            outcome.error_type if outcome.status == "error" else None))
         tail = "".join(self._tail or ())
         self._tail = None
         self._flush()
@@ -337,10 +339,11 @@ class Environment:
         # {"errorType":"Sandbox.Timedout","errorMessage":"RequestId: <id> Error: Task timed
         # out after 3.00 seconds"}, see AWS's "Troubleshoot invocation issues in Lambda"
         # (troubleshooting-invocation.html#troubleshooting-timeouts).
+        # The log shows it only as REPORT's "Status: timeout" (the older "<time> <id> Task
+        # timed out after N.NN seconds" line is gone).
         text = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
-        line = f"{output.iso_ms(self.clock.now_ms())} {request_id} {text}\n"
         return _Outcome(_error_payload("Sandbox.Timedout", request_id, text), "Unhandled",
-                        "Sandbox.Timedout", "timeout", (line,))
+                        "Sandbox.Timedout", "timeout")
 
     async def _init_failure(self, inv: Invocation, failed: _Outcome) -> InvocationResult:
         """Init failed (init/error, exit before next, launch error, init timeout): answer
@@ -355,13 +358,16 @@ class Environment:
             failed.payload = _error_payload(error_type, inv.request_id, failed.message)
             failed.log_lines = (f"RequestId: {inv.request_id} Error: {failed.message}\n",
                                 f"{error_type}\n")
+        init_ms = (time.perf_counter() - self._spawned) * 1000
         init_lines, self._init_lines = self._init_lines, []
         self._tail = []
-        self._platform(output.start_line(inv.request_id, self.spec.version))
         for ts, text in init_lines:
             self._events.append((ts, text))
             self._tail.append(text)
-        init_ms = (time.perf_counter() - self._spawned) * 1000
+        self._platform(output.init_report_line(init_ms, failed.status or "error",
+                                               None if failed.status == "timeout"
+                                               else failed.error_type))
+        self._platform(output.start_line(inv.request_id, self.spec.version))
         self.initialized = True  # no later invocation may use this environment
         return self._finish(inv.request_id, failed, 0.0, init_ms)
 

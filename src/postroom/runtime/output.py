@@ -44,7 +44,9 @@ def billed_ms(duration_ms: float, init_ms: float | None) -> int:
 def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int,
                 init_ms: float | None, status: str | None = None,
                 error_type: str | None = None) -> str:
-    """AWS's REPORT line (tab separated, trailing tab), with ``Status`` on failures."""
+    """AWS's REPORT line: tab separated, a trailing tab on success; platform failures end
+    with ``Status: timeout`` or ``Status: error\tError Type: <type>`` (as AWS logs them
+    since 2023)."""
     parts = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",
@@ -58,7 +60,14 @@ def report_line(request_id: str, duration_ms: float, memory_mb: int, max_used_mb
         parts.append(f"Status: {status}")
         if error_type:
             parts.append(f"Error Type: {error_type}")
+        return "\t".join(parts) + "\n"
     return "\t".join(parts) + "\t\n"
+
+
+def init_report_line(init_ms: float, status: str, error_type: str | None) -> str:
+    """AWS's line for an init phase that failed."""
+    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
+    return line + (f"\tError Type: {error_type}\n" if error_type else "\n")
 
 
 class PeakMemory:
