@@ -77,13 +77,16 @@ def build(spec: FunctionSpec, settings: RuntimeSettings, *, runtime_api: str, st
     }
     if kind == "python":
         argv = [_python(spec.runtime, settings), "-m", "awslambdaric", spec.handler]
+        runtime_dir = Path(argv[0]).parent
         env["PYTHONPATH"] = os.pathsep.join(_python_path(spec))
         env["PYTHONUNBUFFERED"] = "1"
     elif kind == "node":
         argv = ["node", str(NODE_BOOTSTRAP)]
+        runtime_dir = NODE_BOOTSTRAP.parent
         env["NODE_PATH"] = os.pathsep.join(_node_path(spec, settings))
     else:
         argv = [str(_bootstrap(spec))]
+        runtime_dir = Path(argv[0]).parent
     env.update({k: v for k, v in spec.environment if k not in RESERVED})
     env.update({
         "_HANDLER": spec.handler,
@@ -97,7 +100,7 @@ def build(spec: FunctionSpec, settings: RuntimeSettings, *, runtime_api: str, st
         "AWS_LAMBDA_LOG_STREAM_NAME": stream,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
-        "LAMBDA_RUNTIME_DIR": str(Path(argv[0]).parent if kind == "provided" else spec.code_dir),
+        "LAMBDA_RUNTIME_DIR": str(runtime_dir),  # AWS: /var/runtime, where the runtime lives
         # Test credentials for the function's account: a 12-digit access key id is the account.
         "AWS_ACCESS_KEY_ID": spec.account,
         "AWS_ACCESS_KEY": spec.account,
