@@ -24,7 +24,8 @@ from postroom.runtime.pool import EnvironmentPool
 
 
 class DropSink:
-    def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    def write(self, account: str, region: str, group: str, stream: str,
+              events: list[tuple[int, str]]) -> None:
         pass
 
 

@@ -26,8 +26,11 @@ class CollectingSink:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str, int, str]] = []
+        self.places: set[tuple[str, str]] = set()  # (account, region) written to
 
-    def write(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    def write(self, account: str, region: str, group: str, stream: str,
+              events: list[tuple[int, str]]) -> None:
+        self.places.add((account, region))
         self.events.extend((group, stream, ts, msg) for ts, msg in events)
 
     def text(self, stream: str | None = None) -> str:

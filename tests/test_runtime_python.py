@@ -133,6 +133,7 @@ def test_echo_context_environment_and_logs(code, tmp_path):
     assert text.index("init output") < text.index(f"START RequestId: {rid}")
     assert text.index(f"REPORT RequestId: {rid}") < text.index("handling {'order': 2}")
     assert all(g == "/aws/lambda/fn" for g, _, _, _ in sink.events)
+    assert sink.places == {(ACCOUNT, REGION)}
 
 
 def test_handler_exception(code, tmp_path):

@@ -247,7 +247,8 @@ class Environment:
     def _flush(self) -> None:
         if self._events:
             events, self._events = self._events, []
-            self.logs.write(self.log_group, self.stream, events)
+            self.logs.write(self.spec.account, self.spec.region, self.log_group, self.stream,
+                            events)
 
     # -- one invocation ----------------------------------------------------------------
 
