@@ -50,9 +50,10 @@ def write_code(directory: Path, files: dict[str, str]) -> Path:
 
 def spec(code_dir: Path, handler: str, runtime: str = PY_RUNTIME, name: str = "fn",
          **kwargs: Any) -> FunctionSpec:
+    account = kwargs.pop("account", ACCOUNT)
     return FunctionSpec(
-        account=ACCOUNT, region=REGION, function_name=name,
-        function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+        account=account, region=REGION, function_name=name,
+        function_arn=f"arn:aws:lambda:{REGION}:{account}:function:{name}",
         version=kwargs.pop("version", "$LATEST"), runtime=runtime, handler=handler,
         code_dir=code_dir, log_group=f"/aws/lambda/{name}", **kwargs)
 

@@ -66,11 +66,15 @@ def test_reserved_and_account_concurrency_throttle(code, tmp_path):
                 reasons.append(None)
             except Throttled as e:
                 reasons.append(e.reason)
+        # Another account (or region) has its own limit.
+        elsewhere = spec(code, "app.pid", name="other", account="210987654321")
+        elsewhere_result = await pool.invoke(elsewhere, invocation(elsewhere, {}))
         done = await asyncio.gather(*calls)
         after = await pool.invoke(other, invocation(other, {}))
-        return reasons, done, after
+        return reasons, done, after, elsewhere_result
 
-    reasons, done, after = run_pool(tmp_path / "work", scenario, account_concurrency=2)
+    reasons, done, after, elsewhere = run_pool(tmp_path / "work", scenario, account_concurrency=2)
+    assert elsewhere.function_error is None
     assert reasons == ["ReservedFunctionConcurrentInvocationLimitExceeded",
                        "ConcurrentInvocationLimitExceeded",
                        "ReservedFunctionConcurrentInvocationLimitExceeded"]

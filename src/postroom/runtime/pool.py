@@ -31,7 +31,7 @@ class EnvironmentPool:
         self._idle: dict[FunctionSpec, list[Environment]] = defaultdict(list)
         self._by_function: dict[str, set[Environment]] = defaultdict(set)
         self._busy: dict[str, int] = defaultdict(int)
-        self._busy_total = 0
+        self._busy_account: dict[tuple[str, str], int] = defaultdict(int)  # (account, region)
         self._reaper: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
         self._running = False
@@ -69,11 +69,12 @@ class EnvironmentPool:
         arn = spec.function_arn
         if reserved_concurrency is not None and self._busy[arn] >= reserved_concurrency:
             raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
-        if self._busy_total >= self._settings.account_concurrency:
+        place = (spec.account, spec.region)  # AWS's limit is per account and region
+        if self._busy_account[place] >= self._settings.account_concurrency:
             raise Throttled("ConcurrentInvocationLimitExceeded")
         env = self._take_idle(spec)
         self._busy[arn] += 1
-        self._busy_total += 1
+        self._busy_account[place] += 1
         try:
             if env is not None:
                 try:
@@ -91,7 +92,9 @@ class EnvironmentPool:
             self._busy[arn] -= 1
             if not self._busy[arn]:
                 del self._busy[arn]
-            self._busy_total -= 1
+            self._busy_account[place] -= 1
+            if not self._busy_account[place]:
+                del self._busy_account[place]
             if env is not None:
                 self._release(env)
 
