@@ -30,6 +30,8 @@ FILES = {
             logStreamName: context.logStreamName,
             remaining: context.getRemainingTimeInMillis(),
             waits: context.callbackWaitsForEmptyEventLoop,
+            clientContext: context.clientContext,
+            identity: context.identity,
             endpoint: process.env.AWS_ENDPOINT_URL,
             layer: (() => { try { return require("layer-dep").value; } catch (e) { return null; } })(),
           };
@@ -66,7 +68,9 @@ def test_async_handler_context_and_console(code, tmp_path):
     fn = spec(code, "index.handler", runtime=NODE, timeout_s=4, layer_dirs=(layer,))
 
     async def scenario(pool, sink):
-        first = await pool.invoke(fn, invocation(fn, {"k": "v"}))
+        first = await pool.invoke(fn, invocation(
+            fn, {"k": "v"}, client_context="eyJjdXN0b20iOnsiYSI6MX19",
+            cognito_identity='{"cognitoIdentityId":"id-9"}'))
         second = await pool.invoke(fn, invocation(fn, {"k": 2}))
         return first, second, sink
 
@@ -82,6 +86,8 @@ def test_async_handler_context_and_console(code, tmp_path):
     assert doc["logStreamName"].endswith(first.environment_id)
     assert 3000 < doc["remaining"] <= 4000
     assert doc["waits"] is True
+    assert doc["clientContext"] == {"custom": {"a": 1}}
+    assert doc["identity"] == {"cognitoIdentityId": "id-9"}
     assert doc["endpoint"] == "http://127.0.0.1:9"
     assert doc["layer"] == "from layer"
     lines = first.log_tail.splitlines()

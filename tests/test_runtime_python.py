@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 
@@ -42,6 +43,8 @@ APP = """
             "cwd": os.getcwd(),
             "pid": os.getpid(),
             "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+            "client_custom": context.client_context and context.client_context.custom,
+            "identity_id": context.identity and context.identity.cognito_identity_id,
         }
 
     def fail(event, context):
@@ -75,7 +78,10 @@ def test_echo_context_environment_and_logs(code, tmp_path):
               memory_mb=256, timeout_s=5)
 
     async def scenario(pool, sink):
-        first = await pool.invoke(fn, invocation(fn, {"order": 1}, trace_id="Root=1-abc-def"))
+        first = await pool.invoke(fn, invocation(
+            fn, {"order": 1}, trace_id="Root=1-abc-def",
+            client_context=base64.b64encode(b'{"custom": {"tenant": "t1"}}').decode(),
+            cognito_identity='{"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}'))
         second = await pool.invoke(fn, invocation(fn, {"order": 2}))
         return first, second, sink
 
@@ -91,6 +97,8 @@ def test_echo_context_environment_and_logs(code, tmp_path):
     assert doc["log_stream_name"].endswith(first.environment_id)
     assert 4000 < doc["remaining_ms"] <= 5000
     assert doc["trace"] == "Root=1-abc-def"
+    assert doc["client_custom"] == {"tenant": "t1"}
+    assert doc["identity_id"] == "id-1"
     env = doc["env"]
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9999"
     assert env["AWS_REGION"] == REGION and env["AWS_DEFAULT_REGION"] == REGION  # reserved wins

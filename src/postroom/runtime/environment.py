@@ -9,6 +9,8 @@ AWS's log lines.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import ctypes
 import os
@@ -267,7 +269,8 @@ class Environment:
         timeout_s = self.spec.timeout_s
         event = NextEvent(inv.request_id, inv.payload,
                           self.clock.now_ms() + int(timeout_s * 1000), inv.invoked_function_arn,
-                          inv.trace_id, inv.client_context, inv.cognito_identity)
+                          inv.trace_id, _decoded_client_context(inv.client_context),
+                          inv.cognito_identity)
         running = _Running(inv.request_id, self._loop.create_future(), time.perf_counter(),
                            warm=not cold)
         self._current = running
@@ -436,6 +439,16 @@ class Environment:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+
+def _decoded_client_context(value: str | None) -> str | None:
+    """Invoke takes ClientContext as base64 JSON; the Runtime API hands runtimes the JSON."""
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return value
 
 
 def _body_error_type(body: bytes) -> str | None:

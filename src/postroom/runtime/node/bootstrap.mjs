@@ -188,7 +188,7 @@ function makeContext(headers, settle) {
     logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
     logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
     identity: parseJsonHeader(headers["lambda-runtime-cognito-identity"]),
-    clientContext: clientContext ? parseJsonHeader(Buffer.from(clientContext, "base64").toString("utf8")) ?? parseJsonHeader(clientContext) : undefined,
+    clientContext: parseJsonHeader(clientContext),
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: (err, result) => settle(err == null ? "result" : "error", err == null ? result : err, true),
     succeed: (result) => settle("result", result, true),
