@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
-from runtime_helpers import alive, body, invocation, run_pool, spec, wait_gone, write_code
+from runtime_helpers import (
+    CollectingSink,
+    alive,
+    body,
+    invocation,
+    run_pool,
+    spec,
+    wait_gone,
+    write_code,
+)
 
-from postroom.runtime.api import Throttled
+from postroom.runtime.api import RuntimeSettings, Throttled
+from postroom.runtime.pool import EnvironmentPool
 
 APP = """
     import os, subprocess, time
@@ -180,12 +196,6 @@ asyncio.run(main())
 
 
 def test_environments_die_with_a_killed_server(code, tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     # A runtime that never calls the Runtime API: only the kernel's parent-death signal
     # can take it down with the server.
     pid_file = tmp_path / "pid"
@@ -210,9 +220,6 @@ def test_environments_die_with_a_killed_server(code, tmp_path):
 
 
 def test_an_idle_environment_that_dies_is_cleaned_up_and_replaced(code, tmp_path):
-    import os
-    import signal
-
     fn = spec(code, "app.pid")
 
     async def scenario(pool, sink):
@@ -229,3 +236,63 @@ def test_an_idle_environment_that_dies_is_cleaned_up_and_replaced(code, tmp_path
     first, left, again = run_pool(tmp_path / "work", scenario)
     assert left == 0
     assert again.function_error is None and again.environment_id != first.environment_id
+
+
+class ManualClock:
+    """Engine time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.ms = 1_800_000_000_000
+        self._sleepers: list[tuple[int, asyncio.Future[None]]] = []
+
+    def now_ms(self) -> int:
+        return self.ms
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.ms + int(seconds * 1000), future))
+        await future
+
+    async def wait_for(self, aw, timeout):
+        task = asyncio.ensure_future(aw)
+        if timeout is None:
+            return await task
+        timer = asyncio.ensure_future(self.sleep(timeout))
+        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        timer.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        raise TimeoutError
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+        due = [f for t, f in self._sleepers if t <= self.ms]
+        self._sleepers = [(t, f) for t, f in self._sleepers if t > self.ms]
+        for future in due:
+            if not future.done():
+                future.set_result(None)
+
+
+def test_idle_stop_follows_the_engine_clock(code, tmp_path):
+    fn = spec(code, "app.pid")
+
+    async def scenario():
+        clock = ManualClock()
+        pool = EnvironmentPool(clock, RuntimeSettings(work_dir=tmp_path / "work",
+                                                      idle_timeout_s=60), CollectingSink())
+        await pool.start()
+        try:
+            pid = body(await pool.invoke(fn, invocation(fn, {})))
+            await asyncio.sleep(0.3)  # real time passes; engine time does not
+            kept = alive(pid)
+            clock.advance(59)
+            await asyncio.sleep(0.1)
+            kept_59 = alive(pid)
+            clock.advance(2)
+            gone = await wait_gone(pid, 3.0)
+            return kept, kept_59, gone, pool.environments(fn.function_arn)
+        finally:
+            await pool.stop()
+
+    assert asyncio.run(scenario()) == (True, True, True, 0)
