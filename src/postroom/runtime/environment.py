@@ -9,8 +9,6 @@ AWS's log lines.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import ctypes
 import os
@@ -23,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from postroom.clock import Clock
 from postroom.runtime import launch, output
 from postroom.runtime.api import (
@@ -34,16 +30,20 @@ from postroom.runtime.api import (
     LogSink,
     RuntimeSettings,
 )
+from postroom.runtime.outcomes import (
+    Outcome,
+    body_error_type,
+    decoded_client_context,
+    error_payload,
+    exit_text,
+    timeout_outcome,
+    too_large_outcome,
+)
 from postroom.runtime.runtime_api import MAX_RESPONSE_BYTES, NextEvent, RuntimeApiServer
 
 # AWS gives the init phase 10 s; past that it gives up on this init.
 INIT_TIMEOUT_S = 10.0
 _PR_SET_PDEATHSIG = 1
-_SIGNAL_TEXT = {  # how AWS (Go's os/exec) names the signal that ended a runtime
-    signal.SIGKILL: "killed", signal.SIGTERM: "terminated", signal.SIGSEGV: "segmentation fault",
-    signal.SIGABRT: "aborted", signal.SIGINT: "interrupt", signal.SIGBUS: "bus error",
-}
-
 try:
     _libc: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
 except OSError:  # pragma: no cover - not Linux
@@ -57,43 +57,12 @@ def _die_with_server() -> None:
 
 
 @dataclass(slots=True)
-class _Outcome:
-    """How an invocation (or the init before it) ended."""
-
-    payload: bytes
-    function_error: str | None = None
-    error_type: str | None = None
-    status: str | None = None  # REPORT's Status: "error" | "timeout"
-    log_lines: tuple[str, ...] = ()  # platform lines before END
-    message: str | None = None  # an init failure whose answer still needs the request id
-
-
-@dataclass(slots=True)
 class _Running:
     request_id: str
-    done: asyncio.Future[_Outcome]
+    done: asyncio.Future[Outcome]
     started: float  # perf_counter at hand-over
     delivered: bool = False  # the runtime has taken it with GET next
     warm: bool = False  # a reused environment: losing it before delivery means retry
-
-
-def _error_payload(error_type: str, request_id: str, message: str) -> bytes:
-    return orjson.dumps({"errorType": error_type,
-                         "errorMessage": f"RequestId: {request_id} Error: {message}"})
-
-
-def exit_text(returncode: int) -> str:
-    """AWS's wording for a runtime that exited."""
-    if returncode < 0:
-        sig = -returncode
-        try:
-            name = _SIGNAL_TEXT.get(signal.Signals(sig), signal.Signals(sig).name)
-        except ValueError:
-            name = str(sig)
-        return f"Runtime exited with error: signal: {name}"
-    if returncode == 0:
-        return "Runtime exited without providing a reason"
-    return f"Runtime exited with error: exit status {returncode}"
 
 
 class EnvironmentLost(Exception):
@@ -126,7 +95,7 @@ class Environment:
         self._tmp_dir: Path | None = None
         self._spawned = 0.0
         self._init_ms: float | None = None
-        self._init_done: asyncio.Future[_Outcome | None] = self._loop.create_future()
+        self._init_done: asyncio.Future[Outcome | None] = self._loop.create_future()
         self._next_waiter: asyncio.Future[NextEvent] | None = None
         self._queued: NextEvent | None = None
         self._current: _Running | None = None
@@ -177,7 +146,7 @@ class Environment:
         # The request id is not known yet: the invocation completes the answer.
         if not self._init_done.done():
             self._init_done.set_result(
-                _Outcome(b"", "Unhandled", error_type, "error", message=message))
+                Outcome(b"", "Unhandled", error_type, "error", message=message))
 
     def kill(self) -> None:
         """SIGKILL the process and everything it started (its own process group)."""
@@ -224,10 +193,10 @@ class Environment:
             if running.warm and not running.delivered:
                 running.done.set_exception(EnvironmentLost())
                 return
-            payload = _error_payload("Runtime.ExitError", running.request_id, text)
+            payload = error_payload("Runtime.ExitError", running.request_id, text)
             lines = (f"RequestId: {running.request_id} Error: {text}\n", "Runtime.ExitError\n")
             running.done.set_result(
-                _Outcome(payload, "Unhandled", "Runtime.ExitError", "error", lines))
+                Outcome(payload, "Unhandled", "Runtime.ExitError", "error", lines))
 
     # -- log ---------------------------------------------------------------------------
 
@@ -260,7 +229,7 @@ class Environment:
             try:
                 failed = await self.clock.wait_for(self._init_done, INIT_TIMEOUT_S)
             except TimeoutError:
-                failed = self._timeout_outcome(inv.request_id)
+                failed = timeout_outcome(inv.request_id, self.spec.timeout_s)
             except asyncio.CancelledError:
                 self.kill()  # the caller gave up during init: nobody will use this one
                 raise
@@ -269,7 +238,7 @@ class Environment:
         timeout_s = self.spec.timeout_s
         event = NextEvent(inv.request_id, inv.payload,
                           self.clock.now_ms() + int(timeout_s * 1000), inv.invoked_function_arn,
-                          inv.trace_id, _decoded_client_context(inv.client_context),
+                          inv.trace_id, decoded_client_context(inv.client_context),
                           inv.cognito_identity)
         running = _Running(inv.request_id, self._loop.create_future(), time.perf_counter(),
                            warm=not cold)
@@ -292,7 +261,7 @@ class Environment:
                 self._capture.drain(flush_partial=True)
             self._sample_peak()
             self.kill()
-            outcome = self._timeout_outcome(inv.request_id)
+            outcome = timeout_outcome(inv.request_id, self.spec.timeout_s)
         except asyncio.CancelledError:
             # The caller gave up mid-invocation: the handler is still running in there, so
             # this environment cannot take another invocation.
@@ -316,7 +285,7 @@ class Environment:
         self._tail = []
         self._platform(output.start_line(request_id, self.spec.version))
 
-    def _finish(self, request_id: str, outcome: _Outcome, duration_ms: float,
+    def _finish(self, request_id: str, outcome: Outcome, duration_ms: float,
                 init_ms: float | None) -> InvocationResult:
         for line in outcome.log_lines:
             self._platform(line)
@@ -338,18 +307,7 @@ class Environment:
     def _sample_peak(self) -> int:
         return self._memory.sample() if self._memory is not None else 0
 
-    def _timeout_outcome(self, request_id: str) -> _Outcome:
-        # The current shape (AWS console and SDK answers since 2023):
-        # {"errorType":"Sandbox.Timedout","errorMessage":"RequestId: <id> Error: Task timed
-        # out after 3.00 seconds"}, see AWS's "Troubleshoot invocation issues in Lambda"
-        # (troubleshooting-invocation.html#troubleshooting-timeouts).
-        # The log shows it only as REPORT's "Status: timeout" (the older "<time> <id> Task
-        # timed out after N.NN seconds" line is gone).
-        text = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
-        return _Outcome(_error_payload("Sandbox.Timedout", request_id, text), "Unhandled",
-                        "Sandbox.Timedout", "timeout")
-
-    async def _init_failure(self, inv: Invocation, failed: _Outcome) -> InvocationResult:
+    async def _init_failure(self, inv: Invocation, failed: Outcome) -> InvocationResult:
         """Init failed (init/error, exit before next, launch error, init timeout): answer
         it to the invocation that caused the cold start, inside START .. REPORT as AWS's
         re-run of init in the invoke phase shows it, and discard the environment."""
@@ -359,7 +317,7 @@ class Environment:
         self.kill()
         if failed.message is not None:
             error_type = failed.error_type or "Runtime.Unknown"
-            failed.payload = _error_payload(error_type, inv.request_id, failed.message)
+            failed.payload = error_payload(error_type, inv.request_id, failed.message)
             failed.log_lines = (f"RequestId: {inv.request_id} Error: {failed.message}\n",
                                 f"{error_type}\n")
         init_ms = (time.perf_counter() - self._spawned) * 1000
@@ -412,21 +370,17 @@ class Environment:
             self._capture.drain(flush_partial=True)
         self._sample_peak()
         if is_error:
-            error_type = error_type or _body_error_type(body)
-            running.done.set_result(_Outcome(body, "Unhandled", error_type))
+            error_type = error_type or body_error_type(body)
+            running.done.set_result(Outcome(body, "Unhandled", error_type))
         else:
-            running.done.set_result(_Outcome(body))
+            running.done.set_result(Outcome(body))
         return 202, None
 
     def response_too_large(self, request_id: str) -> None:
         running = self._current
         if running is None or running.request_id != request_id or running.done.done():
             return
-        payload = orjson.dumps({
-            "errorMessage": "Response payload size exceeded maximum allowed payload size "
-                            f"({MAX_RESPONSE_BYTES} bytes).",
-            "errorType": "Function.ResponseSizeTooLarge"})
-        running.done.set_result(_Outcome(payload, "Unhandled", "Function.ResponseSizeTooLarge"))
+        running.done.set_result(too_large_outcome(MAX_RESPONSE_BYTES))
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self._init_done.done():
@@ -434,27 +388,8 @@ class Environment:
         self._sample_peak()
         # The runtime's own error document is the invocation's answer, as on AWS.
         self._init_done.set_result(
-            _Outcome(body, "Unhandled", error_type or _body_error_type(body), "error"))
+            Outcome(body, "Unhandled", error_type or body_error_type(body), "error"))
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
-
-
-def _decoded_client_context(value: str | None) -> str | None:
-    """Invoke takes ClientContext as base64 JSON; the Runtime API hands runtimes the JSON."""
-    if not value:
-        return None
-    try:
-        return base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return value
-
-
-def _body_error_type(body: bytes) -> str | None:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    value = doc.get("errorType") if isinstance(doc, dict) else None
-    return value if isinstance(value, str) else None
