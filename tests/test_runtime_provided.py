@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -15,7 +16,7 @@ set -eu
 API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 post() { curl -s -o /dev/null -w '%{http_code}' -X POST "$@"; }
 echo "bootstrap starting in $(pwd) with $_HANDLER"
-echo "unknown request id answered $(post "$API/invocation/not-issued/response" -d '{}')"
+echo "response before next answered $(post "$API/invocation/not-issued/response" -d '{}')"
 echo "unknown path answered $(curl -s -o /dev/null -w '%{http_code}' "$API/nothing")"
 while true; do
   HEADERS="$TMPDIR/headers"
@@ -23,6 +24,7 @@ while true; do
   header() { grep -i "^$1:" "$HEADERS" | cut -d' ' -f2- | tr -d '\r'; }
   ID=$(header Lambda-Runtime-Aws-Request-Id)
   echo "handling $ID"
+  echo "unknown request id answered $(post "$API/invocation/not-issued/response" -d '{}')"
   case "$EVENT" in
     *fail*)
       post "$API/invocation/$ID/error" -H "Lambda-Runtime-Function-Error-Type: Custom.Failure" \
@@ -32,7 +34,9 @@ while true; do
     *)
       BODY="{\"event\":$EVENT,\"deadline\":\"$(header Lambda-Runtime-Deadline-Ms)\",\"arn\":\"$(header Lambda-Runtime-Invoked-Function-Arn)\",\"trace\":\"$(header Lambda-Runtime-Trace-Id)\",\"context\":$(header Lambda-Runtime-Client-Context),\"identity\":$(header Lambda-Runtime-Cognito-Identity),\"path\":\"$PATH\"}"
       echo "response answered $(post "$API/invocation/$ID/response" -d "$BODY")"
-      echo "second response answered $(post "$API/invocation/$ID/response" -d '{}')" ;;
+      echo "second response answered $(post "$API/invocation/$ID/response" -d '{}')"
+      echo "late init error answered $(post "$API/init/error" -d '{}')"
+      echo "second response said $(curl -s -X POST "$API/invocation/$ID/response" -d '{}')" ;;
   esac
 done
 """
@@ -81,7 +85,14 @@ def test_shell_bootstrap_with_curl(tmp_path):
 
     text = sink.text()
     assert f"bootstrap starting in {code} with function.handler" in text
+    assert "response before next answered 403" in text
     assert "unknown request id answered 400" in text
+    assert "late init error answered 403" in text
+    said = json.loads(re.search(r"second response said (.*)", text).group(1))
+    assert said == {"errorMessage": "State transition from RuntimeResponseSentState to "
+                                    "InvocationResponse failed for runtime. Error: State "
+                                    "transition is not allowed",
+                    "errorType": "InvalidStateTransition"}
     assert "unknown path answered 404" in text
     assert "response answered 202" in text
     assert "second response answered 403" in text

@@ -99,7 +99,9 @@ class Environment:
         self._next_waiter: asyncio.Future[NextEvent] | None = None
         self._queued: NextEvent | None = None
         self._current: _Running | None = None
-        self._answered: set[str] = set()
+        # The runtime's state as AWS's Runtime API tracks it: Started -> Ready (waiting in
+        # next) -> Running (has an event) -> RuntimeResponseSentState -> Ready ...
+        self._state = "Started"
         self._memory: output.PeakMemory | None = None
         self._events: list[tuple[int, str]] = []
         self._init_lines: list[tuple[int, str]] = []
@@ -273,9 +275,6 @@ class Environment:
             duration_ms = timeout_s * 1000.0  # AWS reports exactly the timeout
         self._current = None
         self._queued = None
-        self._answered.add(inv.request_id)
-        if len(self._answered) > 64:
-            self._answered.clear()
         return self._finish(inv.request_id, outcome, duration_ms, self._init_ms if cold else None)
 
     def _begin(self, request_id: str) -> None:
@@ -341,6 +340,7 @@ class Environment:
             self._init_ms = (time.perf_counter() - self._spawned) * 1000
             if not self._init_done.done():
                 self._init_done.set_result(None)
+        self._state = "Ready"
         event = self._queued
         if event is None:
             waiter = self._loop.create_future()
@@ -355,17 +355,27 @@ class Environment:
         running = self._current
         if running is not None and running.request_id == event.request_id:
             running.delivered = True
+        self._state = "Running"
         return event
 
-    def post_result(self, request_id: str, body: bytes, error_type: str | None,
-                    is_error: bool) -> tuple[int, str | None]:
+    def refuse_post(self, request_id: str, target: str) -> tuple[int, str, str] | None:
+        allowed = "Started" if target == "InitError" else "Running"
+        if self._state != allowed:
+            return (403, "InvalidStateTransition",
+                    f"State transition from {self._state} to {target} failed for runtime. "
+                    "Error: State transition is not allowed")
         running = self._current
-        if running is None or running.request_id != request_id:
-            if request_id in self._answered:
-                return 403, "InvalidStateTransition"
-            return 400, "InvalidRequestID"
-        if running.done.done():
-            return 403, "InvalidStateTransition"
+        if target != "InitError" and (running is None or running.request_id != request_id
+                                      or running.done.done()):
+            return 400, "InvalidRequestID", "Invalid request ID"
+        return None
+
+    def post_result(self, request_id: str, body: bytes, error_type: str | None,
+                    is_error: bool) -> None:
+        running = self._current
+        self._state = "RuntimeResponseSentState"
+        if running is None or running.done.done():  # timed out while the body was read
+            return
         if self._capture is not None:  # what the handler printed before answering
             self._capture.drain(flush_partial=True)
         self._sample_peak()
@@ -374,15 +384,16 @@ class Environment:
             running.done.set_result(Outcome(body, "Unhandled", error_type))
         else:
             running.done.set_result(Outcome(body))
-        return 202, None
 
     def response_too_large(self, request_id: str) -> None:
         running = self._current
-        if running is None or running.request_id != request_id or running.done.done():
+        self._state = "RuntimeResponseSentState"
+        if running is None or running.done.done():  # timed out while the body was read
             return
         running.done.set_result(too_large_outcome(MAX_RESPONSE_BYTES))
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
+        self._state = "InitError"
         if self._init_done.done():
             return
         self._sample_peak()

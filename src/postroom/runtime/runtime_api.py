@@ -42,14 +42,20 @@ class NextEvent:
 class RuntimeApiHandler(Protocol):
     async def next_event(self) -> NextEvent: ...
 
-    def post_result(self, request_id: str, body: bytes, error_type: str | None,
-                    is_error: bool) -> tuple[int, str | None]:
-        """Record a response or error; (status, AWS error type for non-202 answers)."""
+    def refuse_post(self, request_id: str, target: str) -> tuple[int, str, str] | None:
+        """Why a post to ``target`` ("InvocationResponse", "InvocationErrorResponse",
+        "InitError") is refused now: (status, error type, message), or None to accept it."""
         ...
+
+    def post_result(self, request_id: str, body: bytes, error_type: str | None,
+                    is_error: bool) -> None: ...
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None: ...
 
     def response_too_large(self, request_id: str) -> None: ...
+
+
+_TOO_LARGE = f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
 
 
 def _json(status: int, error_type: str, message: str) -> web.Response:
@@ -57,11 +63,8 @@ def _json(status: int, error_type: str, message: str) -> web.Response:
     return web.Response(status=status, body=body, content_type="application/json")
 
 
-_MESSAGES = {
-    "InvalidRequestID": "Invalid request ID",
-    "InvalidStateTransition": "State transition is not allowed",
-    "RequestEntityTooLarge": f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-}
+def _accepted() -> web.Response:
+    return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
 
 
 class RuntimeApiServer:
@@ -104,9 +107,12 @@ class RuntimeApiServer:
         elif path == _INIT_ERROR:
             if method != "POST":
                 return web.Response(status=405)
-            body = await request.read()
+            refused = self._handler.refuse_post("", "InitError")
+            if refused is not None:
+                return _json(*refused)
+            body = await request.content.read()
             self._handler.post_init_error(body, request.headers.get(ERROR_TYPE_HEADER))
-            return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+            return _accepted()
         return _json(404, "NotFound", "Not Found")
 
     @staticmethod
@@ -126,17 +132,19 @@ class RuntimeApiServer:
         return web.Response(status=200, body=event.payload, headers=headers)
 
     async def _post(self, request: web.BaseRequest, request_id: str, is_error: bool) -> web.Response:
+        # As AWS's runtime API does: the state is checked first, then the request id.
+        target = "InvocationErrorResponse" if is_error else "InvocationResponse"
+        refused = self._handler.refuse_post(request_id, target)
+        if refused is not None:
+            return _json(*refused)
         length = request.content_length
         if not is_error and length is not None and length > MAX_RESPONSE_BYTES:
             self._handler.response_too_large(request_id)
-            return _json(413, "RequestEntityTooLarge", _MESSAGES["RequestEntityTooLarge"])
+            return _json(413, "RequestEntityTooLarge", _TOO_LARGE)
         # Read the stream ourselves: BaseRequest.read() stops at aiohttp's 1 MiB default.
         body = await request.content.read()
         if not is_error and len(body) > MAX_RESPONSE_BYTES:
             self._handler.response_too_large(request_id)
-            return _json(413, "RequestEntityTooLarge", _MESSAGES["RequestEntityTooLarge"])
-        status, error_type = self._handler.post_result(
-            request_id, body, request.headers.get(ERROR_TYPE_HEADER), is_error)
-        if status != 202:
-            return _json(status, error_type or "InvalidRequestID", _MESSAGES.get(error_type or "", ""))
-        return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+            return _json(413, "RequestEntityTooLarge", _TOO_LARGE)
+        self._handler.post_result(request_id, body, request.headers.get(ERROR_TYPE_HEADER), is_error)
+        return _accepted()
