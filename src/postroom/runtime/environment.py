@@ -308,8 +308,8 @@ class Environment:
 
     async def _init_failure(self, inv: Invocation, failed: Outcome) -> InvocationResult:
         """Init failed (init/error, exit before next, launch error, init timeout): answer
-        it to the invocation that caused the cold start, inside START .. REPORT as AWS's
-        re-run of init in the invoke phase shows it, and discard the environment."""
+        it to the invocation that caused the cold start and discard the environment. The
+        tail holds init's output, INIT_REPORT, then START .. REPORT, as AWS logs it."""
         if self._capture is not None:
             self._capture.drain(flush_partial=True)
         self._sample_peak()

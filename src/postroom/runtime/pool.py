@@ -67,10 +67,10 @@ class EnvironmentPool:
         if not self._running:
             raise RuntimeError("the environment pool is not running")
         arn = spec.function_arn
-        if reserved_concurrency is not None and self._busy[arn] >= reserved_concurrency:
+        if reserved_concurrency is not None and self._busy.get(arn, 0) >= reserved_concurrency:
             raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         place = (spec.account, spec.region)  # AWS's limit is per account and region
-        if self._busy_account[place] >= self._settings.account_concurrency:
+        if self._busy_account.get(place, 0) >= self._settings.account_concurrency:
             raise Throttled("ConcurrentInvocationLimitExceeded")
         env = self._take_idle(spec)
         self._busy[arn] += 1
