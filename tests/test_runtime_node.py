@@ -48,6 +48,16 @@ FILES = {
         exports.failsCallback = (event, context, callback) => callback(new Error("via callback"));
         exports.nested = { deeper: { fn: async () => "nested ok" } };
         exports.notAFunction = 42;
+        exports.crashes = async () => {
+          setTimeout(() => { throw new RangeError("thrown from a timer"); }, 5);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          return "never";
+        };
+        exports.rejects = async () => {
+          Promise.reject(new Error("nobody caught me"));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          return "never";
+        };
     """,
     "lib/esm.mjs": "export const handler = async (event) => ({ esm: true, event });\n",
     "lib/common.cjs": "module.exports.handler = async () => 'cjs ok';\n",
@@ -160,3 +170,25 @@ def test_init_errors(code, tmp_path, handler, error_type, message):
     assert doc["errorMessage"].startswith(message), doc
     assert doc["trace"][0].startswith(f"{error_type}: {message}")
     assert left == 0
+
+
+@pytest.mark.parametrize("handler,error_type,message", [
+    ("index.crashes", "RangeError", "thrown from a timer"),
+    ("index.rejects", "Runtime.UnhandledPromiseRejection", "Error: nobody caught me"),
+])
+def test_a_crash_answers_the_invocation_and_the_next_one_starts_fresh(code, tmp_path, handler,
+                                                                      error_type, message):
+    fn = spec(code, handler, runtime=NODE, timeout_s=5)
+
+    async def scenario(pool, sink):
+        first = await pool.invoke(fn, invocation(fn, {}))
+        second = await pool.invoke(fn, invocation(fn, {}))
+        return first, second
+
+    first, second = run_pool(tmp_path / "work", scenario)
+    assert first.function_error == "Unhandled" and first.error_type == error_type
+    assert body(first)["errorMessage"] == message
+    assert first.duration_ms < 1000  # answered at the crash, not at the timeout
+    assert second.error_type == error_type
+    assert second.environment_id != first.environment_id
+    assert second.init_duration_ms is not None

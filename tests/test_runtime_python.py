@@ -65,6 +65,12 @@ APP = """
 
     def pid(event, context):
         return os.getpid()
+
+    def chatty(event, context):
+        for i in range(event["lines"]):
+            print(f"line {i:05d} " + "x" * 90)
+        sys.stdout.write("no newline at the end")
+        return "done"
 """
 
 
@@ -265,3 +271,22 @@ def test_layers_are_on_the_path(tmp_path):
     result = run_pool(tmp_path / "work", scenario)
     assert result.function_error is None, result.payload
     assert body(result) == ["from layer a", "from layer b"]
+
+
+def test_everything_printed_before_the_answer_is_in_its_log(code, tmp_path):
+    fn = spec(code, "app.chatty")
+
+    async def scenario(pool, sink):
+        results = [await pool.invoke(fn, invocation(fn, {"lines": 3000})) for _ in range(2)]
+        return results, sink
+
+    results, sink = run_pool(tmp_path / "work", scenario)
+    for result in results:
+        lines = result.log_tail.splitlines()
+        assert lines[0].startswith("START") and lines[-2].startswith("END")
+        printed = [line for line in lines if line.startswith("line ")]
+        assert len(printed) == 3000 and printed[-1].startswith("line 02999 ")
+        assert lines[-3] == "no newline at the end"
+    text = sink.text()
+    assert text.count("line 02999 ") == 2
+    assert text.index("no newline at the end") < text.index("END RequestId")
