@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections import defaultdict
 
 from postroom.clock import Clock
@@ -37,6 +38,7 @@ class EnvironmentPool:
         self._running = False
 
     async def start(self) -> None:
+        _raise_open_file_limit()
         self._running = True
         self._reaper = asyncio.create_task(self._reap_idle())
 
@@ -160,3 +162,15 @@ class EnvironmentPool:
                     else:
                         next_due = min(next_due, due)
             await self._clock.sleep(max((next_due - now) / 1000, 0.001))
+
+
+def _raise_open_file_limit() -> None:
+    """Each environment holds about five descriptors (listener, connection, output pipe,
+    /proc status): lift the soft limit to the hard one so hundreds of them fit."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError):  # not permitted here: keep what we have
+        pass
