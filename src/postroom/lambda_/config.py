@@ -246,6 +246,10 @@ def configuration(
     """The FunctionConfiguration AWS answers with for one stored version."""
     out = {k: v for k, v in doc.items() if not k.startswith("_")}
     out["FunctionArn"] = function_arn(fn.region, fn.account, fn.name, qualified)
+    if out.get("Runtime"):
+        # AWS names the managed runtime build a function runs on; one stable id per runtime.
+        build = hashlib.sha256(out["Runtime"].encode()).hexdigest()
+        out["RuntimeVersionConfig"] = {"RuntimeVersionArn": f"arn:aws:lambda:{fn.region}::runtime:{build}"}
     if state == "Pending":
         out.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
     else:
