@@ -37,7 +37,7 @@ def run(scenario, data_dir: Path | None = None):
     async def main():
         store = SqliteStore(None)
         await store.start()
-        svc = LambdaService(store.functions, SystemClock(), data_dir)
+        svc = LambdaService(store, SystemClock(), data_dir)
         svc.environments = Pool()
         await svc.start()
         try:
@@ -50,8 +50,14 @@ def run(scenario, data_dir: Path | None = None):
 
 
 async def create(svc: LambdaService, name: str = "fn", **kwargs) -> dict:
-    params = {"FunctionName": name, "Role": ROLE, "Runtime": "python3.12", "Handler": "app.handler",
-              "Code": {"ZipFile": zip_code(CODE)}, **kwargs}
+    params = {
+        "FunctionName": name,
+        "Role": ROLE,
+        "Runtime": "python3.12",
+        "Handler": "app.handler",
+        "Code": {"ZipFile": zip_code(CODE)},
+        **kwargs,
+    }
     return await svc.call("CreateFunction", params, CTX)
 
 
@@ -61,15 +67,29 @@ def test_resolve_names_versions_aliases_and_weights():
         await svc.call("PublishVersion", {"FunctionName": "fn"}, CTX)
         await svc.call("UpdateFunctionConfiguration", {"FunctionName": "fn", "Timeout": 6}, CTX)
         await svc.call("PublishVersion", {"FunctionName": "fn"}, CTX)
-        await svc.call("CreateAlias", {"FunctionName": "fn", "Name": "live", "FunctionVersion": "1",
-                                       "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.3}}}, CTX)
+        await svc.call(
+            "CreateAlias",
+            {
+                "FunctionName": "fn",
+                "Name": "live",
+                "FunctionVersion": "1",
+                "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.3}},
+            },
+            CTX,
+        )
         latest = await resolve(svc, ACCOUNT, REGION, "fn", None)
-        assert latest.function_arn == latest.qualified_arn == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn"
+        assert (
+            latest.function_arn
+            == latest.qualified_arn
+            == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn"
+        )
         assert latest.executed_version == "$LATEST" and latest.state == "Active"
         assert latest.spec.timeout_s == 6 and latest.spec.environment == (("COLOR", "red"),)
         assert (latest.spec.code_dir / "app.py").read_text() == CODE["app.py"]
         assert latest.spec.log_group == "/aws/lambda/fn"
-        one = await resolve(svc, ACCOUNT, REGION, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn:1", None)
+        one = await resolve(
+            svc, ACCOUNT, REGION, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn:1", None
+        )
         assert one.executed_version == "1" and one.spec.timeout_s == 5
         assert one.qualified_arn.endswith("function:fn:1")
         picks = Counter()
@@ -81,11 +101,19 @@ def test_resolve_names_versions_aliases_and_weights():
         for function, qualifier, message in (
             ("nope", None, f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:nope"),
             ("fn", "9", f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn:9"),
-            ("fn:beta", None, f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn:beta"),
+            (
+                "fn:beta",
+                None,
+                f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn:beta",
+            ),
         ):
             with pytest.raises(AWSError) as e:
                 await resolve(svc, ACCOUNT, REGION, function, qualifier)
-            assert (e.value.code, e.value.message, e.value.status) == ("ResourceNotFoundException", message, 404)
+            assert (e.value.code, e.value.message, e.value.status) == (
+                "ResourceNotFoundException",
+                message,
+                404,
+            )
         with pytest.raises(AWSError) as e:
             await resolve(svc, ACCOUNT, REGION, "fn:1", "2")
         assert e.value.code == "InvalidParameterValueException"
@@ -99,16 +127,29 @@ def test_resolve_cache_follows_every_change_and_retires_environments():
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fn"
         first = await resolve(svc, ACCOUNT, REGION, "fn", None)
         assert await resolve(svc, ACCOUNT, REGION, "fn", None) is first  # cached
-        await svc.call("UpdateFunctionConfiguration", {"FunctionName": "fn", "MemorySize": 512}, CTX)
+        await svc.call(
+            "UpdateFunctionConfiguration", {"FunctionName": "fn", "MemorySize": 512}, CTX
+        )
         second = await resolve(svc, ACCOUNT, REGION, "fn", None)
         assert second.spec.memory_mb == 512 and second.spec.revision != first.spec.revision
-        await svc.call("UpdateFunctionCode", {"FunctionName": "fn", "ZipFile": zip_code({"app.py": "x=1"})}, CTX)
+        await svc.call(
+            "UpdateFunctionCode",
+            {"FunctionName": "fn", "ZipFile": zip_code({"app.py": "x=1"})},
+            CTX,
+        )
         third = await resolve(svc, ACCOUNT, REGION, "fn", None)
         assert third.spec.code_dir != second.spec.code_dir
-        await svc.call("PutFunctionConcurrency", {"FunctionName": "fn", "ReservedConcurrentExecutions": 2}, CTX)
-        await svc.call("PutFunctionEventInvokeConfig", {"FunctionName": "fn", "MaximumRetryAttempts": 1}, CTX)
+        await svc.call(
+            "PutFunctionConcurrency", {"FunctionName": "fn", "ReservedConcurrentExecutions": 2}, CTX
+        )
+        await svc.call(
+            "PutFunctionEventInvokeConfig", {"FunctionName": "fn", "MaximumRetryAttempts": 1}, CTX
+        )
         fourth = await resolve(svc, ACCOUNT, REGION, "fn", None)
-        assert fourth.reserved_concurrency == 2 and fourth.event_invoke_config["MaximumRetryAttempts"] == 1
+        assert (
+            fourth.reserved_concurrency == 2
+            and fourth.event_invoke_config["MaximumRetryAttempts"] == 1
+        )
         assert svc.environments.retired == [arn, arn]
         await svc.call("DeleteFunction", {"FunctionName": "fn"}, CTX)
         assert svc.environments.retired == [arn, arn, arn]
@@ -136,7 +177,7 @@ def test_hot_reload_state_follows_the_directory(tmp_path):
 def _inflate_declared_size(package: bytes, size: int) -> bytes:
     """The same zip, its central directory claiming ``size`` uncompressed bytes."""
     at = package.index(b"PK\x01\x02")
-    return package[:at + 24] + struct.pack("<I", size) + package[at + 28:]
+    return package[: at + 24] + struct.pack("<I", size) + package[at + 28 :]
 
 
 def test_code_store_limits_and_layout(tmp_path):
@@ -155,7 +196,9 @@ def test_code_store_limits_and_layout(tmp_path):
         assert (tmp_path / "lambda" / "code" / f"{sha_hex}.zip").read_bytes() == package
         unpacked = tmp_path / "lambda" / "unpacked" / sha_hex
         assert (unpacked / "bin" / "run").stat().st_mode & 0o111
-        assert not [p for p in (tmp_path / "lambda" / "unpacked").iterdir() if p.name.startswith(".")]
+        assert not [
+            p for p in (tmp_path / "lambda" / "unpacked").iterdir() if p.name.startswith(".")
+        ]
         assert created["CodeSize"] == len(package)
         status, kind, body = await svc.http_routes()["/_postroom/lambda/code"](f"sha={sha_hex}")
         assert (status, body) == (200, package)

@@ -61,7 +61,7 @@ def _sqs(deps: Deps) -> Service:
 def _lambda(deps: Deps) -> Service:
     from postroom.lambda_.service import LambdaService
 
-    return LambdaService(deps.store.functions, deps.clock, deps.settings.data_dir)
+    return LambdaService(deps.store, deps.clock, deps.settings.data_dir)
 
 
 def _sns(deps: Deps) -> Service:

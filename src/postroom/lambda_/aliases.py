@@ -29,12 +29,20 @@ _VERSION = re.compile(r"^(\$LATEST|[0-9]+)$")
 def _check_name(name: str) -> None:
     check_length(name, "name", 128, 1)
     if not ALIAS.match(name):
-        raise constraint(name, "name", "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)")
+        raise constraint(
+            name,
+            "name",
+            "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)",
+        )
 
 
 def _check_version(fn: FunctionRecord, version: str) -> None:
     if not _VERSION.match(version):
-        raise constraint(version, "functionVersion", "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)")
+        raise constraint(
+            version,
+            "functionVersion",
+            "Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)",
+        )
     if version not in fn.versions:
         raise function_not_found(function_arn(fn.region, fn.account, fn.name, version))
 
@@ -44,17 +52,21 @@ def _routing(fn: FunctionRecord, primary: str, config: dict[str, Any] | None) ->
     if not weights:
         return None
     if len(weights) > 1:
-        raise invalid_parameter("Number of items in AdditionalVersionWeights cannot be greater than 1")
+        raise invalid_parameter(
+            "Number of items in AdditionalVersionWeights cannot be greater than 1"
+        )
     for version, weight in weights.items():
         if not 0.0 <= weight <= 1.0:
             raise constraint(
-                f"{{{version}={weight}}}", "routingConfig.additionalVersionWeights",
+                f"{{{version}={weight}}}",
+                "routingConfig.additionalVersionWeights",
                 "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must "
                 "have value greater than or equal to 0.0, Member must not be null]",
             )
         if not is_version(version):
             raise constraint(
-                f"{{{version}={weight}}}", "routingConfig.additionalVersionWeights",
+                f"{{{version}={weight}}}",
+                "routingConfig.additionalVersionWeights",
                 "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must "
                 "have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, "
                 "Member must not be null]",
@@ -65,7 +77,9 @@ def _routing(fn: FunctionRecord, primary: str, config: dict[str, Any] | None) ->
                 "configuration."
             )
         if primary == LATEST:
-            raise invalid_parameter("$LATEST is not supported for an alias pointing to more than 1 version")
+            raise invalid_parameter(
+                "$LATEST is not supported for an alias pointing to more than 1 version"
+            )
         _check_version(fn, version)
     return {"AdditionalVersionWeights": {k: float(v) for k, v in weights.items()}}
 
@@ -85,9 +99,15 @@ async def create_alias(svc: LambdaService, p: dict[str, Any], ctx: RequestContex
         fn = svc.function(ref)
         _check_version(fn, version)
         if name in fn.aliases:
-            raise conflict(f"Alias already exists: {function_arn(fn.region, fn.account, fn.name, name)}")
-        alias: Doc = {"Name": name, "FunctionVersion": version, "Description": p.get("Description") or "",
-                      "RevisionId": svc.new_revision()}
+            raise conflict(
+                f"Alias already exists: {function_arn(fn.region, fn.account, fn.name, name)}"
+            )
+        alias: Doc = {
+            "Name": name,
+            "FunctionVersion": version,
+            "Description": p.get("Description") or "",
+            "RevisionId": svc.new_revision(),
+        }
         routing = _routing(fn, version, p.get("RoutingConfig"))
         if routing:
             alias["RoutingConfig"] = routing
@@ -158,7 +178,8 @@ async def list_aliases(svc: LambdaService, p: dict[str, Any], ctx: RequestContex
     fn = svc.function(ref)
     wanted = p.get("FunctionVersion")
     aliases = sorted(
-        (a for a in fn.aliases.values() if wanted is None or a["FunctionVersion"] == wanted), key=lambda a: a["Name"]
+        (a for a in fn.aliases.values() if wanted is None or a["FunctionVersion"] == wanted),
+        key=lambda a: a["Name"],
     )
     chunk, marker = page(aliases, lambda a: a["Name"], p.get("Marker"), p.get("MaxItems"))
     return with_marker({"Aliases": [alias_view(fn, a) for a in chunk]}, marker)

@@ -98,7 +98,9 @@ def _check_zip(data: bytes) -> int:
             raise invalid_parameter(_BAD_ZIP)
         total += info.file_size
     if total > limits.UNZIPPED_MAX_BYTES:
-        raise invalid_parameter(f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes")
+        raise invalid_parameter(
+            f"Unzipped size must be smaller than {limits.UNZIPPED_MAX_BYTES} bytes"
+        )
     return total
 
 
@@ -141,7 +143,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def hot_reload_dir(key: str | None) -> Path:
     """The directory a hot-reload ``S3Key`` names (absolute, existing)."""
     if not key or not os.path.isabs(key):
-        raise invalid_parameter(f"Hot-reload code needs an absolute directory path as S3Key, got: {key}")
+        raise invalid_parameter(
+            f"Hot-reload code needs an absolute directory path as S3Key, got: {key}"
+        )
     path = Path(key)
     if not path.is_dir():
         raise invalid_parameter(f"Hot-reload directory does not exist: {key}")

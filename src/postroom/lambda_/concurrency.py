@@ -15,9 +15,12 @@ if TYPE_CHECKING:
 Result = dict[str, Any] | None
 
 
-def reserved_total(svc: LambdaService, account: str, region: str, leave_out: str | None = None) -> int:
+def reserved_total(
+    svc: LambdaService, account: str, region: str, leave_out: str | None = None
+) -> int:
     return sum(
-        fn.reserved_concurrency or 0 for fn in svc.store.functions.values()
+        fn.reserved_concurrency or 0
+        for fn in svc.catalog.functions.values()
         if fn.account == account and fn.region == region and fn.name != leave_out
     )
 
@@ -32,13 +35,17 @@ def _unqualified(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> 
     return ref
 
 
-async def put_function_concurrency(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def put_function_concurrency(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     ref = _unqualified(svc, p, ctx)
     wanted = p["ReservedConcurrentExecutions"]
     check_range(wanted, "reservedConcurrentExecutions", 0, limits.ACCOUNT_CONCURRENCY)
     async with svc.lock:
         fn = svc.function(ref)
-        unreserved = limits.ACCOUNT_CONCURRENCY - reserved_total(svc, ref.account, ref.region, leave_out=ref.name)
+        unreserved = limits.ACCOUNT_CONCURRENCY - reserved_total(
+            svc, ref.account, ref.region, leave_out=ref.name
+        )
         if unreserved - wanted < limits.UNRESERVED_MINIMUM:
             raise invalid_parameter(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
@@ -50,14 +57,18 @@ async def put_function_concurrency(svc: LambdaService, p: dict[str, Any], ctx: R
     return {"ReservedConcurrentExecutions": wanted}
 
 
-async def get_function_concurrency(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def get_function_concurrency(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     fn = svc.function(_unqualified(svc, p, ctx))
     if fn.reserved_concurrency is None:
         return {}
     return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
 
 
-async def delete_function_concurrency(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def delete_function_concurrency(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     ref = _unqualified(svc, p, ctx)
     async with svc.lock:
         fn = svc.function(ref)
@@ -68,14 +79,16 @@ async def delete_function_concurrency(svc: LambdaService, p: dict[str, Any], ctx
     return None
 
 
-async def get_account_settings(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def get_account_settings(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     count = 0
     code_size = 0
-    for fn in svc.store.functions.values():
+    for fn in svc.catalog.functions.values():
         if fn.account == ctx.account and fn.region == ctx.region:
             count += 1
             code_size += sum(v.get("CodeSize", 0) for v in fn.versions.values())
-    for layer in svc.store.layers.values():
+    for layer in svc.catalog.layers.values():
         if layer.account == ctx.account and layer.region == ctx.region:
             code_size += sum(v["Content"]["CodeSize"] for v in layer.versions.values())
     return {
@@ -84,7 +97,8 @@ async def get_account_settings(svc: LambdaService, p: dict[str, Any], ctx: Reque
             "CodeSizeUnzipped": limits.UNZIPPED_MAX_BYTES,
             "CodeSizeZipped": limits.ZIP_MAX_BYTES,
             "ConcurrentExecutions": limits.ACCOUNT_CONCURRENCY,
-            "UnreservedConcurrentExecutions": limits.ACCOUNT_CONCURRENCY - reserved_total(svc, ctx.account, ctx.region),
+            "UnreservedConcurrentExecutions": limits.ACCOUNT_CONCURRENCY
+            - reserved_total(svc, ctx.account, ctx.region),
         },
         "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": count},
     }

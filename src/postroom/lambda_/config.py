@@ -61,7 +61,8 @@ def check_environment(env: dict[str, Any] | None) -> dict[str, str]:
     for key in variables:
         if not _ENV_KEY.match(key):
             raise constraint(
-                key, "environment.variables",
+                key,
+                "environment.variables",
                 "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
                 "[a-zA-Z]([a-zA-Z0-9_])+]",
             )
@@ -81,7 +82,9 @@ def check_environment(env: dict[str, Any] | None) -> dict[str, str]:
     return variables
 
 
-def resolve_layers(svc: LambdaService, arns: list[str], account: str, region: str) -> list[tuple[Doc, str]]:
+def resolve_layers(
+    svc: LambdaService, arns: list[str], account: str, region: str
+) -> list[tuple[Doc, str]]:
     """Each layer version ARN's (Layers entry, unpacked code sha); AWS's errors otherwise."""
     if len(arns) > limits.LAYERS_PER_FUNCTION:
         raise invalid_parameter("Cannot reference more than 5 layers.")
@@ -94,7 +97,8 @@ def resolve_layers(svc: LambdaService, arns: list[str], account: str, region: st
             version = None
         if version is None or not arn.startswith("arn:"):
             raise constraint(
-                f"[{arn}]", "layers",
+                f"[{arn}]",
+                "layers",
                 "Member must satisfy constraint: [Member must have length less than or equal to 140, Member must "
                 "have length greater than or equal to 1, Member must satisfy regular expression pattern: "
                 "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|"
@@ -104,7 +108,7 @@ def resolve_layers(svc: LambdaService, arns: list[str], account: str, region: st
             raise invalid_parameter(
                 f"Layers are not in the same region as the function. Layers are expected to be in region {region}."
             )
-        layer = svc.store.layers.get((l_account, l_region, name))
+        layer = svc.catalog.layers.get((l_account, l_region, name))
         doc = layer.versions.get(version) if layer is not None else None
         if doc is None:
             raise invalid_parameter(f"Layer version {arn} does not exist.")
@@ -119,7 +123,9 @@ def resolve_layers(svc: LambdaService, arns: list[str], account: str, region: st
     return out
 
 
-def apply_settings(svc: LambdaService, doc: Doc, p: dict[str, Any], account: str, region: str) -> None:
+def apply_settings(
+    svc: LambdaService, doc: Doc, p: dict[str, Any], account: str, region: str
+) -> None:
     """Validate the configuration members present in ``p`` and set them on ``doc``."""
     refuse_unsupported(p)
     if "Role" in p:
@@ -131,7 +137,9 @@ def apply_settings(svc: LambdaService, doc: Doc, p: dict[str, Any], account: str
     if "Handler" in p:
         check_length(p["Handler"], "handler", limits.HANDLER_MAX)
         if p["Handler"] and not _HANDLER.match(p["Handler"]):
-            raise constraint(p["Handler"], "handler", "Member must satisfy regular expression pattern: [^\\s]+")
+            raise constraint(
+                p["Handler"], "handler", "Member must satisfy regular expression pattern: [^\\s]+"
+            )
         doc["Handler"] = p["Handler"]
     if "Description" in p:
         check_length(p["Description"], "description", limits.DESCRIPTION_MAX)
@@ -151,7 +159,11 @@ def apply_settings(svc: LambdaService, doc: Doc, p: dict[str, Any], account: str
     if "TracingConfig" in p:
         mode = (p["TracingConfig"] or {}).get("Mode") or "PassThrough"
         if mode not in ("Active", "PassThrough"):
-            raise constraint(mode, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
+            raise constraint(
+                mode,
+                "tracingConfig.mode",
+                "Member must satisfy enum value set: [Active, PassThrough]",
+            )
         doc["TracingConfig"] = {"Mode": mode}
     if "DeadLetterConfig" in p:
         target = (p["DeadLetterConfig"] or {}).get("TargetArn")
@@ -180,10 +192,15 @@ def apply_settings(svc: LambdaService, doc: Doc, p: dict[str, Any], account: str
     if "Architectures" in p:
         arch = p["Architectures"] or ["x86_64"]
         if len(arch) != 1:
-            raise constraint(f"[{', '.join(arch)}]", "architectures", "Member must have length less than or equal to 1")
+            raise constraint(
+                f"[{', '.join(arch)}]",
+                "architectures",
+                "Member must have length less than or equal to 1",
+            )
         if arch[0] not in ("x86_64", "arm64"):
             raise constraint(
-                f"[{', '.join(arch)}]", "architectures",
+                f"[{', '.join(arch)}]",
+                "architectures",
                 "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], "
                 "Member must not be null]",
             )
@@ -194,19 +211,28 @@ def _logging_config(given: dict[str, Any], doc: Doc) -> Doc:
     current = dict(doc.get("LoggingConfig") or {})
     fmt = given.get("LogFormat") or current.get("LogFormat") or "Text"
     if fmt not in ("JSON", "Text"):
-        raise constraint(fmt, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]")
+        raise constraint(
+            fmt, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]"
+        )
     out: Doc = {"LogFormat": fmt}
-    for key, path in (("ApplicationLogLevel", "applicationLogLevel"), ("SystemLogLevel", "systemLogLevel")):
+    for key, path in (
+        ("ApplicationLogLevel", "applicationLogLevel"),
+        ("SystemLogLevel", "systemLogLevel"),
+    ):
         level = given.get(key) or current.get(key)
         if level is not None and level not in _LOG_LEVELS:
-            raise constraint(level, f"loggingConfig.{path}", f"Member must satisfy enum value set: [{', '.join(_LOG_LEVELS)}]")
+            raise constraint(
+                level,
+                f"loggingConfig.{path}",
+                f"Member must satisfy enum value set: [{', '.join(_LOG_LEVELS)}]",
+            )
         if fmt == "JSON":
             out[key] = level or ("INFO" if key == "SystemLogLevel" else "INFO")
         elif given.get(key):
-            raise invalid_parameter(
-                f"{key} can be set only when LogFormat is JSON."
-            )
-    out["LogGroup"] = given.get("LogGroup") or current.get("LogGroup") or f"/aws/lambda/{doc['FunctionName']}"
+            raise invalid_parameter(f"{key} can be set only when LogFormat is JSON.")
+    out["LogGroup"] = (
+        given.get("LogGroup") or current.get("LogGroup") or f"/aws/lambda/{doc['FunctionName']}"
+    )
     return out
 
 
@@ -240,7 +266,11 @@ def digest(doc: Doc) -> str:
 
 
 def configuration(
-    fn: FunctionRecord, doc: Doc, *, qualified: str | None = None, update_status: str | None = "Successful",
+    fn: FunctionRecord,
+    doc: Doc,
+    *,
+    qualified: str | None = None,
+    update_status: str | None = "Successful",
     state: str = "Active",
 ) -> Doc:
     """The FunctionConfiguration AWS answers with for one stored version."""
@@ -249,14 +279,21 @@ def configuration(
     if out.get("Runtime"):
         # AWS names the managed runtime build a function runs on; one stable id per runtime.
         build = hashlib.sha256(out["Runtime"].encode()).hexdigest()
-        out["RuntimeVersionConfig"] = {"RuntimeVersionArn": f"arn:aws:lambda:{fn.region}::runtime:{build}"}
+        out["RuntimeVersionConfig"] = {
+            "RuntimeVersionArn": f"arn:aws:lambda:{fn.region}::runtime:{build}"
+        }
     if state == "Pending":
-        out.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
+        out.update(
+            State="Pending",
+            StateReason="The function is being created.",
+            StateReasonCode="Creating",
+        )
     else:
         out["State"] = state
     if update_status == "InProgress":
         out.update(
-            LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
+            LastUpdateStatus="InProgress",
+            LastUpdateStatusReason="The function is being created.",
             LastUpdateStatusReasonCode="Creating",
         )
     elif update_status is not None:
@@ -268,6 +305,8 @@ def version_configuration(fn: FunctionRecord, version: str, *, qualified: bool) 
     """A stored version as read back (Active; only $LATEST has a last update status)."""
     doc = fn.versions[version]
     return configuration(
-        fn, doc, qualified=version if qualified else None,
+        fn,
+        doc,
+        qualified=version if qualified else None,
         update_status="Successful" if version == LATEST else None,
     )

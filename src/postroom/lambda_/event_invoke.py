@@ -27,11 +27,15 @@ _DESTINATION = re.compile(
 
 
 def _missing_config(ref: FunctionRef) -> Exception:
-    return not_found(f"The function {ref.qualified_arn(ref.qualifier or LATEST)} doesn't have an EventInvokeConfig")
+    return not_found(
+        f"The function {ref.qualified_arn(ref.qualifier or LATEST)} doesn't have an EventInvokeConfig"
+    )
 
 
-def _target(svc: LambdaService, ref: FunctionRef, p: dict[str, Any], *, must_exist: bool) -> FunctionRecord:
-    fn = svc.store.functions.get(ref.key)
+def _target(
+    svc: LambdaService, ref: FunctionRef, p: dict[str, Any], *, must_exist: bool
+) -> FunctionRecord:
+    fn = svc.catalog.functions.get(ref.key)
     if fn is None:
         if must_exist:
             raise _missing_config(ref)
@@ -55,9 +59,13 @@ def _check_destinations(svc: LambdaService, ref: FunctionRef, config: dict[str, 
             raise constraint(arn, f"destinationConfig.{path}.destination", _DESTINATION_RULE)
         service = arn.split(":")[2]
         if service == "lambda":
-            target = parse_function(arn, ref.account, ref.region, path=f"destinationConfig.{path}.destination")
+            target = parse_function(
+                arn, ref.account, ref.region, path=f"destinationConfig.{path}.destination"
+            )
             if target.name == ref.name and target.account == ref.account:
-                raise invalid_parameter("You can't specify the function as a destination for itself.")
+                raise invalid_parameter(
+                    "You can't specify the function as a destination for itself."
+                )
         elif service not in ("sqs", "sns", "events"):
             bad = True
         out[side] = {"Destination": arn}
@@ -73,11 +81,21 @@ def _check_destinations(svc: LambdaService, ref: FunctionRef, config: dict[str, 
 
 
 def _check(p: dict[str, Any]) -> None:
-    if p.get("MaximumRetryAttempts") is None and p.get("MaximumEventAgeInSeconds") is None \
-            and p.get("DestinationConfig") is None:
-        raise invalid_parameter("You must specify at least one of error handling or destination setting.")
+    if (
+        p.get("MaximumRetryAttempts") is None
+        and p.get("MaximumEventAgeInSeconds") is None
+        and p.get("DestinationConfig") is None
+    ):
+        raise invalid_parameter(
+            "You must specify at least one of error handling or destination setting."
+        )
     check_range(p.get("MaximumRetryAttempts"), "maximumRetryAttempts", 0, limits.RETRY_ATTEMPTS_MAX)
-    check_range(p.get("MaximumEventAgeInSeconds"), "maximumEventAgeInSeconds", limits.EVENT_AGE_MIN, limits.EVENT_AGE_MAX)
+    check_range(
+        p.get("MaximumEventAgeInSeconds"),
+        "maximumEventAgeInSeconds",
+        limits.EVENT_AGE_MIN,
+        limits.EVENT_AGE_MAX,
+    )
 
 
 def view(fn: FunctionRecord, qualifier: str, config: Doc) -> Doc:
@@ -86,7 +104,9 @@ def view(fn: FunctionRecord, qualifier: str, config: Doc) -> Doc:
     return out
 
 
-async def _write(svc: LambdaService, p: dict[str, Any], ctx: RequestContext, *, merge: bool) -> Result:
+async def _write(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext, *, merge: bool
+) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
     _check(p)
     async with svc.lock:
@@ -95,7 +115,11 @@ async def _write(svc: LambdaService, p: dict[str, Any], ctx: RequestContext, *, 
         current = fn.event_invoke_configs.get(qualifier)
         if merge and current is None:
             raise _missing_config(ref)
-        config: Doc = dict(current) if merge and current else {"DestinationConfig": {"OnSuccess": {}, "OnFailure": {}}}
+        config: Doc = (
+            dict(current)
+            if merge and current
+            else {"DestinationConfig": {"OnSuccess": {}, "OnFailure": {}}}
+        )
         if p.get("DestinationConfig") is not None:
             config["DestinationConfig"] = _check_destinations(svc, ref, p["DestinationConfig"])
         for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
@@ -141,11 +165,13 @@ async def delete_config(svc: LambdaService, p: dict[str, Any], ctx: RequestConte
 
 async def list_configs(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region)
-    fn = svc.store.functions.get(ref.key)
+    fn = svc.catalog.functions.get(ref.key)
     if fn is None:
         raise not_found("The function doesn't exist.")
     items = sorted(fn.event_invoke_configs.items())
-    chunk, marker = page(items, lambda item: item[0], p.get("Marker"), p.get("MaxItems"), maximum=50)
+    chunk, marker = page(
+        items, lambda item: item[0], p.get("Marker"), p.get("MaxItems"), maximum=50
+    )
     return with_marker({"FunctionEventInvokeConfigs": [view(fn, q, c) for q, c in chunk]}, marker)
 
 

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 Result = dict[str, Any] | None
 # What ListFunctions and ListVersionsByFunction leave out of each configuration, as AWS does.
 _NOT_LISTED = (
-    "State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
     "LastUpdateStatusReasonCode",
 )
 
@@ -41,7 +45,11 @@ async def store_code(svc: LambdaService, p: dict[str, Any]) -> Doc:
         if bucket:
             raise invalid_parameter("Please provide only one of ZipFile or S3Bucket/S3Key.")
         stored = await svc.code.store(p["ZipFile"])
-        return {"CodeSize": stored.size, "CodeSha256": stored.sha256, "_code": {"sha": stored.sha_hex}}
+        return {
+            "CodeSize": stored.size,
+            "CodeSha256": stored.sha256,
+            "_code": {"sha": stored.sha_hex},
+        }
     if bucket == HOT_RELOAD_BUCKET:
         path = hot_reload_dir(p.get("S3Key"))
         return {"CodeSize": 0, "CodeSha256": HOT_RELOAD_SHA, "_code": {"dir": str(path)}}
@@ -60,28 +68,45 @@ async def create_function(svc: LambdaService, p: dict[str, Any], ctx: RequestCon
     if p.get("PackageType") == "Image" or code.get("ImageUri"):
         raise unsupported("PackageType Image (container image functions)")
     if p.get("PackageType") not in (None, "Zip"):
-        raise constraint(p["PackageType"], "packageType", "Member must satisfy enum value set: [Image, Zip]")
+        raise constraint(
+            p["PackageType"], "packageType", "Member must satisfy enum value set: [Image, Zip]"
+        )
     if not p.get("Runtime") or not p.get("Handler"):
-        raise invalid_parameter("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
-    if ref.key in svc.store.functions:
+        raise invalid_parameter(
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+        )
+    if ref.key in svc.catalog.functions:
         raise conflict(f"Function already exist: {ref.name}")
     tags = check_tags(p.get("Tags") or {})
     doc: Doc = {
-        "FunctionName": ref.name, "Description": "", "Timeout": limits.TIMEOUT_DEFAULT,
-        "MemorySize": limits.MEMORY_DEFAULT, "Version": LATEST, "TracingConfig": {"Mode": "PassThrough"},
-        "PackageType": "Zip", "Architectures": ["x86_64"],
+        "FunctionName": ref.name,
+        "Description": "",
+        "Timeout": limits.TIMEOUT_DEFAULT,
+        "MemorySize": limits.MEMORY_DEFAULT,
+        "Version": LATEST,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
         "EphemeralStorage": {"Size": limits.EPHEMERAL_DEFAULT},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{ref.name}"},
     }
-    apply_settings(svc, doc, {k: v for k, v in p.items() if k not in ("FunctionName", "Code")}, ref.account, ref.region)
+    apply_settings(
+        svc,
+        doc,
+        {k: v for k, v in p.items() if k not in ("FunctionName", "Code")},
+        ref.account,
+        ref.region,
+    )
     doc.update(await store_code(svc, code))
     doc["LastModified"] = svc.now_text()
     doc["RevisionId"] = svc.new_revision()
     async with svc.lock:
-        if ref.key in svc.store.functions:
+        if ref.key in svc.catalog.functions:
             raise conflict(f"Function already exist: {ref.name}")
-        fn = FunctionRecord(ref.account, ref.region, ref.name, svc.clock.now_ms(), tags=tags, versions={LATEST: doc})
+        fn = FunctionRecord(
+            ref.account, ref.region, ref.name, svc.clock.now_ms(), tags=tags, versions={LATEST: doc}
+        )
         shown = doc
         if p.get("Publish"):
             shown = publish(svc, fn, None)
@@ -107,7 +132,9 @@ async def get_function(svc: LambdaService, p: dict[str, Any], ctx: RequestContex
     return result
 
 
-async def get_function_configuration(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def get_function_configuration(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
     fn = svc.function(ref, qualified_error=ref.qualifier is not None)
     version = svc.version_of(fn, ref)
@@ -128,14 +155,23 @@ async def list_functions(svc: LambdaService, p: dict[str, Any], ctx: RequestCont
     if every is not None and every != "ALL":
         raise constraint(every, "functionVersion", "Member must satisfy enum value set: [ALL]")
     functions = sorted(
-        (fn for fn in svc.store.functions.values() if fn.account == ctx.account and fn.region == ctx.region),
+        (
+            fn
+            for fn in svc.catalog.functions.values()
+            if fn.account == ctx.account and fn.region == ctx.region
+        ),
         key=lambda fn: fn.name,
     )
     items: list[tuple[FunctionRecord, str]] = []
     for fn in functions:
         versions = sorted(fn.versions, key=_version_order) if every else [LATEST]
         items.extend((fn, v) for v in versions)
-    chunk, marker = page(items, lambda item: f"{item[0].name}:{_version_order(item[1])[1]:012d}", p.get("Marker"), p.get("MaxItems"))
+    chunk, marker = page(
+        items,
+        lambda item: f"{item[0].name}:{_version_order(item[1])[1]:012d}",
+        p.get("Marker"),
+        p.get("MaxItems"),
+    )
     configs = [listed(version_configuration(fn, v, qualified=bool(every))) for fn, v in chunk]
     return with_marker({"Functions": configs}, marker)
 
@@ -160,7 +196,9 @@ async def delete_function(svc: LambdaService, p: dict[str, Any], ctx: RequestCon
             users = sorted(name for name, a in fn.aliases.items() if _alias_uses(a, ref.qualifier))
             if users:
                 raise conflict(
-                    "Unable to delete version because the following aliases reference it: [" + ", ".join(users) + "]"
+                    "Unable to delete version because the following aliases reference it: ["
+                    + ", ".join(users)
+                    + "]"
                 )
             changed = svc.copy(fn)
             del changed.versions[ref.qualifier]
@@ -189,7 +227,9 @@ def _check_revision(fn: FunctionRecord, revision: str | None) -> None:
         raise precondition_failed()
 
 
-async def update_function_code(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def update_function_code(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region)
     _only_latest(ref.qualifier)
     svc.function(ref)
@@ -219,11 +259,15 @@ async def update_function_code(svc: LambdaService, p: dict[str, Any], ctx: Reque
         await svc.save(changed)
     svc.retire_environments(ref.arn)
     if qualified:
-        return configuration(changed, shown, qualified=qualified, state="Pending", update_status=None)
+        return configuration(
+            changed, shown, qualified=qualified, state="Pending", update_status=None
+        )
     return configuration(changed, shown, update_status="InProgress")
 
 
-async def update_function_configuration(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def update_function_configuration(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region)
     _only_latest(ref.qualifier)
     async with svc.lock:

@@ -27,21 +27,32 @@ if TYPE_CHECKING:
 
 Result = dict[str, Any] | None
 _ARCHITECTURES = ("x86_64", "arm64")
-_LISTED = ("LayerVersionArn", "Version", "Description", "CreatedDate", "CompatibleRuntimes", "LicenseInfo",
-           "CompatibleArchitectures")
+_LISTED = (
+    "LayerVersionArn",
+    "Version",
+    "Description",
+    "CreatedDate",
+    "CompatibleRuntimes",
+    "LicenseInfo",
+    "CompatibleArchitectures",
+)
 _LAYER_REVISION = (
     "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the "
     "latest Revision Id"
 )
 
 
-def _check_compatibility(runtimes_given: list[str] | None, architectures: list[str] | None, *, single: bool) -> None:
+def _check_compatibility(
+    runtimes_given: list[str] | None, architectures: list[str] | None, *, single: bool
+) -> None:
     errors = []
     known = runtimes()
     if runtimes_given:
         prefix = "compatibleRuntime" if single else "compatibleRuntimes"
         if len(runtimes_given) > 15:
-            errors.append(f"Value '{runtimes_given}' at '{prefix}' failed to satisfy constraint: Member must have length less than or equal to 15")
+            errors.append(
+                f"Value '{runtimes_given}' at '{prefix}' failed to satisfy constraint: Member must have length less than or equal to 15"
+            )
         elif any(r not in known for r in runtimes_given):
             value = runtimes_given[0] if single else f"[{', '.join(runtimes_given)}]"
             errors.append(
@@ -51,7 +62,9 @@ def _check_compatibility(runtimes_given: list[str] | None, architectures: list[s
     if architectures:
         prefix = "compatibleArchitecture" if single else "compatibleArchitectures"
         if len(architectures) > 2:
-            errors.append(f"Value '[{', '.join(architectures)}]' at '{prefix}' failed to satisfy constraint: Member must have length less than or equal to 2")
+            errors.append(
+                f"Value '[{', '.join(architectures)}]' at '{prefix}' failed to satisfy constraint: Member must have length less than or equal to 2"
+            )
         elif any(a not in _ARCHITECTURES for a in architectures):
             value = architectures[0] if single else f"[{', '.join(architectures)}]"
             errors.append(
@@ -69,18 +82,24 @@ def _view(svc: LambdaService, ctx: RequestContext, doc: Doc) -> Doc:
     return out
 
 
-def _find(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> tuple[LayerRecord | None, Doc | None, int]:
+def _find(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> tuple[LayerRecord | None, Doc | None, int]:
     account, region, name, _ = parse_layer(p["LayerName"], ctx.account, ctx.region)
     number = p["VersionNumber"]
-    layer = svc.store.layers.get((account, region, name))
+    layer = svc.catalog.layers.get((account, region, name))
     return layer, (layer.versions.get(number) if layer else None), number
 
 
-async def publish_layer_version(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def publish_layer_version(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     account, region, name, _ = parse_layer(p["LayerName"], ctx.account, ctx.region)
     if account != ctx.account or region != ctx.region:
         raise invalid_parameter("Layers can only be published in the caller's account and region.")
-    _check_compatibility(p.get("CompatibleRuntimes"), p.get("CompatibleArchitectures"), single=False)
+    _check_compatibility(
+        p.get("CompatibleRuntimes"), p.get("CompatibleArchitectures"), single=False
+    )
     content = p["Content"] or {}
     if content.get("S3Bucket"):
         raise invalid_parameter(
@@ -90,7 +109,7 @@ async def publish_layer_version(svc: LambdaService, p: dict[str, Any], ctx: Requ
         raise invalid_parameter("Please provide a source for layer content.")
     stored = await svc.layer_code.store(content["ZipFile"])
     async with svc.lock:
-        current = svc.store.layers.get((account, region, name))
+        current = svc.catalog.layers.get((account, region, name))
         layer = copy.deepcopy(current) if current else LayerRecord(account, region, name)
         number = layer.next_version
         layer.next_version += 1
@@ -107,7 +126,7 @@ async def publish_layer_version(svc: LambdaService, p: dict[str, Any], ctx: Requ
             if p.get(key):
                 doc[key] = p[key]
         layer.versions[number] = doc
-        await svc.store.save_layer(layer)
+        await svc.catalog.save_layer(layer)
     return _view(svc, ctx, doc)
 
 
@@ -120,7 +139,9 @@ async def get_layer_version(svc: LambdaService, p: dict[str, Any], ctx: RequestC
     return _view(svc, ctx, doc)
 
 
-async def get_layer_version_by_arn(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def get_layer_version_by_arn(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     arn = p["Arn"]
     try:
         account, region, name, version = parse_layer(arn, ctx.account, ctx.region)
@@ -128,10 +149,12 @@ async def get_layer_version_by_arn(svc: LambdaService, p: dict[str, Any], ctx: R
         version = None
     if version is None or not arn.startswith("arn:"):
         raise constraint(
-            arn, "arn", "Member must satisfy regular expression pattern: "
+            arn,
+            "arn",
+            "Member must satisfy regular expression pattern: "
             "arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+",
         )
-    layer = svc.store.layers.get((account, region, name))
+    layer = svc.catalog.layers.get((account, region, name))
     doc = layer.versions.get(version) if layer else None
     if doc is None:
         raise resource_not_found()
@@ -146,32 +169,55 @@ def _matches(doc: Doc, runtime: str | None, architecture: str | None) -> bool:
 
 async def list_layers(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     runtime, architecture = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
-    _check_compatibility([runtime] if runtime else None, [architecture] if architecture else None, single=True)
+    _check_compatibility(
+        [runtime] if runtime else None, [architecture] if architecture else None, single=True
+    )
     items = []
-    for layer in sorted(svc.store.layers.values(), key=lambda la: la.name):
+    for layer in sorted(svc.catalog.layers.values(), key=lambda la: la.name):
         if layer.account != ctx.account or layer.region != ctx.region:
             continue
-        matching = [v for n, v in sorted(layer.versions.items()) if _matches(v, runtime, architecture)]
+        matching = [
+            v for n, v in sorted(layer.versions.items()) if _matches(v, runtime, architecture)
+        ]
         if matching:
             latest = {k: matching[-1][k] for k in _LISTED if k in matching[-1]}
-            items.append({"LayerName": layer.name, "LayerArn": layer_arn(layer.region, layer.account, layer.name),
-                          "LatestMatchingVersion": latest})
-    chunk, marker = page(items, lambda item: item["LayerName"], p.get("Marker"), p.get("MaxItems"), maximum=50)
+            items.append(
+                {
+                    "LayerName": layer.name,
+                    "LayerArn": layer_arn(layer.region, layer.account, layer.name),
+                    "LatestMatchingVersion": latest,
+                }
+            )
+    chunk, marker = page(
+        items, lambda item: item["LayerName"], p.get("Marker"), p.get("MaxItems"), maximum=50
+    )
     return with_marker({"Layers": chunk}, marker)
 
 
 async def list_layer_versions(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     runtime, architecture = p.get("CompatibleRuntime"), p.get("CompatibleArchitecture")
-    _check_compatibility([runtime] if runtime else None, [architecture] if architecture else None, single=True)
+    _check_compatibility(
+        [runtime] if runtime else None, [architecture] if architecture else None, single=True
+    )
     account, region, name, _ = parse_layer(p["LayerName"], ctx.account, ctx.region)
-    layer = svc.store.layers.get((account, region, name))
+    layer = svc.catalog.layers.get((account, region, name))
     docs = sorted((layer.versions.values() if layer else []), key=lambda d: -d["Version"])
-    items = [{k: d[k] for k in _LISTED if k in d} for d in docs if _matches(d, runtime, architecture)]
-    chunk, marker = page(items, lambda item: f"{10**12 - item['Version']:013d}", p.get("Marker"), p.get("MaxItems"), maximum=50)
+    items = [
+        {k: d[k] for k in _LISTED if k in d} for d in docs if _matches(d, runtime, architecture)
+    ]
+    chunk, marker = page(
+        items,
+        lambda item: f"{10**12 - item['Version']:013d}",
+        p.get("Marker"),
+        p.get("MaxItems"),
+        maximum=50,
+    )
     return with_marker({"LayerVersions": chunk}, marker)
 
 
-async def delete_layer_version(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def delete_layer_version(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     if p["VersionNumber"] < 1:
         raise invalid_parameter("Layer Version Cannot be less than 1")
     async with svc.lock:
@@ -180,11 +226,13 @@ async def delete_layer_version(svc: LambdaService, p: dict[str, Any], ctx: Reque
             changed = copy.deepcopy(layer)
             del changed.versions[number]
             changed.policies.pop(number, None)
-            await svc.store.save_layer(changed)
+            await svc.catalog.save_layer(changed)
     return None
 
 
-def _version_or_missing(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> tuple[LayerRecord, Doc, int]:
+def _version_or_missing(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> tuple[LayerRecord, Doc, int]:
     layer, doc, number = _find(svc, p, ctx)
     if layer is None or doc is None:
         account, region, name, _ = parse_layer(p["LayerName"], ctx.account, ctx.region)
@@ -192,13 +240,24 @@ def _version_or_missing(svc: LambdaService, p: dict[str, Any], ctx: RequestConte
     return layer, doc, number
 
 
-async def add_layer_version_permission(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def add_layer_version_permission(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     if p["Action"] != "lambda:GetLayerVersion":
-        raise constraint(p["Action"], "action", "Member must satisfy regular expression pattern: lambda:GetLayerVersion")
+        raise constraint(
+            p["Action"],
+            "action",
+            "Member must satisfy regular expression pattern: lambda:GetLayerVersion",
+        )
     principal = p["Principal"]
     async with svc.lock:
         layer, doc, number = _version_or_missing(svc, p, ctx)
-        policy = layer.policies.get(number) or {"Version": "2012-10-17", "Id": "default", "Statement": [], "_revision": ""}
+        policy = layer.policies.get(number) or {
+            "Version": "2012-10-17",
+            "Id": "default",
+            "Statement": [],
+            "_revision": "",
+        }
         if any(s["Sid"] == p["StatementId"] for s in policy["Statement"]):
             raise conflict(
                 f"The statement id ({p['StatementId']}) provided already exists. Please provide a new statement id, "
@@ -207,19 +266,32 @@ async def add_layer_version_permission(svc: LambdaService, p: dict[str, Any], ct
         if p.get("RevisionId") and p["RevisionId"] != policy["_revision"]:
             raise precondition_failed(_LAYER_REVISION)
         statement: Doc = {
-            "Sid": p["StatementId"], "Effect": "Allow",
-            "Principal": principal if principal == "*" else {"AWS": f"arn:aws:iam::{principal}:root"},
-            "Action": p["Action"], "Resource": doc["LayerVersionArn"],
+            "Sid": p["StatementId"],
+            "Effect": "Allow",
+            "Principal": principal
+            if principal == "*"
+            else {"AWS": f"arn:aws:iam::{principal}:root"},
+            "Action": p["Action"],
+            "Resource": doc["LayerVersionArn"],
         }
         if p.get("OrganizationId"):
             statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": p["OrganizationId"]}}
         changed = copy.deepcopy(layer)
-        changed.policies[number] = {**policy, "Statement": [*policy["Statement"], statement], "_revision": svc.new_revision()}
-        await svc.store.save_layer(changed)
-    return {"Statement": orjson.dumps(statement).decode(), "RevisionId": changed.policies[number]["_revision"]}
+        changed.policies[number] = {
+            **policy,
+            "Statement": [*policy["Statement"], statement],
+            "_revision": svc.new_revision(),
+        }
+        await svc.catalog.save_layer(changed)
+    return {
+        "Statement": orjson.dumps(statement).decode(),
+        "RevisionId": changed.policies[number]["_revision"],
+    }
 
 
-async def remove_layer_version_permission(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def remove_layer_version_permission(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     async with svc.lock:
         layer, _, number = _version_or_missing(svc, p, ctx)
         policy = layer.policies.get(number)
@@ -230,14 +302,20 @@ async def remove_layer_version_permission(svc: LambdaService, p: dict[str, Any],
         changed = copy.deepcopy(layer)
         kept = [s for s in policy["Statement"] if s["Sid"] != p["StatementId"]]
         if kept:
-            changed.policies[number] = {**policy, "Statement": kept, "_revision": svc.new_revision()}
+            changed.policies[number] = {
+                **policy,
+                "Statement": kept,
+                "_revision": svc.new_revision(),
+            }
         else:
             del changed.policies[number]
-        await svc.store.save_layer(changed)
+        await svc.catalog.save_layer(changed)
     return None
 
 
-async def get_layer_version_policy(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def get_layer_version_policy(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     layer, _, number = _version_or_missing(svc, p, ctx)
     policy = layer.policies.get(number)
     if policy is None:

@@ -69,27 +69,40 @@ def is_alias(qualifier: str) -> bool:
 
 
 def parse_function(
-    value: str | None, account: str, region: str, qualifier: str | None = None,
+    value: str | None,
+    account: str,
+    region: str,
+    qualifier: str | None = None,
     path: str = "functionName",
 ) -> FunctionRef:
     """Parse a name, partial ARN or full ARN (each maybe ``:qualifier``), with AWS's errors."""
     value = value or ""
     match = _FUNCTION.match(value)
     if match is None or len(value) > 256:
-        raise constraint(value, path, f"Member must satisfy regular expression pattern: {_FUNCTION_PATTERN}")
+        raise constraint(
+            value, path, f"Member must satisfy regular expression pattern: {_FUNCTION_PATTERN}"
+        )
     name = match["name"]
     if len(name) > 64 or "." in name:
-        raise constraint(value, path, f"Member must satisfy regular expression pattern: {_FUNCTION_PATTERN}")
+        raise constraint(
+            value, path, f"Member must satisfy regular expression pattern: {_FUNCTION_PATTERN}"
+        )
     if match["region"] and match["region"] != region:
-        raise invalid_parameter(f"Functions from '{match['region']}' are not reachable in this region ('{region}')")
+        raise invalid_parameter(
+            f"Functions from '{match['region']}' are not reachable in this region ('{region}')"
+        )
     derived = match["qualifier"]
     if qualifier is not None:
         if not _QUALIFIER.match(qualifier) or len(qualifier) > 128:
             raise constraint(
-                qualifier, "qualifier", "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"
+                qualifier,
+                "qualifier",
+                "Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)",
             )
         if derived is not None and derived != qualifier:
-            raise invalid_parameter("The derived qualifier from the function name does not match the specified qualifier.")
+            raise invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier."
+            )
     return FunctionRef(match["account"] or account, region, name, qualifier or derived)
 
 
@@ -97,7 +110,9 @@ def check_new_name(name: str) -> None:
     """A name CreateFunction accepts (a bare name of 1..64 characters once parsed)."""
     if not _NAME.match(name):
         raise constraint(
-            name, "functionName", f"Member must satisfy regular expression pattern: {_FUNCTION_PATTERN}"
+            name,
+            "functionName",
+            f"Member must satisfy regular expression pattern: {_FUNCTION_PATTERN}",
         )
 
 
@@ -110,7 +125,8 @@ def parse_layer(value: str | None, account: str, region: str) -> tuple[str, str,
         return match["account"], match["region"], match["name"], int(version) if version else None
     if not _LAYER_NAME.match(value) or len(value) > 140:
         raise constraint(
-            value, "layerName",
+            value,
+            "layerName",
             "Member must satisfy regular expression pattern: "
             "(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+",
         )

@@ -13,8 +13,12 @@ T = TypeVar("T")
 
 
 def page(
-    items: Sequence[T], key: Callable[[T], str], marker: str | None, max_items: int | None,
-    *, maximum: int = limits.LIST_MAX,
+    items: Sequence[T],
+    key: Callable[[T], str],
+    marker: str | None,
+    max_items: int | None,
+    *,
+    maximum: int = limits.LIST_MAX,
 ) -> tuple[list[T], str | None]:
     """The page starting at ``marker`` (an opaque token naming its first item) and the next
     marker, if more items follow."""
@@ -28,10 +32,16 @@ def page(
             raise invalid_parameter("Invalid marker.") from None
         keys = [key(item) for item in items]
         # The first item at or after the marker's key (items may have gone since).
-        start = next((i for i, k in enumerate(keys) if k >= wanted), len(items)) if wanted not in keys else keys.index(wanted)
-    chunk = list(items[start:start + size])
-    following = items[start + size:start + size + 1]
-    next_marker = base64.urlsafe_b64encode(key(following[0]).encode()).decode() if following else None
+        start = (
+            next((i for i, k in enumerate(keys) if k >= wanted), len(items))
+            if wanted not in keys
+            else keys.index(wanted)
+        )
+    chunk = list(items[start : start + size])
+    following = items[start + size : start + size + 1]
+    next_marker = (
+        base64.urlsafe_b64encode(key(following[0]).encode()).decode() if following else None
+    )
     return chunk, next_marker
 
 

@@ -45,8 +45,11 @@ def _principal(principal: str) -> Any:
 def statement(resource: str, p: dict[str, Any]) -> Doc:
     """One policy statement, with the keys and condition operators AWS uses."""
     out: Doc = {
-        "Sid": p["StatementId"], "Effect": "Allow", "Principal": _principal(p["Principal"]),
-        "Action": p["Action"], "Resource": resource,
+        "Sid": p["StatementId"],
+        "Effect": "Allow",
+        "Principal": _principal(p["Principal"]),
+        "Action": p["Action"],
+        "Resource": resource,
     }
     condition: Doc = {}
     equals: Doc = {}
@@ -59,7 +62,9 @@ def statement(resource: str, p: dict[str, Any]) -> Doc:
     if p.get("FunctionUrlAuthType"):
         equals["lambda:FunctionUrlAuthType"] = p["FunctionUrlAuthType"]
     if p.get("InvokedViaFunctionUrl") is not None:
-        condition["Bool"] = {"lambda:InvokedViaFunctionUrl": str(p["InvokedViaFunctionUrl"]).lower()}
+        condition["Bool"] = {
+            "lambda:InvokedViaFunctionUrl": str(p["InvokedViaFunctionUrl"]).lower()
+        }
     if equals:
         condition["StringEquals"] = equals
     if p.get("SourceArn"):
@@ -99,17 +104,25 @@ async def add_permission(svc: LambdaService, p: dict[str, Any], ctx: RequestCont
         raise invalid_parameter("We currently do not support adding policies for $LATEST.")
     sid = p["StatementId"]
     if not _STATEMENT_ID.match(sid) or len(sid) > 100:
-        raise constraint(sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)")
+        raise constraint(
+            sid, "statementId", "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)"
+        )
     if not _ACTION.match(p["Action"]):
         raise constraint(
-            p["Action"], "action", "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])"
+            p["Action"],
+            "action",
+            "Member must satisfy regular expression pattern: (lambda:[*]|lambda:[a-zA-Z]+|[*])",
         )
     async with svc.lock:
         fn = svc.function(ref)
         qualifier = _resolve(fn, ref)
         if p.get("RevisionId") and p["RevisionId"] != _revision(fn, qualifier):
             raise precondition_failed()
-        policy = fn.policies.get(qualifier) or {"Version": "2012-10-17", "Id": "default", "Statement": []}
+        policy = fn.policies.get(qualifier) or {
+            "Version": "2012-10-17",
+            "Id": "default",
+            "Statement": [],
+        }
         if any(s["Sid"] == sid for s in policy["Statement"]):
             raise conflict(
                 f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove "
@@ -119,7 +132,9 @@ async def add_permission(svc: LambdaService, p: dict[str, Any], ctx: RequestCont
         policy = {**policy, "Statement": [*policy["Statement"], new]}
         size = len(orjson.dumps(policy))
         if size > limits.POLICY_MAX_BYTES:
-            raise policy_too_long(f"The final policy size ({size}) is bigger than the limit ({limits.POLICY_MAX_BYTES}).")
+            raise policy_too_long(
+                f"The final policy size ({size}) is bigger than the limit ({limits.POLICY_MAX_BYTES})."
+            )
         changed = svc.copy(fn)
         changed.policies[qualifier] = policy
         _bump(svc, changed, qualifier)
@@ -130,7 +145,7 @@ async def add_permission(svc: LambdaService, p: dict[str, Any], ctx: RequestCont
 async def remove_permission(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
     async with svc.lock:
-        fn = svc.store.functions.get(ref.key)
+        fn = svc.catalog.functions.get(ref.key)
         if fn is None:
             raise not_found(f"No policy found for: {ref.arn}")
         qualifier = _resolve(fn, ref)
@@ -162,4 +177,8 @@ async def get_policy(svc: LambdaService, p: dict[str, Any], ctx: RequestContext)
     return {"Policy": orjson.dumps(policy).decode(), "RevisionId": _revision(fn, qualifier)}
 
 
-OPERATIONS = {"AddPermission": add_permission, "RemovePermission": remove_permission, "GetPolicy": get_policy}
+OPERATIONS = {
+    "AddPermission": add_permission,
+    "RemovePermission": remove_permission,
+    "GetPolicy": get_policy,
+}

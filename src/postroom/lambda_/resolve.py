@@ -30,7 +30,9 @@ class ResolvedFunction:
     executed_version: str  # "$LATEST" or "3" (alias routing weights applied)
     state: str  # "Active" | "Pending" | "Inactive" | "Failed"
     reserved_concurrency: int | None
-    event_invoke_config: dict | None  # the stored PutFunctionEventInvokeConfig shape for this qualifier
+    event_invoke_config: (
+        dict | None
+    )  # the stored PutFunctionEventInvokeConfig shape for this qualifier
     dead_letter_arn: str | None  # DeadLetterConfig.TargetArn
 
 
@@ -62,7 +64,7 @@ def _build(
     svc: LambdaService, account: str, region: str, function: str, qualifier: str | None
 ) -> ResolvedFunction | _Weighted:
     ref = parse_function(function, account, region, qualifier)
-    fn = svc.store.functions.get(ref.key)
+    fn = svc.catalog.functions.get(ref.key)
     if fn is None:
         raise function_not_found(ref.qualified_arn())
     named = ref.qualifier or LATEST
@@ -75,14 +77,18 @@ def _build(
         weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
         for version, weight in weights.items():
             if version in fn.versions:
-                return _Weighted(primary, _resolved(svc, fn, version, named, invoked_arn), float(weight))
+                return _Weighted(
+                    primary, _resolved(svc, fn, version, named, invoked_arn), float(weight)
+                )
         return primary
     if named not in fn.versions:
         raise function_not_found(invoked_arn)
     return _resolved(svc, fn, named, named, invoked_arn)
 
 
-def _resolved(svc: LambdaService, fn: FunctionRecord, version: str, named: str, invoked_arn: str) -> ResolvedFunction:
+def _resolved(
+    svc: LambdaService, fn: FunctionRecord, version: str, named: str, invoked_arn: str
+) -> ResolvedFunction:
     doc = fn.versions[version]
     code_dir, state = _code_dir(svc, doc)
     arn = f"arn:aws:lambda:{fn.region}:{fn.account}:function:{fn.name}"

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postroom.clock import Clock
 from postroom.lambda_.code import CodeStore
@@ -22,17 +22,22 @@ from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
 from postroom.storage.functions import FunctionRecord, FunctionStore
 
-Operation = Callable[["LambdaService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
+if TYPE_CHECKING:
+    from postroom.storage.sqlite import SqliteStore
+
+Operation = Callable[
+    ["LambdaService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
+]
 CODE_PATH = "/_postroom/lambda/code"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
 class LambdaService:
-    """Dispatches Lambda operations; functions and layers live in ``store`` (cached there)."""
+    """Dispatches Lambda operations; functions and layers live in ``catalog`` (cached there)."""
 
     name = "lambda"
 
-    def __init__(self, store: FunctionStore, clock: Clock, data_dir: Path | None) -> None:
+    def __init__(self, store: SqliteStore, clock: Clock, data_dir: Path | None) -> None:
         from postroom.lambda_ import (
             aliases,
             concurrency,
@@ -46,7 +51,8 @@ class LambdaService:
         )
 
         self.model = load_service_model("lambda")
-        self.store = store
+        self.store = store  # the whole store: invocation code reads ``store.invocations``
+        self.catalog: FunctionStore = store.functions  # functions and layers
         self.clock = clock
         self._temp_root: Path | None = None
         if data_dir is None:
@@ -62,9 +68,15 @@ class LambdaService:
         self.lock = asyncio.Lock()
         self.resolve_cache: dict[tuple[str, str, str, str | None], Any] = {}
         self.operations: dict[str, Operation] = {
-            **functions.OPERATIONS, **versions.OPERATIONS, **aliases.OPERATIONS,
-            **concurrency.OPERATIONS, **event_invoke.OPERATIONS, **permissions.OPERATIONS,
-            **tags.OPERATIONS, **layers.OPERATIONS, **unsupported.OPERATIONS,
+            **functions.OPERATIONS,
+            **versions.OPERATIONS,
+            **aliases.OPERATIONS,
+            **concurrency.OPERATIONS,
+            **event_invoke.OPERATIONS,
+            **permissions.OPERATIONS,
+            **tags.OPERATIONS,
+            **layers.OPERATIONS,
+            **unsupported.OPERATIONS,
         }
 
     async def start(self) -> None:
@@ -77,7 +89,9 @@ class LambdaService:
         if self._temp_root is not None:
             shutil.rmtree(self._temp_root, ignore_errors=True)
 
-    async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+    async def call(
+        self, operation: str, params: dict[str, Any], ctx: RequestContext
+    ) -> dict[str, Any] | None:
         handler = self.operations.get(operation)
         if handler is None:
             raise invalid_parameter(f"Action {operation} is not supported by Postroom yet.")
@@ -109,12 +123,14 @@ class LambdaService:
 
     def function(self, ref: FunctionRef, qualified_error: bool = False) -> FunctionRecord:
         """The function ``ref`` names (a copy-free read); ResourceNotFound as AWS words it."""
-        fn = self.store.functions.get(ref.key)
+        fn = self.catalog.functions.get(ref.key)
         if fn is None:
             raise function_not_found(ref.qualified_arn() if qualified_error else ref.arn)
         return fn
 
-    def version_of(self, fn: FunctionRecord, ref: FunctionRef, alias_error: str = "function") -> str:
+    def version_of(
+        self, fn: FunctionRecord, ref: FunctionRef, alias_error: str = "function"
+    ) -> str:
         """The stored version key ``ref``'s qualifier selects ($LATEST, a number, or an alias's)."""
         qualifier = ref.qualifier or LATEST
         if is_alias(qualifier):
@@ -128,11 +144,11 @@ class LambdaService:
         return qualifier
 
     async def save(self, fn: FunctionRecord) -> None:
-        await self.store.save_function(fn)
+        await self.catalog.save_function(fn)
         self.resolve_cache.clear()
 
     async def delete(self, fn: FunctionRecord) -> None:
-        await self.store.delete_function(fn.key)
+        await self.catalog.delete_function(fn.key)
         self.resolve_cache.clear()
 
     def retire_environments(self, function_arn: str) -> None:

@@ -16,18 +16,39 @@ Result = dict[str, Any] | None
 
 _FEATURES = {
     "Code signing": (
-        "CreateCodeSigningConfig", "DeleteCodeSigningConfig", "GetCodeSigningConfig", "UpdateCodeSigningConfig",
-        "PutFunctionCodeSigningConfig", "DeleteFunctionCodeSigningConfig", "ListFunctionsByCodeSigningConfig",
+        "CreateCodeSigningConfig",
+        "DeleteCodeSigningConfig",
+        "GetCodeSigningConfig",
+        "UpdateCodeSigningConfig",
+        "PutFunctionCodeSigningConfig",
+        "DeleteFunctionCodeSigningConfig",
+        "ListFunctionsByCodeSigningConfig",
     ),
-    "Provisioned concurrency": ("PutProvisionedConcurrencyConfig", "DeleteProvisionedConcurrencyConfig"),
-    "Function URLs": ("CreateFunctionUrlConfig", "UpdateFunctionUrlConfig", "DeleteFunctionUrlConfig"),
+    "Provisioned concurrency": (
+        "PutProvisionedConcurrencyConfig",
+        "DeleteProvisionedConcurrencyConfig",
+    ),
+    "Function URLs": (
+        "CreateFunctionUrlConfig",
+        "UpdateFunctionUrlConfig",
+        "DeleteFunctionUrlConfig",
+    ),
     "Durable executions": (
-        "CheckpointDurableExecution", "GetDurableExecution", "GetDurableExecutionHistory",
-        "GetDurableExecutionState", "ListDurableExecutionsByFunction", "SendDurableExecutionCallbackFailure",
-        "SendDurableExecutionCallbackHeartbeat", "SendDurableExecutionCallbackSuccess", "StopDurableExecution",
+        "CheckpointDurableExecution",
+        "GetDurableExecution",
+        "GetDurableExecutionHistory",
+        "GetDurableExecutionState",
+        "ListDurableExecutionsByFunction",
+        "SendDurableExecutionCallbackFailure",
+        "SendDurableExecutionCallbackHeartbeat",
+        "SendDurableExecutionCallbackSuccess",
+        "StopDurableExecution",
     ),
     "Capacity providers": (
-        "CreateCapacityProvider", "DeleteCapacityProvider", "GetCapacityProvider", "UpdateCapacityProvider",
+        "CreateCapacityProvider",
+        "DeleteCapacityProvider",
+        "GetCapacityProvider",
+        "UpdateCapacityProvider",
         "ListFunctionVersionsByCapacityProvider",
     ),
     "Recursion configuration": ("PutFunctionRecursionConfig",),
@@ -59,7 +80,9 @@ async def get_recursion(svc: LambdaService, p: dict[str, Any], ctx: RequestConte
     return {"RecursiveLoop": "Terminate"}
 
 
-async def get_runtime_management(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def get_runtime_management(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     ref = _existing(svc, p, ctx)
     return {"UpdateRuntimeOn": "Auto", "FunctionArn": ref.qualified_arn()}
 
@@ -81,26 +104,35 @@ async def list_provisioned(svc: LambdaService, p: dict[str, Any], ctx: RequestCo
 
 async def get_provisioned(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     _existing(svc, p, ctx)
-    raise error("ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function")
+    raise error(
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "No Provisioned Concurrency Config found for this function",
+    )
 
 
 async def list_code_signing(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     return {"CodeSigningConfigs": []}
 
 
-async def list_capacity_providers(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def list_capacity_providers(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     return {"CapacityProviders": []}
 
 
-OPERATIONS: dict[str, Any] = {op: _refuse(feature) for feature, ops in _FEATURES.items() for op in ops}
-OPERATIONS.update({
-    "GetFunctionCodeSigningConfig": get_code_signing,
-    "GetFunctionRecursionConfig": get_recursion,
-    "GetRuntimeManagementConfig": get_runtime_management,
-    "ListFunctionUrlConfigs": list_url_configs,
-    "GetFunctionUrlConfig": get_url_config,
-    "ListProvisionedConcurrencyConfigs": list_provisioned,
-    "GetProvisionedConcurrencyConfig": get_provisioned,
-    "ListCodeSigningConfigs": list_code_signing,
-    "ListCapacityProviders": list_capacity_providers,
-})
+OPERATIONS: dict[str, Any] = {
+    op: _refuse(feature) for feature, ops in _FEATURES.items() for op in ops
+}
+OPERATIONS.update(
+    {
+        "GetFunctionCodeSigningConfig": get_code_signing,
+        "GetFunctionRecursionConfig": get_recursion,
+        "GetRuntimeManagementConfig": get_runtime_management,
+        "ListFunctionUrlConfigs": list_url_configs,
+        "GetFunctionUrlConfig": get_url_config,
+        "ListProvisionedConcurrencyConfigs": list_provisioned,
+        "GetProvisionedConcurrencyConfig": get_provisioned,
+        "ListCodeSigningConfigs": list_code_signing,
+        "ListCapacityProviders": list_capacity_providers,
+    }
+)

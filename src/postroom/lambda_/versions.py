@@ -37,7 +37,9 @@ def publish(svc: LambdaService, fn: FunctionRecord, description: str | None) -> 
     number = str(fn.next_version)
     fn.next_version += 1
     doc = copy.deepcopy(latest)
-    doc.update(Version=number, RevisionId=svc.new_revision(), LastModified=svc.now_text(), _digest=current)
+    doc.update(
+        Version=number, RevisionId=svc.new_revision(), LastModified=svc.now_text(), _digest=current
+    )
     if description is not None:
         doc["Description"] = description
     fn.versions[number] = doc
@@ -67,16 +69,25 @@ async def publish_version(svc: LambdaService, p: dict[str, Any], ctx: RequestCon
         if changed.next_version == before:  # nothing changed: the newest version as it is
             return version_configuration(fn, doc["Version"], qualified=True)
         await svc.save(changed)
-    return configuration(changed, doc, qualified=doc["Version"], state="Pending", update_status=None)
+    return configuration(
+        changed, doc, qualified=doc["Version"], state="Pending", update_status=None
+    )
 
 
-async def list_versions_by_function(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+async def list_versions_by_function(
+    svc: LambdaService, p: dict[str, Any], ctx: RequestContext
+) -> Result:
     from postroom.lambda_.functions import listed
 
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region)
     fn = svc.function(ref)
     versions = sorted(fn.versions, key=lambda v: -1 if v == LATEST else int(v))
-    chunk, marker = page(versions, lambda v: "0" * 12 if v == LATEST else f"{int(v):012d}", p.get("Marker"), p.get("MaxItems"))
+    chunk, marker = page(
+        versions,
+        lambda v: "0" * 12 if v == LATEST else f"{int(v):012d}",
+        p.get("Marker"),
+        p.get("MaxItems"),
+    )
     configs = [listed(version_configuration(fn, v, qualified=True)) for v in chunk]
     return with_marker({"Versions": configs}, marker)
 

@@ -36,8 +36,12 @@ class SqliteFunctionStore:
                     "SELECT account, region, name, created_at, next_version, tags, reserved_concurrency"
                     " FROM lambda_functions"
                 ).fetchall(),
-                conn.execute("SELECT account, region, name, kind, part, doc FROM lambda_function_parts").fetchall(),
-                conn.execute("SELECT account, region, name, next_version FROM lambda_layers").fetchall(),
+                conn.execute(
+                    "SELECT account, region, name, kind, part, doc FROM lambda_function_parts"
+                ).fetchall(),
+                conn.execute(
+                    "SELECT account, region, name, next_version FROM lambda_layers"
+                ).fetchall(),
                 conn.execute(
                     "SELECT account, region, name, version, doc, policy FROM lambda_layer_versions"
                 ).fetchall(),
@@ -65,7 +69,11 @@ class SqliteFunctionStore:
         """Store ``fn`` (replacing what was stored for it) and cache it once committed."""
         key = fn.key
         row = (*key, fn.created_at, fn.next_version, _dumps(fn.tags), fn.reserved_concurrency)
-        parts = [(*key, kind, part, _dumps(doc)) for kind in _PARTS for part, doc in getattr(fn, kind).items()]
+        parts = [
+            (*key, kind, part, _dumps(doc))
+            for kind in _PARTS
+            for part, doc in getattr(fn, kind).items()
+        ]
 
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             conn.execute(
@@ -73,7 +81,9 @@ class SqliteFunctionStore:
                 " tags, reserved_concurrency) VALUES (?,?,?,?,?,?,?)",
                 row,
             )
-            conn.execute("DELETE FROM lambda_function_parts WHERE account=? AND region=? AND name=?", key)
+            conn.execute(
+                "DELETE FROM lambda_function_parts WHERE account=? AND region=? AND name=?", key
+            )
             conn.executemany(
                 "INSERT INTO lambda_function_parts (account, region, name, kind, part, doc) VALUES (?,?,?,?,?,?)",
                 parts,
@@ -84,8 +94,12 @@ class SqliteFunctionStore:
 
     async def delete_function(self, key: Key) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
-            conn.execute("DELETE FROM lambda_functions WHERE account=? AND region=? AND name=?", key)
-            conn.execute("DELETE FROM lambda_function_parts WHERE account=? AND region=? AND name=?", key)
+            conn.execute(
+                "DELETE FROM lambda_functions WHERE account=? AND region=? AND name=?", key
+            )
+            conn.execute(
+                "DELETE FROM lambda_function_parts WHERE account=? AND region=? AND name=?", key
+            )
 
         await self._committer.run(op)
         self.functions.pop(key, None)
@@ -94,7 +108,12 @@ class SqliteFunctionStore:
         """Store ``layer`` with all its versions (a deleted version's row goes)."""
         key = layer.key
         rows = [
-            (*key, version, _dumps(doc), _dumps(layer.policies[version]) if version in layer.policies else None)
+            (
+                *key,
+                version,
+                _dumps(doc),
+                _dumps(layer.policies[version]) if version in layer.policies else None,
+            )
             for version, doc in layer.versions.items()
         ]
 
@@ -103,7 +122,9 @@ class SqliteFunctionStore:
                 "INSERT OR REPLACE INTO lambda_layers (account, region, name, next_version) VALUES (?,?,?,?)",
                 (*key, layer.next_version),
             )
-            conn.execute("DELETE FROM lambda_layer_versions WHERE account=? AND region=? AND name=?", key)
+            conn.execute(
+                "DELETE FROM lambda_layer_versions WHERE account=? AND region=? AND name=?", key
+            )
             conn.executemany(
                 "INSERT INTO lambda_layer_versions (account, region, name, version, doc, policy)"
                 " VALUES (?,?,?,?,?,?)",
