@@ -28,6 +28,15 @@ _ROLE_RULE = r"Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]
 _ENV_KEY = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
 _HANDLER = re.compile(r"^[^\s]+$")
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+# What ListFunctions and ListVersionsByFunction leave out of each configuration, as AWS does.
+_NOT_LISTED = (
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+)
 # Fields whose change means a new version is worth publishing (not timestamps or ids).
 _VOLATILE = ("LastModified", "RevisionId", "Version")
 
@@ -227,7 +236,7 @@ def _logging_config(given: dict[str, Any], doc: Doc) -> Doc:
                 f"Member must satisfy enum value set: [{', '.join(_LOG_LEVELS)}]",
             )
         if fmt == "JSON":
-            out[key] = level or ("INFO" if key == "SystemLogLevel" else "INFO")
+            out[key] = level or "INFO"
         elif given.get(key):
             raise invalid_parameter(f"{key} can be set only when LogFormat is JSON.")
     out["LogGroup"] = (
@@ -310,3 +319,10 @@ def version_configuration(fn: FunctionRecord, version: str, *, qualified: bool) 
         qualified=version if qualified else None,
         update_status="Successful" if version == LATEST else None,
     )
+
+
+def listed(config: Doc) -> Doc:
+    """A configuration as the List* operations show it."""
+    for key in _NOT_LISTED:
+        config.pop(key, None)
+    return config

@@ -32,9 +32,7 @@ def _missing_config(ref: FunctionRef) -> Exception:
     )
 
 
-def _target(
-    svc: LambdaService, ref: FunctionRef, p: dict[str, Any], *, must_exist: bool
-) -> FunctionRecord:
+def _target(svc: LambdaService, ref: FunctionRef, *, must_exist: bool) -> FunctionRecord:
     fn = svc.catalog.functions.get(ref.key)
     if fn is None:
         if must_exist:
@@ -110,7 +108,7 @@ async def _write(
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
     _check(p)
     async with svc.lock:
-        fn = _target(svc, ref, p, must_exist=False)
+        fn = _target(svc, ref, must_exist=False)
         qualifier = ref.qualifier or LATEST
         current = fn.event_invoke_configs.get(qualifier)
         if merge and current is None:
@@ -142,7 +140,7 @@ async def update_config(svc: LambdaService, p: dict[str, Any], ctx: RequestConte
 
 async def get_config(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
-    fn = _target(svc, ref, p, must_exist=True)
+    fn = _target(svc, ref, must_exist=True)
     qualifier = ref.qualifier or LATEST
     config = fn.event_invoke_configs.get(qualifier)
     if config is None:
@@ -153,7 +151,7 @@ async def get_config(svc: LambdaService, p: dict[str, Any], ctx: RequestContext)
 async def delete_config(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
     async with svc.lock:
-        fn = _target(svc, ref, p, must_exist=True)
+        fn = _target(svc, ref, must_exist=True)
         qualifier = ref.qualifier or LATEST
         if qualifier not in fn.event_invoke_configs:
             raise _missing_config(ref)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from postroom.lambda_ import limits
 from postroom.lambda_.code import HOT_RELOAD_BUCKET, HOT_RELOAD_SHA, hot_reload_dir
-from postroom.lambda_.config import apply_settings, configuration, version_configuration
+from postroom.lambda_.config import apply_settings, configuration, listed, version_configuration
 from postroom.lambda_.errors import (
     conflict,
     constraint,
@@ -25,15 +25,6 @@ if TYPE_CHECKING:
     from postroom.lambda_.service import LambdaService
 
 Result = dict[str, Any] | None
-# What ListFunctions and ListVersionsByFunction leave out of each configuration, as AWS does.
-_NOT_LISTED = (
-    "State",
-    "StateReason",
-    "StateReasonCode",
-    "LastUpdateStatus",
-    "LastUpdateStatusReason",
-    "LastUpdateStatusReasonCode",
-)
 
 
 async def store_code(svc: LambdaService, p: dict[str, Any]) -> Doc:
@@ -141,12 +132,6 @@ async def get_function_configuration(
     config = version_configuration(fn, version, qualified=ref.qualifier is not None)
     if ref.qualifier is not None:
         config["FunctionArn"] = ref.qualified_arn()
-    return config
-
-
-def listed(config: Doc) -> Doc:
-    for key in _NOT_LISTED:
-        config.pop(key, None)
     return config
 
 

@@ -6,7 +6,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from postroom.lambda_.code import HOT_RELOAD_SHA
-from postroom.lambda_.config import configuration, digest, version_configuration
+from postroom.lambda_.config import configuration, digest, listed, version_configuration
 from postroom.lambda_.errors import (
     check_length,
     invalid_parameter,
@@ -77,8 +77,6 @@ async def publish_version(svc: LambdaService, p: dict[str, Any], ctx: RequestCon
 async def list_versions_by_function(
     svc: LambdaService, p: dict[str, Any], ctx: RequestContext
 ) -> Result:
-    from postroom.lambda_.functions import listed
-
     ref = parse_function(p["FunctionName"], ctx.account, ctx.region)
     fn = svc.function(ref)
     versions = sorted(fn.versions, key=lambda v: -1 if v == LATEST else int(v))
