@@ -475,3 +475,10 @@ def test_list_functions_pages_and_all_versions(own_account, unchecked):
     with pytest.raises(ClientError) as e:
         unchecked.list_functions(MaxItems=0)
     assert error(e)[0] == "ValidationException"
+
+
+def test_alias_of_a_missing_function_names_the_version(lam):
+    name = function_name("missing")
+    with pytest.raises(ClientError) as e:
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    assert error(e) == ("ResourceNotFoundException", f"Function not found: {arn(name, '1')}", 404)

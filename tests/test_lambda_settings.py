@@ -379,3 +379,18 @@ def test_unsupported_features_say_so(lam):
         lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
         == []
     )
+
+
+def test_destination_functions_must_exist(account):
+    number, lam, unchecked = account
+    name, other = create(lam), create(lam)
+    missing = f"arn:aws:lambda:us-east-1:{number}:function:doesnotexist"
+    with pytest.raises(ClientError) as e:
+        lam.put_function_event_invoke_config(
+            FunctionName=name, DestinationConfig={"OnFailure": {"Destination": missing}}
+        )
+    assert error(e)[1] == f"The destination ARN {missing} is invalid."
+    target = f"arn:aws:lambda:us-east-1:{number}:function:{other}"
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnFailure": {"Destination": target}}
+    )

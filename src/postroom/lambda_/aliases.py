@@ -58,14 +58,14 @@ def _routing(fn: FunctionRecord, primary: str, config: dict[str, Any] | None) ->
     for version, weight in weights.items():
         if not 0.0 <= weight <= 1.0:
             raise constraint(
-                f"{{{version}={weight}}}",
+                f"{{{version}={float(weight)}}}",
                 "routingConfig.additionalVersionWeights",
                 "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must "
                 "have value greater than or equal to 0.0, Member must not be null]",
             )
         if not is_version(version):
             raise constraint(
-                f"{{{version}={weight}}}",
+                f"{{{version}={float(weight)}}}",
                 "routingConfig.additionalVersionWeights",
                 "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must "
                 "have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+, "
@@ -96,7 +96,9 @@ async def create_alias(svc: LambdaService, p: dict[str, Any], ctx: RequestContex
     _check_name(name)
     check_length(p.get("Description"), "description", 256)
     async with svc.lock:
-        fn = svc.function(ref)
+        fn = svc.catalog.functions.get(ref.key)
+        if fn is None:
+            raise function_not_found(ref.qualified_arn(version))
         _check_version(fn, version)
         if name in fn.aliases:
             raise conflict(

@@ -16,7 +16,7 @@ from postroom.lambda_.errors import (
     invalid_parameter,
     unsupported,
 )
-from postroom.lambda_.names import LATEST, function_arn, layer_arn, parse_layer
+from postroom.lambda_.names import function_arn, layer_arn, parse_layer
 from postroom.protocol.model import load_service_model
 from postroom.storage.functions import Doc, FunctionRecord
 
@@ -311,13 +311,13 @@ def configuration(
 
 
 def version_configuration(fn: FunctionRecord, version: str, *, qualified: bool) -> Doc:
-    """A stored version as read back (Active; only $LATEST has a last update status)."""
+    """A stored version as read back: Active, its last update Successful."""
     doc = fn.versions[version]
     return configuration(
         fn,
         doc,
         qualified=version if qualified else None,
-        update_status="Successful" if version == LATEST else None,
+        update_status="Successful",
     )
 
 

@@ -60,6 +60,8 @@ def _check_destinations(svc: LambdaService, ref: FunctionRef, config: dict[str, 
             target = parse_function(
                 arn, ref.account, ref.region, path=f"destinationConfig.{path}.destination"
             )
+            if target.key not in svc.catalog.functions:
+                raise invalid_parameter(f"The destination ARN {arn} is invalid.")
             if target.name == ref.name and target.account == ref.account:
                 raise invalid_parameter(
                     "You can't specify the function as a destination for itself."

@@ -244,9 +244,7 @@ async def update_function_code(
         await svc.save(changed)
     svc.retire_environments(ref.arn)
     if qualified:
-        return configuration(
-            changed, shown, qualified=qualified, state="Pending", update_status=None
-        )
+        return configuration(changed, shown, qualified=qualified)
     return configuration(changed, shown, update_status="InProgress")
 
 

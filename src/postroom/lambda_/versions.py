@@ -6,7 +6,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from postroom.lambda_.code import HOT_RELOAD_SHA
-from postroom.lambda_.config import configuration, digest, listed, version_configuration
+from postroom.lambda_.config import digest, listed, version_configuration
 from postroom.lambda_.errors import (
     check_length,
     invalid_parameter,
@@ -66,12 +66,9 @@ async def publish_version(svc: LambdaService, p: dict[str, Any], ctx: RequestCon
         changed = svc.copy(fn)
         before = changed.next_version
         doc = publish(svc, changed, p.get("Description"))
-        if changed.next_version == before:  # nothing changed: the newest version as it is
-            return version_configuration(fn, doc["Version"], qualified=True)
-        await svc.save(changed)
-    return configuration(
-        changed, doc, qualified=doc["Version"], state="Pending", update_status=None
-    )
+        if changed.next_version != before:  # else nothing changed: the newest version as it is
+            await svc.save(changed)
+    return version_configuration(changed, doc["Version"], qualified=True)
 
 
 async def list_versions_by_function(
