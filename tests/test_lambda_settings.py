@@ -394,3 +394,14 @@ def test_destination_functions_must_exist(account):
     lam.put_function_event_invoke_config(
         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": target}}
     )
+
+
+def test_concurrency_of_a_missing_function(account):
+    number, lam, unchecked = account
+    with pytest.raises(ClientError) as e:
+        unchecked.put_function_concurrency(FunctionName="doesnotexist", ReservedConcurrentExecutions=-5)
+    assert error(e) == (
+        "ResourceNotFoundException",
+        f"Function not found: arn:aws:lambda:us-east-1:{number}:function:doesnotexist:$LATEST",
+        404,
+    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from postroom.lambda_ import limits
-from postroom.lambda_.errors import check_range, invalid_parameter
-from postroom.lambda_.names import parse_function
+from postroom.lambda_.errors import check_range, function_not_found, invalid_parameter
+from postroom.lambda_.names import LATEST, parse_function
 from postroom.protocol.context import RequestContext
 
 if TYPE_CHECKING:
@@ -40,9 +40,11 @@ async def put_function_concurrency(
 ) -> Result:
     ref = _unqualified(svc, p, ctx)
     wanted = p["ReservedConcurrentExecutions"]
-    check_range(wanted, "reservedConcurrentExecutions", 0, limits.ACCOUNT_CONCURRENCY)
     async with svc.lock:
-        fn = svc.function(ref)
+        fn = svc.catalog.functions.get(ref.key)
+        if fn is None:  # AWS names $LATEST here, and says so before checking the value
+            raise function_not_found(ref.qualified_arn(LATEST))
+        check_range(wanted, "reservedConcurrentExecutions", 0, 2**31 - 1)
         unreserved = limits.ACCOUNT_CONCURRENCY - reserved_total(
             svc, ref.account, ref.region, leave_out=ref.name
         )
