@@ -258,13 +258,23 @@ def test_tags(account):
     number, lam, unchecked = account
     name = create(lam, Tags={"a": "1"})
     fn_arn = f"arn:aws:lambda:us-east-1:{number}:function:{name}"
+    before = lam.get_function_configuration(FunctionName=name)["RevisionId"]
     lam.tag_resource(Resource=fn_arn, Tags={"b": "2"})
     assert lam.list_tags(Resource=fn_arn)["Tags"] == {"a": "1", "b": "2"}
+    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] != before
     lam.untag_resource(Resource=fn_arn, TagKeys=["a"])
     assert lam.list_tags(Resource=fn_arn)["Tags"] == {"b": "2"}
     with pytest.raises(ClientError) as e:
         lam.tag_resource(Resource=f"{fn_arn}:1", Tags={"c": "3"})
-    assert error(e)[0] == "InvalidParameterValueException"
+    assert error(e)[1] == (
+        "Tags on function aliases and versions are not supported. Please specify a function ARN."
+    )
+    with pytest.raises(ClientError) as e:
+        lam.tag_resource(Resource="arn:aws:something", Tags={"c": "3"})
+    assert error(e)[0] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        lam.tag_resource(Resource=fn_arn, Tags={f"k{i}": "v" for i in range(50)})
+    assert error(e)[1] == "Number of tags exceeds resource tag limit."
     with pytest.raises(ClientError) as e:
         lam.list_tags(Resource=f"{fn_arn}-missing")
     assert error(e)[0] == "ResourceNotFoundException"

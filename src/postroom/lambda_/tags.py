@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from postroom.lambda_ import limits
 from postroom.lambda_.errors import constraint, invalid_parameter, validation
-from postroom.lambda_.names import parse_function
+from postroom.lambda_.names import LATEST, parse_function
 from postroom.protocol.context import RequestContext
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Result = dict[str, Any] | None
 _RESOURCE_RULE = (
     r"Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?"
-    r"-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+    r"-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:[a-zA-Z0-9-_]+)"
 )
 
 
@@ -36,8 +36,7 @@ def _function(svc: LambdaService, resource: str, ctx: RequestContext) -> Any:
     ref = parse_function(resource, ctx.account, ctx.region, path="resource")
     if ref.qualifier is not None:
         raise invalid_parameter(
-            "Tagging operations are permitted on Lambda functions only. Tags on aliases and versions are not "
-            "supported. Please specify either a function name or a function ARN."
+            "Tags on function aliases and versions are not supported. Please specify a function ARN."
         )
     return ref, svc.function(ref)
 
@@ -49,6 +48,7 @@ async def tag_resource(svc: LambdaService, p: dict[str, Any], ctx: RequestContex
         _, fn = _function(svc, p["Resource"], ctx)
         changed = svc.copy(fn)
         changed.tags = check_tags({**fn.tags, **p["Tags"]})
+        changed.versions[LATEST]["RevisionId"] = svc.new_revision()  # a tag change is a change
         await svc.save(changed)
     return None
 
@@ -63,6 +63,7 @@ async def untag_resource(svc: LambdaService, p: dict[str, Any], ctx: RequestCont
         changed = svc.copy(fn)
         for key in p["TagKeys"]:
             changed.tags.pop(key, None)
+        changed.versions[LATEST]["RevisionId"] = svc.new_revision()
         await svc.save(changed)
     return None
 

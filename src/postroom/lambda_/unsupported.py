@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from postroom.lambda_.errors import error, resource_not_found, unsupported
-from postroom.lambda_.names import parse_function
+from postroom.lambda_.errors import alias_not_found, error, resource_not_found, unsupported
+from postroom.lambda_.names import is_alias, parse_function
 from postroom.protocol.context import RequestContext
 
 if TYPE_CHECKING:
@@ -103,6 +103,10 @@ async def list_provisioned(svc: LambdaService, p: dict[str, Any], ctx: RequestCo
 
 
 async def get_provisioned(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    ref = parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
+    fn = svc.catalog.functions.get(ref.key)
+    if ref.qualifier and is_alias(ref.qualifier) and (fn is None or ref.qualifier not in fn.aliases):
+        raise alias_not_found(ref.qualified_arn())
     _existing(svc, p, ctx)
     raise error(
         "ProvisionedConcurrencyConfigNotFoundException",
