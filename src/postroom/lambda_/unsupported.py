@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from postroom.lambda_.errors import alias_not_found, error, resource_not_found, unsupported
+from postroom.lambda_.errors import (
+    alias_not_found,
+    error,
+    not_found,
+    resource_not_found,
+    unsupported,
+)
 from postroom.lambda_.names import is_alias, parse_function
 from postroom.protocol.context import RequestContext
 
@@ -88,12 +94,15 @@ async def get_runtime_management(
 
 
 async def list_url_configs(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    _existing(svc, p, ctx)
+    ref = parse_function(p["FunctionName"], ctx.account, ctx.region)
+    if ref.key not in svc.catalog.functions:
+        raise not_found("Function does not exist")
     return {"FunctionUrlConfigs": []}
 
 
 async def get_url_config(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    _existing(svc, {**p, "Qualifier": None}, ctx)
+    # No function has a URL config: AWS's answer for a missing function or config alike.
+    parse_function(p["FunctionName"], ctx.account, ctx.region, p.get("Qualifier"))
     raise resource_not_found()
 
 
