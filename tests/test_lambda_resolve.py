@@ -190,6 +190,13 @@ def test_code_store_limits_and_layout(tmp_path):
             with pytest.raises(AWSError) as e:
                 await create(svc, Code={"ZipFile": zip_code(bad)})
             assert e.value.code == "InvalidParameterValueException"
+        corrupt = zip_code({"app.py": "x = 1"}).replace(b"x = 1", b"y = 2")  # stored: CRC fails
+        clash = zip_code({"a": "file", "a/b": "under a file"})
+        for bad in (corrupt, clash):
+            with pytest.raises(AWSError) as e:
+                await create(svc, Code={"ZipFile": bad})
+            assert e.value.code == "InvalidParameterValueException" and e.value.status == 400
+        assert not (tmp_path / "lambda" / "code").exists() or not any((tmp_path / "lambda" / "code").iterdir())
         package = zip_code({"app.py": "x = 1", "bin/run": "#!/bin/sh\n"}, modes={"bin/run": 0o755})
         created = await create(svc, Code={"ZipFile": package})
         sha_hex = next((tmp_path / "lambda" / "code").iterdir()).stem

@@ -16,6 +16,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,19 +62,21 @@ class CodeStore:
         unzipped = _check_zip(data)
         self.zips.mkdir(parents=True, exist_ok=True)
         self.unpacked.mkdir(parents=True, exist_ok=True)
-        target = self.zip_path(sha_hex)
-        if not target.exists():
-            _write_atomically(target, data)
+        # Unpack first: a zip whose entries cannot be read (bad CRC, a file where a
+        # directory must go) is refused before anything names it.
         final = self.code_dir(sha_hex)
         if not final.exists():
             temp = Path(tempfile.mkdtemp(prefix=f".{sha_hex[:12]}-", dir=self.unpacked))
             try:
                 _unpack(data, temp)
                 os.replace(temp, final)
-            except OSError:
+            except (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError):
                 shutil.rmtree(temp, ignore_errors=True)
-                if not final.exists():  # another request unpacking the same zip won the race
-                    raise
+                if not final.exists():  # else another request unpacking it won the race
+                    raise invalid_parameter(_BAD_ZIP) from None
+        target = self.zip_path(sha_hex)
+        if not target.exists():
+            _write_atomically(target, data)
         return StoredCode(sha_hex, base64.b64encode(digest).decode(), len(data), unzipped)
 
     def read_zip(self, sha_hex: str) -> bytes | None:
