@@ -58,6 +58,12 @@ def _sqs(deps: Deps) -> Service:
     return svc
 
 
+def _lambda(deps: Deps) -> Service:
+    from postroom.lambda_.service import LambdaService
+
+    return LambdaService(deps.store, deps.clock, deps.settings.data_dir)
+
+
 def _sns(deps: Deps) -> Service:
     from postroom.sns.service import SnsService
 
@@ -70,6 +76,7 @@ def _sns(deps: Deps) -> Service:
 FACTORIES: tuple[Callable[[Deps], Service], ...] = (
     _sqs,
     _sns,
+    _lambda,
 )
 
 

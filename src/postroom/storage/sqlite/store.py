@@ -21,6 +21,7 @@ from postroom.storage.base import (
 )
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sqlite.functions import SqliteFunctionStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 from postroom.storage.sqlite.topics import SqliteTopicStore
@@ -62,6 +63,7 @@ class SqliteStore:
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
         self.topics = SqliteTopicStore(self._committer)
         self.invocations = SqliteInvocationStore(self._committer)
+        self.functions = SqliteFunctionStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -73,6 +75,7 @@ class SqliteStore:
             self._remember(queue)
         self._committer.totals.update(totals)
         await self.topics.load()
+        await self.functions.load()
 
     async def close(self) -> None:
         await self._committer.close()

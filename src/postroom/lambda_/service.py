@@ -1,0 +1,171 @@
+"""LambdaService: the Lambda control plane (every operation but invocation) and its state."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from postroom.clock import Clock
+from postroom.lambda_.code import CodeStore
+from postroom.lambda_.errors import alias_not_found, function_not_found, invalid_parameter
+from postroom.lambda_.names import LATEST, FunctionRef, is_alias
+from postroom.protocol.context import RequestContext
+from postroom.protocol.model import load_service_model
+from postroom.service import RawRoute
+from postroom.storage.functions import FunctionRecord, FunctionStore
+
+if TYPE_CHECKING:
+    from postroom.storage.sqlite import SqliteStore
+
+Operation = Callable[
+    ["LambdaService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
+]
+CODE_PATH = "/_postroom/lambda/code"
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LambdaService:
+    """Dispatches Lambda operations; functions and layers live in ``catalog`` (cached there)."""
+
+    name = "lambda"
+
+    def __init__(self, store: SqliteStore, clock: Clock, data_dir: Path | None) -> None:
+        from postroom.lambda_ import (
+            aliases,
+            concurrency,
+            event_invoke,
+            functions,
+            layers,
+            permissions,
+            tags,
+            unsupported,
+            versions,
+        )
+
+        self.model = load_service_model("lambda")
+        self.store = store  # the whole store: invocation code reads ``store.invocations``
+        self.catalog: FunctionStore = store.functions  # functions and layers
+        self.clock = clock
+        self._temp_root: Path | None = None
+        if data_dir is None:
+            # --in-memory: code still needs a directory; it goes with the server.
+            self._temp_root = Path(tempfile.mkdtemp(prefix="postroom-lambda-"))
+            root = self._temp_root
+        else:
+            root = Path(data_dir) / "lambda"
+        self.code = CodeStore(root)
+        self.layer_code = CodeStore(root / "layers")
+        self.environments: Any = None  # the execution-environment pool, attached by the server
+        # Read-modify-write of a function is serialised; reads never wait on it.
+        self.lock = asyncio.Lock()
+        self.resolve_cache: dict[tuple[str, str, str, str | None], Any] = {}
+        self.operations: dict[str, Operation] = {
+            **functions.OPERATIONS,
+            **versions.OPERATIONS,
+            **aliases.OPERATIONS,
+            **concurrency.OPERATIONS,
+            **event_invoke.OPERATIONS,
+            **permissions.OPERATIONS,
+            **tags.OPERATIONS,
+            **layers.OPERATIONS,
+            **unsupported.OPERATIONS,
+        }
+
+    async def start(self) -> None:
+        pass
+
+    def begin_shutdown(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        if self._temp_root is not None:
+            shutil.rmtree(self._temp_root, ignore_errors=True)
+
+    async def call(
+        self, operation: str, params: dict[str, Any], ctx: RequestContext
+    ) -> dict[str, Any] | None:
+        handler = self.operations.get(operation)
+        if handler is None:
+            raise invalid_parameter(f"Action {operation} is not supported by Postroom yet.")
+        return await handler(self, params, ctx)
+
+    def http_routes(self) -> dict[str, RawRoute]:
+        """``GET /_postroom/lambda/code?sha=<hex>``: a function's or layer's zip (Code.Location)."""
+
+        async def code(query: str) -> tuple[int, bytes, bytes]:
+            sha = ""
+            for pair in query.split("&"):
+                key, _, value = pair.partition("=")
+                if key == "sha":
+                    sha = value
+            if not _SHA.match(sha):
+                return 400, b"text/plain", b"sha must be 64 hex digits"
+            for store in (self.code, self.layer_code):
+                data = await asyncio.to_thread(store.read_zip, sha)
+                if data is not None:
+                    return 200, b"application/zip", data
+            return 404, b"text/plain", b"no such code"
+
+        return {CODE_PATH: code}
+
+    # -- helpers the operations share -------------------------------------------------
+
+    def code_location(self, ctx: RequestContext, sha_hex: str) -> str:
+        return f"{ctx.base_url}{CODE_PATH}?sha={sha_hex}"
+
+    def function(self, ref: FunctionRef, qualified_error: bool = False) -> FunctionRecord:
+        """The function ``ref`` names (a copy-free read); ResourceNotFound as AWS words it."""
+        fn = self.catalog.functions.get(ref.key)
+        if fn is None:
+            raise function_not_found(ref.qualified_arn() if qualified_error else ref.arn)
+        return fn
+
+    def version_of(
+        self, fn: FunctionRecord, ref: FunctionRef, alias_error: str = "function"
+    ) -> str:
+        """The stored version key ``ref``'s qualifier selects ($LATEST, a number, or an alias's)."""
+        qualifier = ref.qualifier or LATEST
+        if is_alias(qualifier):
+            alias = fn.aliases.get(qualifier)
+            if alias is None:
+                arn = ref.qualified_arn()
+                raise alias_not_found(arn) if alias_error == "alias" else function_not_found(arn)
+            return alias["FunctionVersion"]
+        if qualifier not in fn.versions:
+            raise function_not_found(ref.qualified_arn())
+        return qualifier
+
+    async def save(self, fn: FunctionRecord) -> None:
+        await self.catalog.save_function(fn)
+        self.resolve_cache.clear()
+
+    async def delete(self, fn: FunctionRecord) -> None:
+        await self.catalog.delete_function(fn.key)
+        self.resolve_cache.clear()
+
+    def retire_environments(self, function_arn: str) -> None:
+        """Code or configuration changed (or the function went): stop its environments."""
+        if self.environments is not None:
+            self.environments.retire(function_arn)
+
+    def now_text(self) -> str:
+        """A timestamp as Lambda writes LastModified: 2024-01-31T12:00:00.000+0000."""
+        moment = datetime.fromtimestamp(self.clock.now_ms() / 1000, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+    @staticmethod
+    def new_revision() -> str:
+        return str(uuid.uuid4())
+
+    @staticmethod
+    def copy(fn: FunctionRecord) -> FunctionRecord:
+        """A deep copy to change: the cached record is replaced only once the change commits."""
+        return copy.deepcopy(fn)
