@@ -17,6 +17,7 @@ from postroom.clock import Clock
 from postroom.service import Service
 
 if TYPE_CHECKING:
+    from postroom.lambda_.api import LambdaApi
     from postroom.sns.api import SnsApi
     from postroom.sqs.api import SqsApi
     from postroom.storage.sqlite import SqliteStore
@@ -28,6 +29,7 @@ class Apis:
 
     sqs: SqsApi | None = None
     sns: SnsApi | None = None
+    lambda_: LambdaApi | None = None
 
 
 @dataclass
@@ -60,8 +62,18 @@ def _sqs(deps: Deps) -> Service:
 
 def _lambda(deps: Deps) -> Service:
     from postroom.lambda_.service import LambdaService
+    from postroom.runtime.api import RuntimeSettings
 
-    return LambdaService(deps.store, deps.clock, deps.settings.data_dir)
+    settings = deps.settings
+    runtime = RuntimeSettings(
+        endpoint_url=settings.endpoint_url, idle_timeout_s=settings.lambda_idle_timeout,
+        interpreters=dict(settings.lambda_runtimes),
+    )
+    svc = LambdaService(
+        deps.store, deps.clock, settings.data_dir, deps.apis, runtime, settings.lambda_retry_scale
+    )
+    deps.apis.lambda_ = svc.api
+    return svc
 
 
 def _sns(deps: Deps) -> Service:

@@ -19,10 +19,13 @@ from postroom.lambda_.errors import alias_not_found, function_not_found, invalid
 from postroom.lambda_.names import LATEST, FunctionRef, is_alias
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
+from postroom.runtime.api import RuntimeSettings
+from postroom.runtime.pool import EnvironmentPool
 from postroom.service import RawRoute
 from postroom.storage.functions import FunctionRecord, FunctionStore
 
 if TYPE_CHECKING:
+    from postroom.services import Apis
     from postroom.storage.sqlite import SqliteStore
 
 Operation = Callable[
@@ -37,18 +40,24 @@ class LambdaService:
 
     name = "lambda"
 
-    def __init__(self, store: SqliteStore, clock: Clock, data_dir: Path | None) -> None:
+    def __init__(
+        self, store: SqliteStore, clock: Clock, data_dir: Path | None, apis: Apis,
+        runtime: RuntimeSettings | None = None, retry_scale: float = 1.0,
+    ) -> None:
         from postroom.lambda_ import (
             aliases,
             concurrency,
             event_invoke,
             functions,
+            invoke,
             layers,
             permissions,
             tags,
             unsupported,
             versions,
         )
+        from postroom.lambda_.api import LambdaApi
+        from postroom.lambda_.async_invoke import AsyncInvoker
 
         self.model = load_service_model("lambda")
         self.store = store  # the whole store: invocation code reads ``store.invocations``
@@ -63,7 +72,13 @@ class LambdaService:
             root = Path(data_dir) / "lambda"
         self.code = CodeStore(root)
         self.layer_code = CodeStore(root / "layers")
-        self.environments: Any = None  # the execution-environment pool, attached by the server
+        self.apis = apis  # other services' typed APIs (destinations, dead-letter queues)
+        runtime = runtime or RuntimeSettings()
+        if runtime.work_dir is None:
+            runtime.work_dir = root / "environments"
+        self.environments: EnvironmentPool | None = EnvironmentPool(clock, runtime, _LogsSink(apis))
+        self.async_invoker = AsyncInvoker(self, retry_scale)
+        self.api = LambdaApi(self)
         # Read-modify-write of a function is serialised; reads never wait on it.
         self.lock = asyncio.Lock()
         self.resolve_cache: dict[tuple[str, str, str, str | None], Any] = {}
@@ -77,15 +92,21 @@ class LambdaService:
             **tags.OPERATIONS,
             **layers.OPERATIONS,
             **unsupported.OPERATIONS,
+            **invoke.OPERATIONS,
         }
 
     async def start(self) -> None:
-        pass
+        assert self.environments is not None
+        await self.environments.start()
+        await self.async_invoker.start()
 
     def begin_shutdown(self) -> None:
         pass
 
     async def stop(self) -> None:
+        await self.async_invoker.stop()
+        if self.environments is not None:
+            await self.environments.stop()
         if self._temp_root is not None:
             shutil.rmtree(self._temp_root, ignore_errors=True)
 
@@ -169,3 +190,15 @@ class LambdaService:
     def copy(fn: FunctionRecord) -> FunctionRecord:
         """A deep copy to change: the cached record is replaced only once the change commits."""
         return copy.deepcopy(fn)
+
+
+class _LogsSink:
+    """Environments' output to CloudWatch Logs, when that service is served."""
+
+    def __init__(self, apis: Apis) -> None:
+        self._apis = apis
+
+    def write(self, account: str, region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        logs = getattr(self._apis, "logs", None)
+        if logs is not None:
+            logs.write(account, region, group, stream, events)
