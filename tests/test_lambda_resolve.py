@@ -14,6 +14,7 @@ from lambda_helpers import ROLE, zip_code
 from postroom.clock import SystemClock
 from postroom.lambda_.resolve import resolve
 from postroom.lambda_.service import LambdaService
+from postroom.services import Apis
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.storage.sqlite import SqliteStore
@@ -32,12 +33,18 @@ class Pool:
     def retire(self, function_arn: str) -> None:
         self.retired.append(function_arn)
 
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
 
 def run(scenario, data_dir: Path | None = None):
     async def main():
         store = SqliteStore(None)
         await store.start()
-        svc = LambdaService(store, SystemClock(), data_dir)
+        svc = LambdaService(store, SystemClock(), data_dir, Apis())
         svc.environments = Pool()
         await svc.start()
         try:
