@@ -14,9 +14,9 @@ from lambda_helpers import ROLE, zip_code
 from postroom.clock import SystemClock
 from postroom.lambda_.resolve import resolve
 from postroom.lambda_.service import LambdaService
-from postroom.services import Apis
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
+from postroom.services import Apis
 from postroom.storage.sqlite import SqliteStore
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
