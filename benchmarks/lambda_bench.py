@@ -113,7 +113,7 @@ def measure(server_name: str, duration: float) -> dict:
         t0 = time.perf_counter()
         lam.invoke(FunctionName=name, Payload=b"{}")
         cold_create = time.perf_counter() - t0
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"N": "1"}})
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"RUN": "2"}})
         lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.2})
         t0 = time.perf_counter()
         lam.invoke(FunctionName=name, Payload=b"{}")
