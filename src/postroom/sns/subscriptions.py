@@ -13,7 +13,7 @@ from postroom.sns import attributes, limits
 from postroom.sns.errors import invalid_parameter, not_found, subscription_not_found
 from postroom.sns.names import check_endpoint, new_subscription_arn
 from postroom.sns.topics import _page
-from postroom.sqs.names import parse_queue_arn
+from postroom.sqs.api import parse_queue_arn
 from postroom.storage.base import SubscriptionRecord
 
 if TYPE_CHECKING:

@@ -17,6 +17,8 @@ from postroom.sqs import limits, messages
 from postroom.sqs.errors import queue_does_not_exist
 from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack
 from postroom.sqs.names import parse_queue_arn
+
+__all__ = ["OutgoingMessage", "QueueRef", "ReceivedMessage", "SqsApi", "parse_queue_arn"]
 from postroom.storage.base import NewMessage, QueueDelivery
 
 if TYPE_CHECKING:
