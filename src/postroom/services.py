@@ -80,7 +80,9 @@ def _sns(deps: Deps) -> Service:
     from postroom.sns.service import SnsService
 
     assert deps.apis.sqs is not None
-    svc = SnsService(deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir)
+    svc = SnsService(
+        deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir, mobile=deps.store.sns_mobile
+    )
     deps.apis.sns = svc.api
     return svc
 

@@ -10,6 +10,8 @@ class AWSError(Exception):
 
     ``type_name`` is the error shape's name in the service model, used as the JSON
     protocol's ``__type`` and the rest-json ``x-amzn-ErrorType``; it defaults to the code.
+    ``query_message`` is the text AWS sends instead in the query protocol, where it differs
+    (e.g. SQS's older wording).
     """
 
     def __init__(
@@ -20,6 +22,7 @@ class AWSError(Exception):
         sender: bool = True,
         type_name: str | None = None,
         fields: dict[str, Any] | None = None,
+        query_message: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -29,6 +32,7 @@ class AWSError(Exception):
         self.type_name = type_name or code
         # Extra members of the error shape for JSON bodies ("header:<name>" keys go to headers).
         self.fields = fields
+        self.query_message = query_message or message
 
     @property
     def fault(self) -> str:

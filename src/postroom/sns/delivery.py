@@ -22,7 +22,6 @@ from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.sns.envelope import Publication, dumps, iso_timestamp
 from postroom.sns.retry import healthy_retry_policy, retry_delay
-from postroom.sns.signing import CERT_PATH
 from postroom.storage.base import OutboxItem, SubscriptionRecord, TopicRecord
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ class HttpDelivery:
                 "To confirm the subscription, visit the SubscribeURL included in this message."
             ),
             "SubscribeURL": (
-                f"{ctx.base_url}/?Action=ConfirmSubscription&TopicArn={quote(topic.arn, safe='')}"
+                f"{ctx.base_url}/?Action=ConfirmSubscription&TopicArn={quote(topic.arn, safe=':')}"
                 f"&Token={sub.token}"
             ),
             "Timestamp": iso_timestamp(now),
@@ -101,7 +100,7 @@ class HttpDelivery:
         version = topic.attributes.get("SignatureVersion", "1")
         doc["SignatureVersion"] = version
         doc["Signature"] = self.svc.signer.sign(doc, version)
-        doc["SigningCertURL"] = ctx.base_url + CERT_PATH
+        doc["SigningCertURL"] = ctx.base_url + self.svc.signer.cert_path()
         if sub.protocol in ("http", "https"):
             headers = {
                 "x-amz-sns-message-type": "SubscriptionConfirmation",

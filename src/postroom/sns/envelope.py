@@ -9,8 +9,6 @@ from urllib.parse import quote
 
 import orjson
 
-from postroom.sns.signing import CERT_PATH
-
 
 def iso_timestamp(ms: int) -> str:
     """AWS's envelope timestamp: ISO 8601, milliseconds, UTC."""
@@ -40,14 +38,17 @@ class Publication:
 
 
 def unsubscribe_url(base_url: str, subscription_arn: str) -> str:
-    return f"{base_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}"
+    # AWS leaves the ARN's colons unescaped.
+    return f"{base_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe=':')}"
 
 
 def notification(
     pub: Publication, topic_arn: str, subscription_arn: str, protocol: str, base_url: str,
-    signature_version: str, sign: Any,
+    signature_version: str, sign: Any, cert_path: str,
 ) -> dict[str, Any]:
-    """The Notification envelope for one subscription (signed once per text and version)."""
+    """The Notification envelope for one subscription (signed once per text and version).
+
+    FIFO topics' envelopes carry a SequenceNumber and, as AWS sends them, no signature."""
     doc: dict[str, Any] = {"Type": "Notification", "MessageId": pub.message_id}
     if pub.sequence_number is not None:
         doc["SequenceNumber"] = pub.sequence_number
@@ -56,12 +57,13 @@ def notification(
         doc["Subject"] = pub.subject
     doc["Message"] = pub.message_for(protocol)
     doc["Timestamp"] = iso_timestamp(pub.timestamp_ms)
-    doc["SignatureVersion"] = signature_version
-    key = (doc["Message"], signature_version)
-    if key not in pub.signatures:
-        pub.signatures[key] = sign(doc, signature_version)
-    doc["Signature"] = pub.signatures[key]
-    doc["SigningCertURL"] = base_url + CERT_PATH
+    if pub.sequence_number is None:
+        doc["SignatureVersion"] = signature_version
+        key = (doc["Message"], signature_version)
+        if key not in pub.signatures:
+            pub.signatures[key] = sign(doc, signature_version)
+        doc["Signature"] = pub.signatures[key]
+        doc["SigningCertURL"] = base_url + cert_path
     doc["UnsubscribeURL"] = unsubscribe_url(base_url, subscription_arn)
     if pub.attributes:
         doc["MessageAttributes"] = pub.attributes

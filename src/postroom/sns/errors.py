@@ -14,6 +14,11 @@ def invalid_parameter(message: str) -> AWSError:
     return _error("InvalidParameterException", f"Invalid parameter: {message}")
 
 
+def invalid_parameter_bare(message: str) -> AWSError:
+    """InvalidParameter with a message AWS sends without its "Invalid parameter: " prefix."""
+    return _error("InvalidParameterException", message)
+
+
 def invalid_parameter_value(message: str) -> AWSError:
     return _error("InvalidParameterValueException", message)
 

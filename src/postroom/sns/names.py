@@ -6,7 +6,7 @@ import re
 
 from postroom.ids import new_id
 from postroom.sns import limits
-from postroom.sns.errors import invalid_parameter
+from postroom.sns.errors import invalid_parameter, invalid_parameter_bare
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[\w-]*:sns:([\w-]+):(\d{12}):([A-Za-z0-9_.-]+)$")
@@ -17,15 +17,16 @@ FIFO_SUFFIX = ".fifo"
 
 
 def check_topic_name(name: str, fifo: bool) -> None:
-    base = name[: -len(FIFO_SUFFIX)] if fifo and name.endswith(FIFO_SUFFIX) else name
-    if not name or len(name) > limits.MAX_TOPIC_NAME or not _TOPIC_NAME.match(base) or (
-        fifo != name.endswith(FIFO_SUFFIX)
-    ):
-        if fifo or name.endswith(FIFO_SUFFIX):
-            raise invalid_parameter("Topic Name Reason: FIFO topic names must end with .fifo and FifoTopic must be true")
-        raise invalid_parameter(
-            "Topic Name Reason: must be 1-256 alphanumeric characters, hyphens or underscores"
-        )
+    """AWS's messages: a FIFO topic's name rules in full, a standard topic's terse."""
+    if fifo:
+        base = name.removesuffix(FIFO_SUFFIX)
+        if not name.endswith(FIFO_SUFFIX) or not base or len(name) > limits.MAX_TOPIC_NAME or not _TOPIC_NAME.match(base):
+            raise invalid_parameter_bare(
+                "Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase "
+                "ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long."
+            )
+    elif not name or len(name) > limits.MAX_TOPIC_NAME or not _TOPIC_NAME.match(name):
+        raise invalid_parameter("Topic Name")
 
 
 def topic_arn(region: str, account: str, name: str) -> str:
@@ -45,20 +46,35 @@ def is_subscription_arn(arn: str) -> bool:
     return bool(_SUBSCRIPTION_ARN.match(arn or ""))
 
 
+_ENDPOINT_MESSAGES = {
+    "sqs": "SQS endpoint ARN",
+    "lambda": "Lambda endpoint ARN",
+    "firehose": "Firehose endpoint ARN",
+    "application": "Application endpoint arn invalid",
+    "email": "Email address",
+    "email-json": "Email address",
+}
+
+
 def check_endpoint(protocol: str, endpoint: str | None) -> str:
-    """Validate a subscription endpoint for its protocol; return it."""
+    """Validate a subscription endpoint for its protocol (AWS's messages); return it."""
     value = endpoint or ""
+    if protocol in ("http", "https"):
+        if not value.startswith(f"{protocol}://"):
+            raise invalid_parameter("Endpoint must match the specified protocol")
+        return value
+    if protocol == "sms":
+        if not _PHONE.match(value):
+            raise invalid_parameter_bare(f"Invalid SMS endpoint: {value}")
+        return value
     ok = {
-        "http": value.startswith("http://"),
-        "https": value.startswith("https://"),
         "email": bool(_EMAIL.match(value)),
         "email-json": bool(_EMAIL.match(value)),
-        "sms": bool(_PHONE.match(value)),
         "sqs": value.startswith("arn:") and ":sqs:" in value,
         "lambda": value.startswith("arn:") and ":lambda:" in value,
-        "application": value.startswith("arn:") and ":sns:" in value,
+        "application": value.startswith("arn:") and ":sns:" in value and ":endpoint/" in value,
         "firehose": value.startswith("arn:") and ":firehose:" in value,
     }.get(protocol, False)
     if not ok:
-        raise invalid_parameter(f"Invalid {protocol} endpoint: {value}" if value else "Endpoint Reason: empty")
+        raise invalid_parameter(_ENDPOINT_MESSAGES.get(protocol, "Endpoint"))
     return value

@@ -18,7 +18,7 @@ import orjson
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
-from postroom.sns import limits
+from postroom.sns import limits, mobile, sms
 from postroom.sns.envelope import Publication, dumps, notification
 from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
 from postroom.storage.base import (
@@ -130,10 +130,15 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
     if target is None:
         if not phone:
             raise invalid_parameter("TopicArn or TargetArn Reason: no value for required parameter")
+        if not sms.E164.match(phone):
+            raise invalid_parameter(f"PhoneNumber Reason: {phone} is not valid to publish to")
         pub = validate(p, None, now)
-        await svc.topics.publish([], [], [("", "sms", phone, orjson.dumps({"Message": pub.message}), now)], now)
+        if not sms.is_opted_out(svc, ctx.account, phone):  # AWS accepts, but never texts, opted-out numbers
+            await svc.topics.publish([], [], [("", "sms", phone, orjson.dumps({"Message": pub.message}), now)], now)
         return {"MessageId": pub.message_id}
-    topic = svc.topic(target)
+    if p.get("TargetArn") and mobile.ENDPOINT_ARN.match(p["TargetArn"]):
+        return await _publish_to_endpoint(svc, p, now)
+    topic = svc.topic(target, ctx.region)
     pub = validate(p, topic, now)
     await fan_out(svc, topic, [pub], ctx, now)
     out = {"MessageId": pub.message_id}
@@ -142,8 +147,32 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
     return out
 
 
+async def _publish_to_endpoint(svc: SnsService, p: dict[str, Any], now: int) -> Result:
+    """A direct push to one mobile endpoint: validated and recorded."""
+    found = svc.mobile.endpoints.get(p["TargetArn"])
+    if found is None:
+        raise invalid_parameter("TargetArn Reason: No endpoint found for the target arn specified")
+    if found.attributes.get("Enabled", "true") != "true":
+        raise svc.model.error("EndpointDisabledException", "Endpoint is disabled")
+    entry = dict(p)
+    if entry.get("MessageStructure") == "json":
+        # A push payload may carry only platform keys (no "default"), unlike a topic's.
+        try:
+            doc = orjson.loads(entry["Message"])
+        except orjson.JSONDecodeError:
+            raise invalid_parameter("Message Structure - JSON message body failed to parse") from None
+        if isinstance(doc, dict) and "default" not in doc:
+            entry["Message"] = orjson.dumps({**doc, "default": ""}).decode()
+    pub = validate(entry, None, now)
+    record = {"Message": p["Message"], "MessageStructure": p.get("MessageStructure"), "MessageId": pub.message_id}
+    if pub.attributes:
+        record["MessageAttributes"] = pub.attributes
+    await svc.topics.publish([], [], [("", "application", found.arn, orjson.dumps(record), now)], now)
+    return {"MessageId": pub.message_id}
+
+
 async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     entries = p["PublishBatchRequestEntries"]
     if not entries:
         raise batch_error("EmptyBatchRequestException", "The batch request doesn't contain any entries")
@@ -185,6 +214,7 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
         pubs = [pub for pub in pubs if not svc.deduplicate(topic, pub, now)]
     subscriptions = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn and s.confirmed]
     version = topic.attributes.get("SignatureVersion", "1")
+    cert_path = svc.signer.cert_path()
     queue_copies: list[QueueDelivery] = []
     outbox: list[OutboxItem] = []
     records: list[tuple[str, str, str, bytes, int]] = []
@@ -194,13 +224,15 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                 continue
             raw = sub.attributes.get("RawMessageDelivery") == "true"
             body = pub.message_for(sub.protocol) if raw else dumps(
-                notification(pub, topic.arn, sub.arn, sub.protocol, ctx.base_url, version, svc.signer.sign)
+                notification(
+                    pub, topic.arn, sub.arn, sub.protocol, ctx.base_url, version, svc.signer.sign, cert_path
+                )
             )
             if sub.protocol == "sqs":
                 queue = svc.queues.queue(sub.endpoint)
                 if queue is None:
                     # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
-                    queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now))
+                    queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now, raw))
                     continue
                 queue_copies.append(
                     svc.queue_copy(queue, body, pub.attributes if raw else None, pub, ctx.access_key, now)
@@ -213,8 +245,6 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
     svc.queues.delivered({c.queue_id for c in queue_copies})
     if outbox:
         svc.delivery.wake()
-
-
 
 
 OPERATIONS = {"Publish": publish, "PublishBatch": publish_batch}

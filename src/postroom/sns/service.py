@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
 from postroom.clock import Clock
 from postroom.filters.policy import FilterPolicy, parse_filter_policy
 from postroom.ids import new_id
-from postroom.protocol.context import RequestContext
+from postroom.protocol.context import DEFAULT_ACCOUNT, RequestContext
+from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
 from postroom.sns import limits
@@ -23,6 +25,7 @@ from postroom.sns.names import parse_topic_arn
 from postroom.sns.signing import CERT_PATH, Signer
 from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
 from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
+from postroom.storage.sns_mobile import SnsMobileStore
 
 Operation = Callable[["SnsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
@@ -32,12 +35,16 @@ class SnsService:
 
     name = "sns"
 
-    def __init__(self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None) -> None:
-        from postroom.sns import publish, subscriptions
+    def __init__(
+        self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
+    ) -> None:
+        from postroom.sns import mobile as mobile_ops
+        from postroom.sns import publish, sms, subscriptions
         from postroom.sns import topics as topic_ops
 
         self.model = load_service_model("sns")
         self.topics = topics
+        self.mobile = mobile
         self.queues = queues
         self.clock = clock
         self.signer = Signer(data_dir)
@@ -49,6 +56,7 @@ class SnsService:
         self.api = SnsApi(self)
         self.operations: dict[str, Operation] = {
             **topic_ops.OPERATIONS, **subscriptions.OPERATIONS, **publish.OPERATIONS,
+            **mobile_ops.OPERATIONS, **sms.OPERATIONS,
         }
 
     async def start(self) -> None:
@@ -75,12 +83,30 @@ class SnsService:
         async def records(query: str) -> tuple[int, bytes, bytes]:
             return 200, b"application/json", orjson.dumps(await self.topics.records())
 
-        return {CERT_PATH: certificate, "/_postroom/sns/records": records}
+        async def opt_out(query: str) -> tuple[int, bytes, bytes]:
+            # Stands in for a recipient's STOP reply: ?phoneNumber=+1555...&account=...
+            from postroom.sns import sms
+
+            args = parse_qs(query)
+            account = args.get("account", [DEFAULT_ACCOUNT])[0]
+            try:
+                await sms.opt_out(self, account, args.get("phoneNumber", [""])[0])
+            except AWSError as error:
+                return 400, b"text/plain", error.message.encode()
+            return 200, b"application/json", b"{}"
+
+        return {
+            CERT_PATH: certificate, self.signer.cert_path(): certificate,
+            "/_postroom/sns/records": records, "/_postroom/sns/opt-out": opt_out,
+        }
 
     # -- helpers used by the operations ----------------------------------------------------
 
-    def topic(self, arn: str | None) -> TopicRecord:
-        if not arn or parse_topic_arn(arn) is None:
+    def topic(self, arn: str | None, region: str | None = None) -> TopicRecord:
+        """The topic ``arn`` names; with ``region`` (the caller's), a topic ARN of another
+        region is an InvalidParameter, as on AWS."""
+        parsed = parse_topic_arn(arn or "")
+        if parsed is None or (region is not None and parsed[0] != region):
             raise invalid_parameter("TopicArn")
         topic = self.topics.topics.get(arn)
         if topic is None:
@@ -121,9 +147,10 @@ class SnsService:
         return False
 
     def dead_letter_copies(
-        self, sub: SubscriptionRecord, body: str, pub: Publication | None, now: int
+        self, sub: SubscriptionRecord, body: str, pub: Publication | None, now: int, raw: bool = False,
     ) -> list[QueueDelivery]:
-        """The copy for a subscription's dead-letter queue, if it has one that exists."""
+        """The copy for a subscription's dead-letter queue, if it has one that exists; a raw
+        subscription's copy keeps the message attributes, as the queue would have had them."""
         policy = sub.attributes.get("RedrivePolicy")
         if not policy:
             return []
@@ -131,7 +158,8 @@ class SnsService:
         if queue is None:
             return []
         stand_in = pub or Publication(new_id(), body, None, None, {}, None, None, now)
-        return [self.queue_copy(queue, body, None, stand_in, "sns", now)]
+        attributes = pub.attributes if raw and pub is not None else None
+        return [self.queue_copy(queue, body, attributes, stand_in, "sns", now)]
 
     def queue_copy(
         self, queue: QueueRef, body: str, attributes: dict[str, dict[str, str]] | None,

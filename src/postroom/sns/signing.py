@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import threading
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class Signer:
         self._directory = directory
         self._key: rsa.RSAPrivateKey | None = None
         self._cert_pem: bytes | None = None
+        self._cert_path: str | None = None
         self._lock = threading.Lock()
 
     def _load(self) -> rsa.RSAPrivateKey:
@@ -80,6 +82,13 @@ class Signer:
         self._load()
         assert self._cert_pem is not None
         return self._cert_pem
+
+    def cert_path(self) -> str:
+        """Where the certificate is served, named like AWS's (a digest of the certificate)."""
+        if self._cert_path is None:
+            digest = hashlib.md5(self.certificate_pem(), usedforsecurity=False).hexdigest()
+            self._cert_path = f"/_postroom/sns/SimpleNotificationService-{digest}.pem"
+        return self._cert_path
 
     def sign(self, message: dict[str, str], version: str) -> str:
         """Base64 signature: SignatureVersion 1 is SHA1withRSA, 2 is SHA256withRSA."""

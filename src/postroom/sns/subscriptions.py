@@ -10,7 +10,7 @@ from postroom.filters.policy import FilterPolicyError, parse_filter_policy
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.sns import attributes, limits
-from postroom.sns.errors import invalid_parameter, not_found, subscription_not_found
+from postroom.sns.errors import invalid_parameter, not_found
 from postroom.sns.names import check_endpoint, new_subscription_arn
 from postroom.sns.topics import _page
 from postroom.sqs.api import parse_queue_arn
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 Result = dict[str, Any] | None
 PENDING = "pending confirmation"
+PRINCIPAL = "SubscriptionPrincipal"
 
 
 def _check_subscription_attributes(protocol: str, values: dict[str, Any]) -> dict[str, str]:
@@ -54,11 +55,15 @@ def _check_redrive(svc: SnsService, stored: dict[str, str]) -> None:
 
 
 async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     protocol = p["Protocol"]
     if protocol not in limits.PROTOCOLS:
-        raise invalid_parameter(f"Invalid protocol type: {protocol}")
+        raise invalid_parameter(f"Amazon SNS does not support this protocol string: {protocol}")
     endpoint = check_endpoint(protocol, p.get("Endpoint"))
+    if protocol == "sqs" and endpoint.endswith(".fifo") and topic.attributes.get("FifoTopic") != "true":
+        raise invalid_parameter(
+            "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics"
+        )
     fifo_topic = topic.attributes.get("FifoTopic") == "true"
     if fifo_topic and protocol != "sqs":
         raise invalid_parameter(f"Invalid protocol type: {protocol}. FIFO topics only deliver to SQS queues")
@@ -74,9 +79,12 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
             show = existing.confirmed or p.get("ReturnSubscriptionArn")
             return {"SubscriptionArn": existing.arn if show else PENDING}
     confirmed = protocol in limits.CONFIRMED_AT_ONCE
+    # Who subscribed, as AWS reports it (an IAM user named after the caller's access key);
+    # kept among the attributes, which only Subscribe writes it to.
+    principal = {PRINCIPAL: f"arn:aws:iam::{ctx.account}:user/{ctx.access_key}"}
     sub = SubscriptionRecord(
         arn=new_subscription_arn(topic.arn), topic_arn=topic.arn, owner=ctx.account, protocol=protocol,
-        endpoint=endpoint, attributes=stored, confirmed=confirmed,
+        endpoint=endpoint, attributes={**stored, **principal}, confirmed=confirmed,
         token=None if confirmed else new_id().replace("-", "") * 2, created_at=svc.clock.now_ms(),
     )
     if confirmed:
@@ -88,7 +96,7 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
 
 
 async def confirm_subscription(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"])  # often unsigned (a SubscribeURL): the ARN's region counts
     for sub in svc.topics.subscriptions.values():
         if sub.topic_arn == topic.arn and sub.token is not None and sub.token == p["Token"]:
             if not sub.confirmed:
@@ -99,10 +107,16 @@ async def confirm_subscription(svc: SnsService, p: dict[str, Any], ctx: RequestC
 
 
 async def unsubscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    """Idempotent, as on AWS: a well-formed ARN of a subscription that is gone succeeds."""
     arn = p["SubscriptionArn"]
-    if arn not in svc.topics.subscriptions:
-        raise subscription_not_found()
-    await svc.topics.delete_subscription(arn)
+    parts = arn.split(":")
+    if len(parts) < 6 or parts[0] != "arn":
+        raise invalid_parameter(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {len(parts)}")
+    if len(parts) == 6:  # a topic's ARN, or one missing its subscription id
+        raise invalid_parameter("SubscriptionId")
+    if arn in svc.topics.subscriptions:
+        await svc.topics.delete_subscription(arn)
+        svc.forget_filter(arn)
     return None
 
 
@@ -132,7 +146,7 @@ async def list_subscriptions(svc: SnsService, p: dict[str, Any], ctx: RequestCon
 
 
 async def list_subscriptions_by_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     subs = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn]
     return _listing(subs, p.get("NextToken"))
 
@@ -156,12 +170,12 @@ async def get_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: R
         "ConfirmationWasAuthenticated": "true" if sub.confirmed else "false",
         "PendingConfirmation": "false" if sub.confirmed else "true",
         "RawMessageDelivery": "false",
-        "SubscriptionPrincipal": f"arn:aws:iam::{sub.owner}:root",
     }
     if sub.protocol in ("http", "https"):
         values["EffectiveDeliveryPolicy"] = attributes.effective_delivery_policy(
             sub.attributes.get("DeliveryPolicy") or (topic.attributes.get("DeliveryPolicy") if topic else None)
         )
+    values[PRINCIPAL] = f"arn:aws:iam::{sub.owner}:root"  # subscriptions older than the stored principal
     values.update(sub.attributes)
     if "FilterPolicy" in sub.attributes:
         values.setdefault("FilterPolicyScope", "MessageAttributes")

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from postroom.sns.service import SnsService
 
 Result = dict[str, Any] | None
+POLICY_ACTIONS = frozenset({
+    "GetTopicAttributes", "SetTopicAttributes", "AddPermission", "RemovePermission", "DeleteTopic",
+    "Subscribe", "ListSubscriptionsByTopic", "Publish", "Receive",
+})
 
 
 def _tags(tag_list: list[dict[str, Any]]) -> dict[str, str]:
@@ -60,7 +64,8 @@ async def create_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) 
 
 async def delete_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     arn = p["TopicArn"]
-    if parse_topic_arn(arn) is None:
+    parsed = parse_topic_arn(arn)
+    if parsed is None or parsed[0] != ctx.region:
         raise invalid_parameter("TopicArn")
     if arn in svc.topics.topics:
         await svc.topics.delete_topic(arn)
@@ -89,7 +94,7 @@ async def list_topics(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -
 
 
 async def get_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     subs = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn]
     values = {
         "TopicArn": topic.arn,
@@ -108,7 +113,7 @@ async def get_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestC
 
 
 async def set_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     name = p["AttributeName"]
     if name not in attributes.TOPIC_SETTABLE:
         raise invalid_parameter(f"AttributeName Reason: Unknown or read-only attribute {name}")
@@ -159,16 +164,21 @@ def _policy(topic: TopicRecord) -> dict[str, Any]:
 
 
 async def add_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     policy = _policy(topic)
     statements = policy.setdefault("Statement", [])
     if any(s.get("Sid") == p["Label"] for s in statements):
         raise invalid_parameter("Statement already exists")
+    if any(action not in POLICY_ACTIONS for action in p["ActionName"]):
+        raise invalid_parameter("Policy statement action out of service scope!")
+    principals = [f"arn:aws:iam::{a}:root" for a in p["AWSAccountId"]]
+    actions = [f"SNS:{a}" for a in p["ActionName"]]
+    # AWS writes a single principal or action as a string, several as a list.
     statements.append({
         "Sid": p["Label"],
         "Effect": "Allow",
-        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in p["AWSAccountId"]]},
-        "Action": [f"SNS:{a}" for a in p["ActionName"]],
+        "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
+        "Action": actions[0] if len(actions) == 1 else actions,
         "Resource": topic.arn,
     })
     topic.attributes = {**topic.attributes, "Policy": orjson.dumps(policy).decode()}
@@ -177,7 +187,7 @@ async def add_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext
 
 
 async def remove_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])
+    topic = svc.topic(p["TopicArn"], ctx.region)
     policy = _policy(topic)
     kept = [s for s in policy.get("Statement", []) if s.get("Sid") != p["Label"]]
     if len(kept) == len(policy.get("Statement", [])):
@@ -188,7 +198,27 @@ async def remove_permission(svc: SnsService, p: dict[str, Any], ctx: RequestCont
     return None
 
 
+async def put_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    topic = svc.topic(p["ResourceArn"], ctx.region)
+    value = attributes.check_value("DataProtectionPolicy", p["DataProtectionPolicy"])
+    stored = dict(topic.attributes)
+    if value:
+        stored["DataProtectionPolicy"] = value
+    else:
+        stored.pop("DataProtectionPolicy", None)
+    topic.attributes = stored
+    await svc.topics.save_topic(topic)
+    return None
+
+
+async def get_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    topic = svc.topic(p["ResourceArn"], ctx.region)
+    return {"DataProtectionPolicy": topic.attributes.get("DataProtectionPolicy", "")}
+
+
 OPERATIONS = {
+    "PutDataProtectionPolicy": put_data_protection_policy,
+    "GetDataProtectionPolicy": get_data_protection_policy,
     "CreateTopic": create_topic,
     "DeleteTopic": delete_topic,
     "ListTopics": list_topics,

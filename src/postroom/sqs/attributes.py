@@ -122,6 +122,9 @@ def validate(attributes: dict[str, str], *, creating: bool, fifo: bool) -> dict[
     out: dict[str, str] = {}
     for name, value in attributes.items():
         spec = SETTABLE.get(name)
+        if name == "FifoQueue":
+            _check_fifo_flag(value, creating=creating, fifo=fifo)
+            continue
         if spec is None or (spec.create_only and not creating):
             raise invalid_attribute_name(name)
         if value is None:
@@ -129,13 +132,22 @@ def validate(attributes: dict[str, str], *, creating: bool, fifo: bool) -> dict[
         if spec.fifo_only and not fifo:
             raise invalid_attribute_name(name)
         out[name] = spec.check(name, str(value))
-    if out.get("FifoQueue") == "false":
-        del out["FifoQueue"]
+    if fifo and creating:
+        out["FifoQueue"] = "true"
     if out.get("SqsManagedSseEnabled") == "true" and out.get("KmsMasterKeyId"):
         raise invalid_attribute_value(
             "SqsManagedSseEnabled", "You can use one type of server-side encryption (SSE) at one time."
         )
     return out
+
+
+def _check_fifo_flag(value: object, *, creating: bool, fifo: bool) -> None:
+    """AWS knows FifoQueue only on FIFO queues: a standard queue (even with "false") gets
+    InvalidAttributeName; a FIFO queue may repeat "true" but never turn it off."""
+    if not fifo:
+        raise invalid_attribute_name("FifoQueue")
+    if str(value).lower() != "true":
+        raise invalid_attribute_value("FifoQueue")
 
 
 def check_throughput(stored: dict[str, str]) -> None:

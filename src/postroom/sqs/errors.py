@@ -11,7 +11,9 @@ def _error(shape: str, message: str) -> AWSError:
 
 
 def queue_does_not_exist() -> AWSError:
-    return _error("QueueDoesNotExist", "The specified queue does not exist.")
+    error = _error("QueueDoesNotExist", "The specified queue does not exist.")
+    error.query_message = "The specified queue does not exist for this wsdl version."
+    return error
 
 
 def queue_name_exists(attribute: str) -> AWSError:

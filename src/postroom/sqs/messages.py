@@ -109,7 +109,9 @@ def _prepare(
     md5_body = md5_hex(body_bytes)
     md5_attrs = md5_of_attributes(message_attributes) if message_attributes else None
     md5_system = md5_of_attributes(system_attributes) if system_attributes else None
-    delay_s = settings.delay_seconds if delay is None else delay
+    # A FIFO queue's delay applies to every message (DelaySeconds=0 included); a standard
+    # queue's per-message delay overrides the queue's.
+    delay_s = settings.delay_seconds if delay is None or settings.fifo else delay
     message = NewMessage(
         message_id=new_id(),
         body=body,
@@ -163,11 +165,27 @@ async def _store(
         svc.signals.notify(queue.id)
 
 
+def _check_fifo_batch(entries: list[dict[str, Any]], settings: QueueSettings) -> None:
+    """AWS fails a whole FIFO batch (not single entries) when an entry lacks its group id,
+    or its deduplication id on a queue without content-based deduplication."""
+    if any(entry.get("MessageGroupId") is None for entry in entries):
+        raise missing_parameter("MessageGroupId")
+    if not settings.content_based_deduplication and any(
+        entry.get("MessageDeduplicationId") is None for entry in entries
+    ):
+        raise invalid_parameter_value(
+            "The queue should either have ContentBasedDeduplication enabled or "
+            "MessageDeduplicationId provided explicitly"
+        )
+
+
 async def send_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     entries = p["Entries"]
     check_entries(entries, "SendMessageBatchRequestEntry")
     settings = svc.settings(queue)
+    if settings.fifo:
+        _check_fifo_batch(entries, settings)
     now = svc.clock.now_ms()
     prepared: list[tuple[str, NewMessage, dict[str, Any]]] = []
     failed: list[dict[str, Any]] = []
@@ -180,8 +198,10 @@ async def send_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestCon
             continue
         total += size
         prepared.append((entry["Id"], message, answer))
-    if total > settings.maximum_message_size:
-        raise batch_too_long(total, settings.maximum_message_size)
+    # The batch as a whole may hold up to AWS's fixed request limit, whatever the queue's
+    # MaximumMessageSize (which limits each message).
+    if total > limits.MAX_MESSAGE_SIZE:
+        raise batch_too_long(total, limits.MAX_MESSAGE_SIZE)
     if prepared:
         await _store(svc, queue, settings, [(m, answer) for _, m, answer in prepared], now)
     successful = [{"Id": entry_id, **answer} for entry_id, _, answer in prepared]
@@ -332,10 +352,27 @@ def _remember_attempt(svc: SqsService, key: tuple[int, str], expires: int, answe
 # -- delete and visibility -----------------------------------------------------------------
 
 
+def _receipt_expired(handle: str) -> AWSError:
+    return invalid_parameter_value(
+        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired."
+    )
+
+
+async def _delete(svc: SqsService, queue: QueueRecord, handles: list[tuple[int, int]]) -> set[int]:
+    """Delete by receipt; FIFO: return the seqs whose receipt expired, and wake waiting
+    receivers, since a deleted group head may release the group's next message."""
+    fifo = svc.settings(queue).fifo
+    expired = await svc.store.delete_messages(queue.id, handles, fifo_order=fifo, now=svc.clock.now_ms())
+    if fifo:
+        svc.signals.notify(queue.id)
+    return expired
+
+
 async def delete_message(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     seq, receipt = receipts.decode(p["ReceiptHandle"], queue.id)
-    await svc.store.delete_messages(queue.id, [(seq, receipt)], fifo_order=svc.settings(queue).fifo)
+    if await _delete(svc, queue, [(seq, receipt)]):
+        raise _receipt_expired(p["ReceiptHandle"])
     return None
 
 
@@ -344,15 +381,21 @@ async def delete_message_batch(svc: SqsService, p: dict[str, Any], ctx: RequestC
     entries = p["Entries"]
     check_entries(entries, "DeleteMessageBatchRequestEntry")
     valid: list[tuple[str, tuple[int, int]]] = []
+    handles = {entry["Id"]: entry.get("ReceiptHandle") or "" for entry in entries}
     failed: list[dict[str, Any]] = []
     for entry in entries:
         try:
             valid.append((entry["Id"], receipts.decode(entry.get("ReceiptHandle") or "", queue.id)))
         except AWSError as error:
             failed.append(failure(entry["Id"], error))
-    if valid:
-        await svc.store.delete_messages(queue.id, [r for _, r in valid], fifo_order=svc.settings(queue).fifo)
-    return {"Successful": [{"Id": entry_id} for entry_id, _ in valid], "Failed": failed}
+    expired = await _delete(svc, queue, [r for _, r in valid]) if valid else set()
+    successful = []
+    for entry_id, (seq, _) in valid:
+        if seq in expired:
+            failed.append(failure(entry_id, _receipt_expired(handles[entry_id])))
+        else:
+            successful.append({"Id": entry_id})
+    return {"Successful": successful, "Failed": failed}
 
 
 def _visibility_error(result: VisibilityChange, handle: str, timeout: int) -> AWSError | None:

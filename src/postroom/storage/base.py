@@ -200,8 +200,11 @@ class Storage(Protocol):
         retention_cutoff: int, redrive: Redrive | None, fifo_order: bool = False,
     ) -> ReceiveResult: ...
     async def delete_messages(
-        self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False
-    ) -> None: ...
+        self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False, now: int = 0,
+    ) -> set[int]:
+        """Delete by receipt; with ``fifo_order``, return the seqs whose receipt expired
+        (visibility ended at or before ``now``): those are not deleted."""
+        ...
     async def change_visibility(
         self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
     ) -> list[VisibilityChange]: ...

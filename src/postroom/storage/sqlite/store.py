@@ -24,6 +24,7 @@ from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.functions import SqliteFunctionStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
+from postroom.storage.sqlite.sns_mobile import SqliteSnsMobileStore
 from postroom.storage.sqlite.topics import SqliteTopicStore
 
 _SELECT_VISIBLE = (
@@ -64,6 +65,7 @@ class SqliteStore:
         self.topics = SqliteTopicStore(self._committer)
         self.invocations = SqliteInvocationStore(self._committer)
         self.functions = SqliteFunctionStore(self._committer)
+        self.sns_mobile = SqliteSnsMobileStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -76,6 +78,7 @@ class SqliteStore:
         self._committer.totals.update(totals)
         await self.topics.load()
         await self.functions.load()
+        await self.sns_mobile.load()
 
     async def close(self) -> None:
         await self._committer.close()
@@ -187,27 +190,37 @@ class SqliteStore:
         return await self._committer.run(op)
 
     async def delete_messages(
-        self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False
-    ) -> None:
+        self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False, now: int = 0,
+    ) -> set[int]:
         params = [(seq, queue_id, receipt) for seq, receipt in receipts]
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> set[int]:
             groups = []
+            expired: set[int] = set()
             if fifo_order:
+                # FIFO: a receipt whose visibility ended no longer owns the message (AWS
+                # answers "The receipt handle has expired"), so the group's order holds.
                 for param in params:
                     row = conn.execute(
-                        "SELECT group_id FROM messages WHERE seq=? AND queue_id=? AND receipt=?", param
+                        "SELECT group_id, visible_at FROM messages WHERE seq=? AND queue_id=? AND receipt=?",
+                        param,
                     ).fetchone()
-                    if row is not None:
+                    if row is None:
+                        continue
+                    if row[1] <= now:
+                        expired.add(param[0])
+                    else:
                         groups.append(row[0])
             gone = conn.executemany(
-                "DELETE FROM messages WHERE seq=? AND queue_id=? AND receipt=?", params
+                "DELETE FROM messages WHERE seq=? AND queue_id=? AND receipt=?",
+                [param for param in params if param[0] not in expired],
             ).rowcount
             txn.count(queue_id, -gone)
             if groups:
                 fifo.fix_heads(conn, queue_id, groups)
+            return expired
 
-        await self._committer.run(op)
+        return await self._committer.run(op)
 
     async def change_visibility(
         self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
@@ -236,6 +249,7 @@ class SqliteStore:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
             conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
+            conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))  # as AWS's purge does
             txn.count(queue_id, -gone)
 
         await self._committer.run(op)

@@ -1,0 +1,112 @@
+"""SNS mobile push and SMS state on SQLite (cached in memory, written through)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from postroom.storage.sns_mobile import PlatformApplicationRecord, PlatformEndpointRecord
+from postroom.storage.sqlite.committer import Committer, Txn
+
+_APP_COLUMNS = "arn, account, region, name, platform, attributes, created_at"
+_ENDPOINT_COLUMNS = "arn, application_arn, token, attributes, created_at"
+
+
+def _dumps(value: dict[str, str]) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SqliteSnsMobileStore:
+    """Platform applications, their endpoints, SMS attributes and phone-number lists."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self.applications: dict[str, PlatformApplicationRecord] = {}
+        self.endpoints: dict[str, PlatformEndpointRecord] = {}
+        self._sms: dict[tuple[str, str], dict[str, str]] = {}
+        self._numbers: dict[tuple[str, str], dict[str, str]] = {}
+
+    async def load(self) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], ...]:
+            return (
+                conn.execute(f"SELECT {_APP_COLUMNS} FROM sns_platform_applications").fetchall(),
+                conn.execute(f"SELECT {_ENDPOINT_COLUMNS} FROM sns_platform_endpoints").fetchall(),
+                conn.execute("SELECT account, region, attributes FROM sns_sms_attributes").fetchall(),
+                conn.execute("SELECT account, kind, number, status FROM sns_phone_numbers").fetchall(),
+            )
+
+        apps, endpoints, sms, numbers = await self._committer.run(op)
+        for arn, account, region, name, platform, attributes, created in apps:
+            self.applications[arn] = PlatformApplicationRecord(
+                arn, account, region, name, platform, orjson.loads(attributes), created
+            )
+        for arn, app, token, attributes, created in endpoints:
+            self.endpoints[arn] = PlatformEndpointRecord(arn, app, token, orjson.loads(attributes), created)
+        for account, region, attributes in sms:
+            self._sms[(account, region)] = orjson.loads(attributes)
+        for account, kind, number, status in numbers:
+            self._numbers.setdefault((account, kind), {})[number] = status
+
+    async def save_application(self, app: PlatformApplicationRecord) -> None:
+        row = (app.arn, app.account, app.region, app.name, app.platform, _dumps(app.attributes), app.created_at)
+        await self._committer.run(lambda conn, txn: conn.execute(
+            f"INSERT OR REPLACE INTO sns_platform_applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row
+        ))
+        self.applications[app.arn] = app
+
+    async def delete_application(self, arn: str) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM sns_platform_applications WHERE arn=?", (arn,))
+            conn.execute("DELETE FROM sns_platform_endpoints WHERE application_arn=?", (arn,))
+
+        await self._committer.run(op)
+        self.applications.pop(arn, None)
+        for endpoint_arn in [e.arn for e in self.endpoints.values() if e.application_arn == arn]:
+            del self.endpoints[endpoint_arn]
+
+    async def save_endpoint(self, endpoint: PlatformEndpointRecord) -> None:
+        row = (endpoint.arn, endpoint.application_arn, endpoint.token, _dumps(endpoint.attributes),
+               endpoint.created_at)
+        await self._committer.run(lambda conn, txn: conn.execute(
+            f"INSERT OR REPLACE INTO sns_platform_endpoints ({_ENDPOINT_COLUMNS}) VALUES (?,?,?,?,?)", row
+        ))
+        self.endpoints[endpoint.arn] = endpoint
+
+    async def delete_endpoint(self, arn: str) -> None:
+        await self._committer.run(
+            lambda conn, txn: conn.execute("DELETE FROM sns_platform_endpoints WHERE arn=?", (arn,))
+        )
+        self.endpoints.pop(arn, None)
+
+    def sms_attributes(self, account: str, region: str) -> dict[str, str]:
+        return dict(self._sms.get((account, region), {}))
+
+    async def save_sms_attributes(self, account: str, region: str, attributes: dict[str, str]) -> None:
+        row = (account, region, _dumps(attributes))
+        await self._committer.run(lambda conn, txn: conn.execute(
+            "INSERT OR REPLACE INTO sns_sms_attributes (account, region, attributes) VALUES (?,?,?)", row
+        ))
+        self._sms[(account, region)] = dict(attributes)
+
+    def phone_numbers(self, account: str, kind: str) -> dict[str, str]:
+        return dict(self._numbers.get((account, kind), {}))
+
+    async def set_phone_number(self, account: str, kind: str, number: str, status: str | None) -> None:
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            if status is None:
+                conn.execute(
+                    "DELETE FROM sns_phone_numbers WHERE account=? AND kind=? AND number=?", (account, kind, number)
+                )
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO sns_phone_numbers (account, kind, number, status) VALUES (?,?,?,?)",
+                    (account, kind, number, status),
+                )
+
+        await self._committer.run(op)
+        numbers = self._numbers.setdefault((account, kind), {})
+        if status is None:
+            numbers.pop(number, None)
+        else:
+            numbers[number] = status
