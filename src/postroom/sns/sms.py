@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from postroom.protocol.context import RequestContext
-from postroom.sns.errors import invalid_parameter
+from postroom.sns.errors import invalid_parameter, invalid_parameter_bare
 from postroom.sns.topics import _page
 
 if TYPE_CHECKING:
@@ -51,13 +51,13 @@ async def set_sms_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestCon
     values = dict(p.get("attributes") or {})
     for key, value in values.items():
         if key not in SMS_ATTRIBUTES:
-            raise invalid_parameter(f"{key} is not a valid attribute")
+            raise invalid_parameter_bare(f"{key} is not a valid attribute")
         if key == "DefaultSMSType" and value not in ("Promotional", "Transactional"):
-            raise invalid_parameter("DefaultSMSType is invalid")
+            raise invalid_parameter_bare("DefaultSMSType is invalid")
         if key == "DefaultSenderID" and not _SENDER_ID.match(value):
-            raise invalid_parameter("DefaultSenderID is not a valid attribute")
+            raise invalid_parameter_bare("DefaultSenderID is not a valid attribute")
         if key in ("MonthlySpendLimit", "DeliveryStatusSuccessSamplingRate") and not value.isdigit():
-            raise invalid_parameter(f"{key} is invalid")
+            raise invalid_parameter_bare(f"{key} is invalid")
     stored = {**SMS_DEFAULTS, **svc.mobile.sms_attributes(ctx.account, ctx.region), **values}
     await svc.mobile.save_sms_attributes(ctx.account, ctx.region, stored)
     return {}

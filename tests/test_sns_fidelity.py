@@ -1,0 +1,328 @@
+"""SNS answers as AWS gives them (issue 10): mobile push, SMS, data protection, error
+texts and status codes, envelope and policy shapes. Facts from AWS's documentation and
+recorded AWS answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+from server import error_code
+from sns_helpers import get_records, http_get, sns_client, topic_name
+
+pytest_plugins = ["sns_helpers"]
+
+
+def _error(call, *args, **kwargs) -> ClientError:
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    return e.value
+
+
+def _message(error: ClientError) -> str:
+    return error.response["Error"]["Message"]
+
+
+def _status(error: ClientError) -> int:
+    return error.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def _phone() -> str:
+    return "+1555" + str(uuid.uuid4().int)[:7]
+
+
+# --------------------------------------------------------------------------- error wire
+
+
+def test_query_errors_carry_no_detail_element(endpoint):
+    body = "Action=GetTopicAttributes&Version=2010-03-31&TopicArn=arn:aws:sns:us-east-1:000000000000:nope"
+    request = urllib.request.Request(endpoint + "/", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as e:
+        xml = e.read().decode()
+        assert e.code == 404
+    assert "<Code>NotFound</Code>" in xml
+    assert "<Detail" not in xml
+
+
+def test_topic_name_errors(sns):
+    e = _error(sns.create_topic, Name="bad name")
+    assert (error_code(e), _message(e)) == ("InvalidParameter", "Invalid parameter: Topic Name")
+    e = _error(sns.create_topic, Name="nofifo", Attributes={"FifoTopic": "true"})
+    assert _message(e).startswith("Fifo Topic names must end with .fifo")
+
+
+def test_subscribe_endpoint_errors(sns, make_topic):
+    arn = make_topic()
+    cases = [
+        ("sqs", "not-an-arn", "Invalid parameter: SQS endpoint ARN"),
+        ("http", "https://example.com", "Invalid parameter: Endpoint must match the specified protocol"),
+        ("sms", "abc", "Invalid SMS endpoint: abc"),
+        ("carrier-pigeon", "x", "Invalid parameter: Amazon SNS does not support this protocol string: carrier-pigeon"),
+    ]
+    for protocol, endpoint_value, message in cases:
+        e = _error(sns.subscribe, TopicArn=arn, Protocol=protocol, Endpoint=endpoint_value)
+        assert (error_code(e), _message(e)) == ("InvalidParameter", message)
+
+
+def test_fifo_queue_cannot_subscribe_to_standard_topic(sns, make_topic, make_sqs_queue):
+    e = _error(sns.subscribe, TopicArn=make_topic(), Protocol="sqs", Endpoint=make_sqs_queue(fifo=True).arn)
+    assert _message(e) == ("Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not "
+                           "be subscribed to standard SNS topics")
+
+
+def test_topic_arn_of_another_region_is_invalid(sns, make_topic):
+    arn = make_topic()
+    other = arn.replace(":us-east-1:", ":eu-west-1:")
+    for call, kwargs in ((sns.get_topic_attributes, {"TopicArn": other}),
+                         (sns.publish, {"TopicArn": other, "Message": "m"}),
+                         (sns.delete_topic, {"TopicArn": other})):
+        e = _error(call, **kwargs)
+        assert (error_code(e), _message(e)) == ("InvalidParameter", "Invalid parameter: TopicArn")
+
+
+def test_unsubscribe_is_idempotent(sns, make_topic, make_sqs_queue, subscribe_queue):
+    arn = make_topic()
+    sub = subscribe_queue(arn, make_sqs_queue())
+    sns.unsubscribe(SubscriptionArn=sub)
+    sns.unsubscribe(SubscriptionArn=sub)  # gone already: still a success
+    e = _error(sns.unsubscribe, SubscriptionArn=arn)
+    assert (error_code(e), _message(e)) == ("InvalidParameter", "Invalid parameter: SubscriptionId")
+    e = _error(sns.unsubscribe, SubscriptionArn="nonsense")
+    assert _message(e) == "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"
+
+
+def test_confirm_with_unknown_token_is_invalid_parameter(sns, make_topic):
+    e = _error(sns.confirm_subscription, TopicArn=make_topic(), Token="f" * 64)
+    assert (error_code(e), _status(e), _message(e)) == ("InvalidParameter", 400, "Invalid parameter: Token")
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def test_add_permission_statement_shape(sns, make_topic):
+    arn = make_topic()
+    sns.add_permission(TopicArn=arn, Label="one", AWSAccountId=["111122223333"], ActionName=["Publish"])
+    sns.add_permission(TopicArn=arn, Label="two", AWSAccountId=["111122223333", "444455556666"],
+                       ActionName=["Publish", "Subscribe"])
+    policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert policy["Version"] == "2008-10-17"
+    assert by_sid["one"] == {"Sid": "one", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                             "Action": "SNS:Publish", "Resource": arn}
+    assert by_sid["two"]["Principal"]["AWS"] == ["arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"]
+    assert by_sid["two"]["Action"] == ["SNS:Publish", "SNS:Subscribe"]
+    e = _error(sns.add_permission, TopicArn=arn, Label="three", AWSAccountId=["111122223333"],
+               ActionName=["DoEverything"])
+    assert _message(e) == "Invalid parameter: Policy statement action out of service scope!"
+
+
+def test_subscription_principal(sns, make_topic, make_sqs_queue, subscribe_queue):
+    sub = subscribe_queue(make_topic(), make_sqs_queue())
+    attributes = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    assert attributes["SubscriptionPrincipal"] == "arn:aws:iam::000000000000:user/test"
+
+
+def test_envelope_urls_and_fifo_envelope(sns, queues, make_topic, make_sqs_queue, subscribe_queue, endpoint):
+    arn = make_topic()
+    queue = make_sqs_queue()
+    sub = subscribe_queue(arn, queue)
+    sns.publish(TopicArn=arn, Message="hello")
+    [message] = queues.receive_message(QueueUrl=queue.url, WaitTimeSeconds=5)["Messages"]
+    envelope = json.loads(message["Body"])
+    assert re.fullmatch(r".*/SimpleNotificationService-[0-9a-f]{32}\.pem", envelope["SigningCertURL"])
+    status, pem = http_get(envelope["SigningCertURL"])
+    assert status == 200 and pem.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert envelope["UnsubscribeURL"] == f"{endpoint}/?Action=Unsubscribe&SubscriptionArn={sub}"
+
+    fifo_arn = make_topic(fifo=True, attributes={"ContentBasedDeduplication": "true"})
+    fifo_queue = make_sqs_queue(fifo=True)
+    subscribe_queue(fifo_arn, fifo_queue)
+    sns.publish(TopicArn=fifo_arn, Message="ordered", MessageGroupId="g")
+    [message] = queues.receive_message(QueueUrl=fifo_queue.url, WaitTimeSeconds=5)["Messages"]
+    fifo_envelope = json.loads(message["Body"])
+    assert "SequenceNumber" in fifo_envelope
+    # AWS signs no FIFO-topic envelope.
+    assert not {"Signature", "SignatureVersion", "SigningCertURL"} & set(fifo_envelope)
+
+
+def test_raw_subscription_dead_letter_keeps_message_attributes(sns, queues, make_topic, make_sqs_queue,
+                                                               subscribe_queue):
+    arn = make_topic()
+    dlq = make_sqs_queue()
+    gone = make_sqs_queue()
+    subscribe_queue(arn, gone, raw=True, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq.arn}))
+    queues.delete_queue(QueueUrl=gone.url)
+    sns.publish(TopicArn=arn, Message="to the dlq",
+                MessageAttributes={"color": {"DataType": "String", "StringValue": "red"}})
+    [message] = queues.receive_message(QueueUrl=dlq.url, WaitTimeSeconds=5,
+                                       MessageAttributeNames=["All"])["Messages"]
+    assert message["Body"] == "to the dlq"
+    assert message["MessageAttributes"] == {"color": {"DataType": "String", "StringValue": "red"}}
+
+
+# --------------------------------------------------------------------------- data protection
+
+
+def test_data_protection_policy_round_trip(sns, make_topic):
+    arn = make_topic()
+    assert sns.get_data_protection_policy(ResourceArn=arn)["DataProtectionPolicy"] == ""
+    policy = json.dumps({"Name": "p", "Description": "", "Version": "2021-06-01", "Statement": []})
+    sns.put_data_protection_policy(ResourceArn=arn, DataProtectionPolicy=policy)
+    assert sns.get_data_protection_policy(ResourceArn=arn)["DataProtectionPolicy"] == policy
+    e = _error(sns.put_data_protection_policy, ResourceArn=arn + "-missing", DataProtectionPolicy=policy)
+    assert error_code(e) == "NotFound"
+
+
+# --------------------------------------------------------------------------- mobile push
+
+
+@pytest.fixture
+def application(sns):
+    arns: list[str] = []
+
+    def make(platform="GCM", name=None, **attributes):
+        attrs = {"PlatformCredential": "secret", **attributes}
+        arn = sns.create_platform_application(Name=name or topic_name("app"), Platform=platform,
+                                              Attributes=attrs)["PlatformApplicationArn"]
+        arns.append(arn)
+        return arn
+
+    yield make
+    for arn in arns:
+        sns.delete_platform_application(PlatformApplicationArn=arn)
+
+
+def test_platform_application_lifecycle(sns, application):
+    name = topic_name("app")
+    arn = application(name=name)
+    assert arn == f"arn:aws:sns:us-east-1:000000000000:app/GCM/{name}"
+    attributes = sns.get_platform_application_attributes(PlatformApplicationArn=arn)["Attributes"]
+    assert attributes == {"Enabled": "true"}  # credentials are never shown
+    sns.set_platform_application_attributes(PlatformApplicationArn=arn,
+                                            Attributes={"SuccessFeedbackSampleRate": "50"})
+    listed = sns.list_platform_applications()["PlatformApplications"]
+    assert {"PlatformApplicationArn": arn, "Attributes": {"Enabled": "true", "SuccessFeedbackSampleRate": "50"}} in listed
+    e = _error(sns.create_platform_application, Name="x", Platform="PAGER", Attributes={"PlatformCredential": "c"})
+    assert _message(e) == "Invalid parameter: Platform Reason: PAGER is not supported"
+    e = _error(sns.create_platform_application, Name="x", Platform="APNS", Attributes={"PlatformCredential": "c"})
+    assert _message(e) == ("Invalid parameter: Attributes Reason: PlatformCredential attribute provided "
+                           "without PlatformPrincipal")
+    sns.delete_platform_application(PlatformApplicationArn=arn)
+    e = _error(sns.get_platform_application_attributes, PlatformApplicationArn=arn)
+    assert (error_code(e), _status(e), _message(e)) == ("NotFound", 404, "PlatformApplication does not exist")
+
+
+def test_platform_endpoint_idempotency_and_publish(sns, application, endpoint):
+    app = application()
+    first = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok-1",
+                                         CustomUserData="user")["EndpointArn"]
+    assert re.fullmatch(rf"{app.replace(':app/', ':endpoint/')}/[0-9a-f-]{{36}}", first)
+    # The same token and attributes: the same endpoint; other attributes: an error.
+    assert sns.create_platform_endpoint(PlatformApplicationArn=app, Token="tok-1",
+                                        CustomUserData="user")["EndpointArn"] == first
+    e = _error(sns.create_platform_endpoint, PlatformApplicationArn=app, Token="tok-1", CustomUserData="other")
+    assert _message(e) == (f"Invalid parameter: Token Reason: Endpoint {first} already exists with the same "
+                           "Token, but different attributes.")
+    assert sns.get_endpoint_attributes(EndpointArn=first)["Attributes"] == {
+        "Enabled": "true", "Token": "tok-1", "CustomUserData": "user"}
+    listed = sns.list_endpoints_by_platform_application(PlatformApplicationArn=app)["Endpoints"]
+    assert [e["EndpointArn"] for e in listed] == [first]
+
+    message_id = sns.publish(TargetArn=first, Message=json.dumps({"GCM": "{}"}), MessageStructure="json")["MessageId"]
+    assert any(r["endpoint"] == first and r["message"]["MessageId"] == message_id for r in get_records(endpoint))
+
+    sns.set_endpoint_attributes(EndpointArn=first, Attributes={"Enabled": "false"})
+    e = _error(sns.publish, TargetArn=first, Message="push")
+    assert (error_code(e), _message(e)) == ("EndpointDisabled", "Endpoint is disabled")
+    sns.delete_endpoint(EndpointArn=first)
+    sns.delete_endpoint(EndpointArn=first)  # idempotent
+    e = _error(sns.get_endpoint_attributes, EndpointArn=first)
+    assert (error_code(e), _message(e)) == ("NotFound", "Endpoint does not exist")
+    e = _error(sns.publish, TargetArn=first, Message="push")
+    assert _message(e) == "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"
+
+
+def test_mobile_state_survives_restart(private_server, tmp_path):
+    server = private_server(data_dir=tmp_path / "mobile")
+    client = sns_client(server.endpoint)
+    app = client.create_platform_application(Name="durable", Platform="GCM",
+                                             Attributes={"PlatformCredential": "c"})["PlatformApplicationArn"]
+    ep = client.create_platform_endpoint(PlatformApplicationArn=app, Token="t")["EndpointArn"]
+    client.set_sms_attributes(attributes={"DefaultSMSType": "Transactional"})
+    server.stop()
+    client = sns_client(private_server(data_dir=tmp_path / "mobile").endpoint)
+    assert client.get_endpoint_attributes(EndpointArn=ep)["Attributes"]["Token"] == "t"
+    assert client.get_sms_attributes()["attributes"]["DefaultSMSType"] == "Transactional"
+
+
+# --------------------------------------------------------------------------- SMS
+
+
+def test_sms_attributes(sns):
+    sns.set_sms_attributes(attributes={"DefaultSMSType": "Transactional", "DefaultSenderID": "Postroom"})
+    got = sns.get_sms_attributes()["attributes"]
+    assert got["DefaultSMSType"] == "Transactional" and got["MonthlySpendLimit"] == "1"
+    assert sns.get_sms_attributes(attributes=["DefaultSenderID"])["attributes"] == {"DefaultSenderID": "Postroom"}
+    e = _error(sns.set_sms_attributes, attributes={"Colour": "blue"})
+    assert (error_code(e), _message(e)) == ("InvalidParameter", "Colour is not a valid attribute")
+    e = _error(sns.set_sms_attributes, attributes={"DefaultSMSType": "Urgent"})
+    assert _message(e) == "DefaultSMSType is invalid"
+
+
+def test_opt_out_and_opt_in(sns, endpoint):
+    number = _phone()
+    assert sns.check_if_phone_number_is_opted_out(phoneNumber=number)["isOptedOut"] is False
+    status, _ = http_get(f"{endpoint}/_postroom/sns/opt-out?phoneNumber=%2B{number[1:]}")
+    assert status == 200
+    assert sns.check_if_phone_number_is_opted_out(phoneNumber=number)["isOptedOut"] is True
+    assert number in sns.list_phone_numbers_opted_out()["phoneNumbers"]
+    sns.publish(PhoneNumber=number, Message="not delivered")
+    assert not any(r["endpoint"] == number for r in get_records(endpoint))
+    sns.opt_in_phone_number(phoneNumber=number)
+    assert sns.check_if_phone_number_is_opted_out(phoneNumber=number)["isOptedOut"] is False
+    e = _error(sns.opt_in_phone_number, phoneNumber="12")
+    assert _message(e) == "Invalid parameter: PhoneNumber Reason: input incorrectly formatted"
+
+
+def test_publish_validates_phone_number(sns):
+    e = _error(sns.publish, PhoneNumber="+0abc", Message="hi")
+    assert (error_code(e), _message(e)) == (
+        "InvalidParameter", "Invalid parameter: PhoneNumber Reason: +0abc is not valid to publish to")
+
+
+def test_sms_sandbox_numbers(sns, endpoint):
+    assert sns.get_sms_sandbox_account_status()["IsInSandbox"] is False
+    number = _phone()
+    sns.create_sms_sandbox_phone_number(PhoneNumber=number, LanguageCode="en-US")
+    listed = sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"]
+    assert {"PhoneNumber": number, "Status": "Pending"} in listed
+    [record] = [r for r in get_records(endpoint) if r["endpoint"] == number]
+    password = re.search(r"\d{6}", record["message"]["Message"]).group()
+    e = _error(sns.verify_sms_sandbox_phone_number, PhoneNumber=number,
+               OneTimePassword="000000" if password != "000000" else "111111")
+    assert error_code(e) == "VerificationException"
+    sns.verify_sms_sandbox_phone_number(PhoneNumber=number, OneTimePassword=password)
+    assert {"PhoneNumber": number, "Status": "Verified"} in sns.list_sms_sandbox_phone_numbers()["PhoneNumbers"]
+    sns.delete_sms_sandbox_phone_number(PhoneNumber=number)
+    e = _error(sns.delete_sms_sandbox_phone_number, PhoneNumber=number)
+    assert (error_code(e), _status(e)) == ("ResourceNotFound", 404)
+    assert sns.list_origination_numbers()["PhoneNumbers"] == []
+
+
+def test_every_modelled_operation_is_served(sns_unvalidated):
+    """No operation of botocore's SNS model answers "not supported"."""
+    for operation in sns_unvalidated.meta.service_model.operation_names:
+        method = getattr(sns_unvalidated, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+                         .replace("s_m_s", "sms"))
+        try:
+            method()
+        except ClientError as e:
+            assert "not supported" not in _message(e), operation

@@ -1,0 +1,117 @@
+"""SQS semantics as AWS has them (issue 10), over both wire protocols."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from server import error_code, query_code, unique_name
+
+
+def _error(call, **kwargs) -> ClientError:
+    with pytest.raises(ClientError) as e:
+        call(**kwargs)
+    return e.value
+
+
+def _fifo(make_queue, **attributes):
+    return make_queue(name=unique_name("fid") + ".fifo", attributes={"FifoQueue": "true", **attributes})
+
+
+def test_missing_queue_message_per_protocol(sqs, protocol):
+    e = _error(sqs.get_queue_url, QueueName=unique_name("missing"))
+    expected = "The specified queue does not exist."
+    if protocol == "query":
+        expected = "The specified queue does not exist for this wsdl version."
+    assert e.response["Error"]["Message"] == expected
+    assert "Detail" not in e.response["Error"] or not e.response["Error"]["Detail"]
+
+
+def test_fifo_queue_attribute_rules(sqs, make_queue):
+    e = _error(sqs.create_queue, QueueName=unique_name("std"), Attributes={"FifoQueue": "false"})
+    assert error_code(e) == "InvalidAttributeName"
+    standard = make_queue()
+    e = _error(sqs.set_queue_attributes, QueueUrl=standard, Attributes={"FifoQueue": "true"})
+    assert error_code(e) == "InvalidAttributeName"
+    fifo = _fifo(make_queue)
+    sqs.set_queue_attributes(QueueUrl=fifo, Attributes={"FifoQueue": "true"})
+    e = _error(sqs.set_queue_attributes, QueueUrl=fifo, Attributes={"FifoQueue": "false"})
+    assert error_code(e) == "InvalidAttributeValue"
+    attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert attributes["FifoQueue"] == "true" and attributes["SqsManagedSseEnabled"] == "true"
+
+
+def test_fifo_delete_with_expired_receipt_fails(sqs, make_queue):
+    url = _fifo(make_queue, ContentBasedDeduplication="true")
+    sqs.send_message(QueueUrl=url, MessageBody="a", MessageGroupId="g")
+    [message] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"]
+    time.sleep(1.2)
+    e = _error(sqs.delete_message, QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert error_code(e) == "InvalidParameterValue"
+    assert "The receipt handle has expired" in e.response["Error"]["Message"]
+    batch = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "x", "ReceiptHandle": message["ReceiptHandle"]}])
+    assert [f["Code"] for f in batch["Failed"]] == ["InvalidParameterValue"]
+    [again] = sqs.receive_message(QueueUrl=url)["Messages"]  # still there
+    assert again["Body"] == "a"
+
+
+def test_fifo_delete_wakes_long_poll(sqs, make_queue):
+    url = _fifo(make_queue, ContentBasedDeduplication="true")
+    sqs.send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="second", MessageGroupId="g")
+    [head] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"]
+    got: dict = {}
+
+    def poll():
+        started = time.monotonic()
+        got["messages"] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+        got["took"] = time.monotonic() - started
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(0.5)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=head["ReceiptHandle"])
+    waiter.join(15)
+    assert [m["Body"] for m in got["messages"]] == ["second"]
+    assert got["took"] < 5
+
+
+def test_fifo_per_message_zero_delay_takes_queue_delay(sqs, make_queue):
+    url = _fifo(make_queue, ContentBasedDeduplication="true", DelaySeconds="2")
+    sqs.send_message(QueueUrl=url, MessageBody="late", MessageGroupId="g", DelaySeconds=0)
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"][0]["Body"] == "late"
+
+
+def test_purge_clears_deduplication(sqs, make_queue):
+    url = _fifo(make_queue)
+    sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g", MessageDeduplicationId="d")
+    sqs.purge_queue(QueueUrl=url)
+    sqs.send_message(QueueUrl=url, MessageBody="x again", MessageGroupId="g", MessageDeduplicationId="d")
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"][0]["Body"] == "x again"
+
+
+def test_fifo_batch_missing_ids_fail_whole_request(sqs, make_queue):
+    url = _fifo(make_queue)
+    e = _error(sqs.send_message_batch, QueueUrl=url, Entries=[
+        {"Id": "a", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "1"},
+        {"Id": "b", "MessageBody": "b", "MessageDeduplicationId": "2"},
+    ])
+    assert error_code(e) == query_code("MissingParameter") or error_code(e) == "MissingParameter"
+    e = _error(sqs.send_message_batch, QueueUrl=url, Entries=[
+        {"Id": "a", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "1"},
+        {"Id": "b", "MessageBody": "b", "MessageGroupId": "g"},
+    ])
+    assert error_code(e) == "InvalidParameterValue"
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+def test_batch_limit_is_the_request_limit_not_maximum_message_size(sqs, make_queue):
+    url = make_queue(attributes={"MaximumMessageSize": "1024"})
+    entries = [{"Id": str(i), "MessageBody": "x" * 1000} for i in range(3)]  # 3,000 bytes in all
+    answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    assert len(answer["Successful"]) == 3
+    too_big = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "big", "MessageBody": "x" * 1100}])
+    assert [f["Id"] for f in too_big["Failed"]] == ["big"]
