@@ -326,3 +326,14 @@ def test_every_modelled_operation_is_served(sns_unvalidated):
             method()
         except ClientError as e:
             assert "not supported" not in _message(e), operation
+
+
+def test_message_group_id_on_standard_topic_reaches_standard_queue(sns, queues, make_topic, make_sqs_queue,
+                                                                    subscribe_queue):
+    arn = make_topic()
+    queue = make_sqs_queue()
+    subscribe_queue(arn, queue, raw=True)
+    sns.publish(TopicArn=arn, Message="fair", MessageGroupId="tenant-1")
+    [message] = queues.receive_message(QueueUrl=queue.url, WaitTimeSeconds=5,
+                                       MessageSystemAttributeNames=["MessageGroupId"])["Messages"]
+    assert message["Attributes"] == {"MessageGroupId": "tenant-1"}

@@ -115,3 +115,11 @@ def test_batch_limit_is_the_request_limit_not_maximum_message_size(sqs, make_que
     assert len(answer["Successful"]) == 3
     too_big = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "big", "MessageBody": "x" * 1100}])
     assert [f["Id"] for f in too_big["Failed"]] == ["big"]
+
+
+def test_queue_url_may_be_a_bare_queue_name(sqs, make_queue):
+    name = unique_name("bare")
+    url = make_queue(name=name)
+    sqs.send_message(QueueUrl=name, MessageBody="by name")
+    [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"]
+    assert message["Body"] == "by name"

@@ -93,7 +93,7 @@ class SqsApi:
             md5_attributes=md5_of_attributes(attributes) if attributes else None,
             system_attributes=None, md5_system_attributes=None, sender_id=message.sender_id,
             sent_at=now, visible_at=now,
-            group_id=message.group_id if settings.fifo else None,
+            group_id=message.group_id,  # standard queues keep it too (fair queues)
             dedup_id=message.dedup_id if settings.fifo else None,
         )
         return QueueDelivery(

@@ -117,7 +117,10 @@ class SqsService:
 
     def queue_for(self, params: dict[str, Any], ctx: RequestContext) -> QueueRecord:
         """The queue a request's QueueUrl names, or QueueDoesNotExist."""
-        parsed = parse_queue_url(params.get("QueueUrl") or "")
+        value = params.get("QueueUrl") or ""
+        parsed = parse_queue_url(value)
+        if parsed is None and value and "/" not in value:
+            parsed = (ctx.account, value)  # AWS also takes a bare queue name of the caller's account
         queue = self.store.queue_by_name(*parsed) if parsed else None
         if queue is None:
             raise queue_does_not_exist()
