@@ -27,7 +27,8 @@ from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client
 
 ACCOUNT = "000000000000"
 RECORDS_PATH = "/_postroom/sns/records"
-CERT_PATH = "/_postroom/sns/SimpleNotificationService.pem"
+# AWS names its certificate SimpleNotificationService-<32 hex digits>.pem.
+CERT_PATH = r"/_postroom/sns/SimpleNotificationService-[0-9a-f]{32}\.pem"  # a regular expression
 TIMESTAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
 # A retry schedule short enough for tests: retries 1 s apart.
