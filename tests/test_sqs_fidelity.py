@@ -123,3 +123,57 @@ def test_queue_url_may_be_a_bare_queue_name(sqs, make_queue):
     sqs.send_message(QueueUrl=name, MessageBody="by name")
     [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2)["Messages"]
     assert message["Body"] == "by name"
+
+
+def test_fifo_queue_delay_is_retroactive_standard_is_not(sqs, make_queue):
+    fifo = _fifo(make_queue, ContentBasedDeduplication="true", DelaySeconds="60")
+    standard = make_queue(attributes={"DelaySeconds": "60"})
+    sqs.send_message(QueueUrl=fifo, MessageBody="f", MessageGroupId="g")
+    sqs.send_message(QueueUrl=standard, MessageBody="s")
+    for url in (fifo, standard):
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "0"})
+    assert sqs.receive_message(QueueUrl=fifo, WaitTimeSeconds=2)["Messages"][0]["Body"] == "f"
+    assert sqs.receive_message(QueueUrl=standard, WaitTimeSeconds=1).get("Messages", []) == []
+
+
+def test_visibility_change_after_expiry_or_zero_visibility_receive(sqs, queue_url):
+    sqs.send_message(QueueUrl=queue_url, MessageBody="m")
+    [message] = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0)["Messages"]
+    e = _error(sqs.change_message_visibility, QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
+               VisibilityTimeout=30)
+    assert error_code(e) == query_code("MessageNotInflight")
+    [again] = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=1,
+                                  AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+    time.sleep(1.2)
+    e = _error(sqs.change_message_visibility, QueueUrl=queue_url, ReceiptHandle=again["ReceiptHandle"],
+               VisibilityTimeout=30)
+    assert error_code(e) == query_code("MessageNotInflight")
+
+
+def test_message_attribute_name_patterns(sqs, queue_url):
+    attributes = {name: {"DataType": "String", "StringValue": name}
+                  for name in ("order.id", "order.total", "trace", "empty")}
+    sqs.send_message(QueueUrl=queue_url, MessageBody="m", MessageAttributes=attributes)
+    cases = {("All",): set(attributes), (".*",): set(attributes), ("order.*",): {"order.id", "order.total"},
+             ("trace", "missing"): {"trace"}}
+    for names, expected in cases.items():
+        [message] = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=0,
+                                        MessageAttributeNames=list(names))["Messages"]
+        assert set(message.get("MessageAttributes", {})) == expected, names
+    e = _error(sqs.send_message, QueueUrl=queue_url, MessageBody="m",
+               MessageAttributes={"e": {"DataType": "String", "StringValue": ""}})
+    assert error_code(e) == "InvalidParameterValue"
+    e = _error(sqs.send_message, QueueUrl=queue_url, MessageBody="m",
+               MessageAttributes={"naïve": {"DataType": "String", "StringValue": "x"}})
+    assert error_code(e) == "InvalidParameterValue"
+
+
+def test_policy_and_kms_attributes_kept_as_given(sqs, make_queue):
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    url = make_queue(attributes={"Policy": policy, "KmsMasterKeyId": "alias/aws/sqs",
+                                 "KmsDataKeyReusePeriodSeconds": "600"})
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert got["Policy"] == policy
+    assert got["KmsDataKeyReusePeriodSeconds"] == "600"
+    assert got["SqsManagedSseEnabled"] == "false"

@@ -183,7 +183,8 @@ async def get_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestC
 
 async def set_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
-    changes = attributes.validate(p["Attributes"], creating=False, fifo=svc.settings(queue).fifo)
+    fifo = svc.settings(queue).fifo
+    changes = attributes.validate(p["Attributes"], creating=False, fifo=fifo)
     _check_redrive(svc, changes, queue.region, queue.account, queue.name)
     stored = dict(queue.attributes)
     stored.update(changes)
@@ -193,6 +194,10 @@ async def set_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestC
     attributes.check_throughput(stored)
     await svc.store.update_queue(queue.id, attributes=stored, now=svc.clock.now_ms())
     svc.forget_settings(queue.id)
+    if "DelaySeconds" in changes and fifo:
+        # AWS's delay-queue guide: a FIFO queue's delay is retroactive (a standard queue's is not).
+        await svc.store.redelay(queue.id, int(changes["DelaySeconds"]) * 1000)
+        svc.signals.notify(queue.id)
     return None
 
 

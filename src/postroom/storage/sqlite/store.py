@@ -245,6 +245,13 @@ class SqliteStore:
 
         return await self._committer.run(op)
 
+    async def redelay(self, queue_id: int, delay_ms: int) -> None:
+        """Give every never-received message of a queue the delay ``delay_ms`` from its
+        sending (AWS: a FIFO queue's DelaySeconds applies retroactively)."""
+        await self._committer.run(lambda conn, txn: conn.execute(
+            "UPDATE messages SET visible_at=sent_at+? WHERE queue_id=? AND receive_count=0", (delay_ms, queue_id)
+        ))
+
     async def purge(self, queue_id: int) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
