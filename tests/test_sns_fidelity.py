@@ -337,3 +337,47 @@ def test_message_group_id_on_standard_topic_reaches_standard_queue(sns, queues, 
     [message] = queues.receive_message(QueueUrl=queue.url, WaitTimeSeconds=5,
                                        MessageSystemAttributeNames=["MessageGroupId"])["Messages"]
     assert message["Attributes"] == {"MessageGroupId": "tenant-1"}
+
+
+def test_attribute_error_wording_per_operation(sns, make_topic, make_sqs_queue, subscribe_queue):
+    """A map of attributes gets "Attributes Reason: ", a Set*Attributes call none."""
+    arn = make_topic()
+    queue = make_sqs_queue()
+    e = _error(sns.subscribe, TopicArn=arn, Protocol="sqs", Endpoint=queue.arn,
+               Attributes={"RawMessageDelivery": "wrongvalue"})
+    assert _message(e) == ("Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value "
+                           "[wrongvalue]. Must be true or false.")
+    sub = subscribe_queue(arn, queue)
+    cases = [
+        ("FakeAttribute", "x", "Invalid parameter: AttributeName"),
+        ("RawMessageDelivery", "test-ValUe",
+         "Invalid parameter: RawMessageDelivery: Invalid value [test-ValUe]. Must be true or false."),
+        ("RedrivePolicy", json.dumps({"deadLetterTargetArn": "fake-arn"}),
+         "Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn"),
+    ]
+    for name, value, message in cases:
+        e = _error(sns.set_subscription_attributes, SubscriptionArn=sub, AttributeName=name, AttributeValue=value)
+        assert _message(e) == message
+    e = _error(sns.set_topic_attributes, TopicArn=arn, AttributeName="FifoTopic", AttributeValue="true")
+    assert _message(e) == "Invalid parameter: AttributeName"
+
+
+def test_malformed_topic_arn_counts_elements(sns):
+    e = _error(sns.get_topic_attributes, TopicArn="nope")
+    assert _message(e) == "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1"
+    e = _error(sns.publish, TopicArn="arn:aws", Message="m")
+    assert _message(e) == "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 2"
+
+
+def test_publish_batch_request_error_texts(sns, make_topic):
+    arn = make_topic()
+    e = _error(sns.publish_batch, TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "same", "Message": "a"}, {"Id": "same", "Message": "b"}])
+    assert (error_code(e), _message(e)) == (
+        "BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id.")
+    e = _error(sns.publish_batch, TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "m", "MessageAttributes": {"attr1": {"DataType": "String", "StringValue": ""}}}])
+    assert (error_code(e), _message(e)) == (
+        "ParameterValueInvalid",
+        "The message attribute 'attr1' must contain non-empty message attribute value for message "
+        "attribute type 'String'.")

@@ -189,24 +189,22 @@ def test_publish_batch(sns, queues, make_topic, make_sqs_queue, subscribe_queue)
     assert got[ids["e-7"]]["Message"] == "batch message 7"
 
 
-def test_publish_batch_reports_bad_entries_and_delivers_the_rest(sns, queues, make_topic,
-                                                                 make_sqs_queue,
-                                                                 subscribe_queue):
+def test_publish_batch_fails_whole_request_on_a_bad_entry(sns, queues, make_topic, make_sqs_queue,
+                                                           subscribe_queue):
+    """AWS (recorded answers) rejects the whole batch for one invalid entry; nothing is sent."""
     topic = make_topic()
     queue = make_sqs_queue()
     subscribe_queue(topic, queue, raw=True)
+    for bad in ({"Id": "no-default", "Message": json.dumps({"sqs": "x"}), "MessageStructure": "json"},
+                {"Id": "long-subject", "Message": "m", "Subject": "s" * 101}):
+        with pytest.raises(ClientError) as e:
+            sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+                {"Id": "good-1", "Message": "one"}, bad, {"Id": "good-2", "Message": "two"}])
+        assert error_code(e.value) == "InvalidParameter"
     resp = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
-        {"Id": "good-1", "Message": "one"},
-        {"Id": "no-default", "Message": json.dumps({"sqs": "x"}), "MessageStructure": "json"},
-        {"Id": "good-2", "Message": "two"},
-        {"Id": "long-subject", "Message": "m", "Subject": "s" * 101},
-    ])
+        {"Id": "good-1", "Message": "one"}, {"Id": "good-2", "Message": "two"}])
     assert sorted(s["Id"] for s in resp["Successful"]) == ["good-1", "good-2"]
-    failed = {f["Id"]: f for f in resp["Failed"]}
-    assert set(failed) == {"no-default", "long-subject"}
-    for f in failed.values():
-        assert f["SenderFault"] is True
-        assert f["Code"] and f["Message"]
+    assert resp["Failed"] == []
     assert sorted(bodies(drain(queues, queue.url, 2))) == ["one", "two"]
 
 
@@ -281,12 +279,14 @@ def test_fifo_publish_batch(sns, queues, make_topic, make_sqs_queue, subscribe_q
     topic = make_topic(fifo=True)
     queue = make_sqs_queue(fifo=True)
     subscribe_queue(topic, queue, raw=True)
-    resp = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
-        {"Id": f"m{i}", "Message": f"msg {i}", "MessageGroupId": "g",
-         "MessageDeduplicationId": f"d{i}"} for i in range(5)
-    ] + [{"Id": "no-group", "Message": "x", "MessageDeduplicationId": "dx"}])
-    assert [f["Id"] for f in resp["Failed"]] == ["no-group"]
-    assert resp["Failed"][0]["Code"] == "InvalidParameter"
+    entries = [{"Id": f"m{i}", "Message": f"msg {i}", "MessageGroupId": "g",
+                "MessageDeduplicationId": f"d{i}"} for i in range(5)]
+    with pytest.raises(ClientError) as e:  # one entry without a group: the whole batch fails
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries + [
+            {"Id": "no-group", "Message": "x", "MessageDeduplicationId": "dx"}])
+    assert e.value.response["Error"]["Message"] == (
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+    resp = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
     ok = sorted(resp["Successful"], key=lambda s: s["Id"])
     assert [s["Id"] for s in ok] == [f"m{i}" for i in range(5)]
     numbers = [int(s["SequenceNumber"]) for s in ok]

@@ -28,31 +28,35 @@ _BOOLEAN = frozenset({"RawMessageDelivery", "ContentBasedDeduplication", "FifoTo
 _JSON = frozenset({"Policy", "DeliveryPolicy", "RedrivePolicy", "ArchivePolicy", "DataProtectionPolicy", "ReplayPolicy"})
 
 
-def check_value(name: str, value: Any) -> str:
-    """Validate one attribute value by its kind; return it as stored."""
+MAP_REASON = "Attributes Reason: "  # how AWS words errors in an Attributes map (Subscribe, CreateTopic)
+
+
+def check_value(name: str, value: Any, reason: str = MAP_REASON) -> str:
+    """Validate one attribute value by its kind; return it as stored. ``reason`` starts
+    each message: AWS adds "Attributes Reason: " for a map, nothing for Set*Attributes."""
     if not isinstance(value, str):
-        raise invalid_parameter(f"Attributes Reason: {name} must be a string")
+        raise invalid_parameter(f"{reason}{name} must be a string")
     if name in _BOOLEAN:
         if value.lower() not in ("true", "false"):
-            raise invalid_parameter(f"Attributes Reason: {name}: Invalid value [{value}]. Must be true or false.")
+            raise invalid_parameter(f"{reason}{name}: Invalid value [{value}]. Must be true or false.")
         return value.lower()
     if name in _JSON and value != "":
         try:
             doc = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise invalid_parameter(f"Attributes Reason: {name}: failed to parse JSON") from None
+            raise invalid_parameter(f"{reason}{name}: failed to parse JSON") from None
         if not isinstance(doc, dict):
-            raise invalid_parameter(f"Attributes Reason: {name}: must be a JSON object")
+            raise invalid_parameter(f"{reason}{name}: must be a JSON object")
         if name == "DeliveryPolicy":
             check_delivery_policy(doc)
     if name == "SignatureVersion" and value not in limits.SIGNATURE_VERSIONS:
-        raise invalid_parameter("Attributes Reason: SignatureVersion must be 1 or 2")
+        raise invalid_parameter(f"{reason}SignatureVersion must be 1 or 2")
     if name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
-        raise invalid_parameter("Attributes Reason: FilterPolicyScope: Invalid value [{value}]")
+        raise invalid_parameter(f"{reason}FilterPolicyScope: Invalid value [{value}]")
     if name == "TracingConfig" and value not in ("PassThrough", "Active"):
-        raise invalid_parameter("Attributes Reason: TracingConfig must be PassThrough or Active")
+        raise invalid_parameter(f"{reason}TracingConfig must be PassThrough or Active")
     if name == "DisplayName" and len(value) > 100:
-        raise invalid_parameter("Attributes Reason: DisplayName must be at most 100 characters")
+        raise invalid_parameter(f"{reason}DisplayName must be at most 100 characters")
     return value
 
 

@@ -19,6 +19,14 @@ def invalid_parameter_bare(message: str) -> AWSError:
     return _error("InvalidParameterException", message)
 
 
+def invalid_topic_arn(arn: str) -> AWSError:
+    """AWS counts an ARN's colon-separated elements before anything else."""
+    elements = len(arn.split(":"))
+    if elements < 6:
+        return invalid_parameter(f"TopicArn Reason: An ARN must have at least 6 elements, not {elements}")
+    return invalid_parameter("TopicArn")
+
+
 def invalid_parameter_value(message: str) -> AWSError:
     return _error("InvalidParameterValueException", message)
 

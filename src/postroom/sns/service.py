@@ -20,7 +20,7 @@ from postroom.sns import limits
 from postroom.sns.api import SnsApi
 from postroom.sns.delivery import HttpDelivery
 from postroom.sns.envelope import Publication
-from postroom.sns.errors import invalid_parameter, topic_not_found
+from postroom.sns.errors import invalid_parameter, invalid_topic_arn, topic_not_found
 from postroom.sns.names import parse_topic_arn
 from postroom.sns.signing import CERT_PATH, Signer
 from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
@@ -107,7 +107,7 @@ class SnsService:
         region is an InvalidParameter, as on AWS."""
         parsed = parse_topic_arn(arn or "")
         if parsed is None or (region is not None and parsed[0] != region):
-            raise invalid_parameter("TopicArn")
+            raise invalid_topic_arn(arn or "")
         topic = self.topics.topics.get(arn)
         if topic is None:
             raise topic_not_found()

@@ -24,15 +24,17 @@ PENDING = "pending confirmation"
 PRINCIPAL = "SubscriptionPrincipal"
 
 
-def _check_subscription_attributes(protocol: str, values: dict[str, Any]) -> dict[str, str]:
+def _check_subscription_attributes(
+    protocol: str, values: dict[str, Any], reason: str = attributes.MAP_REASON
+) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in values.items():
         if key not in attributes.SUBSCRIPTION_SETTABLE:
-            raise invalid_parameter(f"Attributes Reason: Unknown attribute {key}")
-        out[key] = attributes.check_value(key, value)
+            raise invalid_parameter(f"Attributes Reason: Unknown attribute {key}" if reason else "AttributeName")
+        out[key] = attributes.check_value(key, value, reason)
     if out.get("RawMessageDelivery") == "true" and protocol not in limits.RAW_DELIVERY_PROTOCOLS:
         raise invalid_parameter(
-            f"Attributes Reason: Delivery protocol [{protocol}] does not support raw message delivery."
+            f"{reason}Delivery protocol [{protocol}] does not support raw message delivery."
         )
     return out
 
@@ -47,11 +49,11 @@ def check_filter(stored: dict[str, str], *, subscribing: bool) -> None:
             raise invalid_parameter(message.removeprefix("Invalid parameter: ")) from None
 
 
-def _check_redrive(svc: SnsService, stored: dict[str, str]) -> None:
+def _check_redrive(svc: SnsService, stored: dict[str, str], reason: str = attributes.MAP_REASON) -> None:
     if stored.get("RedrivePolicy"):
         target = orjson.loads(stored["RedrivePolicy"]).get("deadLetterTargetArn")
         if not isinstance(target, str) or parse_queue_arn(target) is None:
-            raise invalid_parameter("RedrivePolicy: deadLetterTargetArn is invalid")
+            raise invalid_parameter(f"{reason}RedrivePolicy: deadLetterTargetArn is an invalid arn")
 
 
 async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -186,12 +188,12 @@ async def set_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: R
     sub = _subscription(svc, p["SubscriptionArn"])
     name = p["AttributeName"]
     value = p.get("AttributeValue") or ""
-    changes = _check_subscription_attributes(sub.protocol, {name: value})
+    changes = _check_subscription_attributes(sub.protocol, {name: value}, reason="")
     stored = {**sub.attributes, **changes}
     if value == "":
         stored.pop(name, None)
     check_filter(stored, subscribing=False)
-    _check_redrive(svc, stored)
+    _check_redrive(svc, stored, reason="")
     sub.attributes = stored
     await svc.topics.save_subscription(sub)
     svc.forget_filter(sub.arn)

@@ -8,7 +8,7 @@ import orjson
 
 from postroom.protocol.context import RequestContext
 from postroom.sns import attributes, limits
-from postroom.sns.errors import invalid_parameter, not_found, topic_not_found
+from postroom.sns.errors import invalid_parameter, invalid_topic_arn, not_found, topic_not_found
 from postroom.sns.names import check_topic_name, parse_topic_arn, topic_arn
 from postroom.storage.base import TopicRecord
 
@@ -66,7 +66,7 @@ async def delete_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) 
     arn = p["TopicArn"]
     parsed = parse_topic_arn(arn)
     if parsed is None or parsed[0] != ctx.region:
-        raise invalid_parameter("TopicArn")
+        raise invalid_topic_arn(arn)
     if arn in svc.topics.topics:
         await svc.topics.delete_topic(arn)
     return None  # deleting a topic that does not exist succeeds, as on AWS
@@ -116,8 +116,8 @@ async def set_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestC
     topic = svc.topic(p["TopicArn"], ctx.region)
     name = p["AttributeName"]
     if name not in attributes.TOPIC_SETTABLE:
-        raise invalid_parameter(f"AttributeName Reason: Unknown or read-only attribute {name}")
-    value = attributes.check_value(name, p.get("AttributeValue") or "")
+        raise invalid_parameter("AttributeName")
+    value = attributes.check_value(name, p.get("AttributeValue") or "", reason="")
     if name == "ContentBasedDeduplication" and topic.attributes.get("FifoTopic") != "true":
         raise invalid_parameter("Attributes Reason: ContentBasedDeduplication is only valid for FIFO topics")
     stored = dict(topic.attributes)
@@ -200,7 +200,7 @@ async def remove_permission(svc: SnsService, p: dict[str, Any], ctx: RequestCont
 
 async def put_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     topic = svc.topic(p["ResourceArn"], ctx.region)
-    value = attributes.check_value("DataProtectionPolicy", p["DataProtectionPolicy"])
+    value = attributes.check_value("DataProtectionPolicy", p["DataProtectionPolicy"], reason="")
     stored = dict(topic.attributes)
     if value:
         stored["DataProtectionPolicy"] = value
