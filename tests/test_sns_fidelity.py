@@ -381,3 +381,42 @@ def test_publish_batch_request_error_texts(sns, make_topic):
         "ParameterValueInvalid",
         "The message attribute 'attr1' must contain non-empty message attribute value for message "
         "attribute type 'String'.")
+
+
+def test_message_attribute_name_and_field_errors(sns, make_topic):
+    arn = make_topic()
+    cases = [
+        ("a^b", {"DataType": "String", "StringValue": "v"},
+         "Invalid non-alphanumeric character '#x5E' was found in the message attribute name. Can only include "
+         "alphanumeric characters, hyphens, underscores, or dots."),
+        (".ab", {"DataType": "String", "StringValue": "v"},
+         "Invalid message attribute name starting with character '.' was found."),
+        ("ab.", {"DataType": "String", "StringValue": "v"},
+         "Invalid message attribute name ending with character '.' was found."),
+        ("a..b", {"DataType": "String", "StringValue": "v"},
+         "Message attribute name can not have successive '.' character."),
+        ("x" * 257, {"DataType": "String", "StringValue": "v"},
+         "Length of message attribute name must be less than 256 bytes."),
+        ("attr1", {"DataType": "String", "BinaryValue": b"\x02"},
+         "The message attribute 'attr1' with type 'String' must use field 'String'."),
+        ("attr1", {"DataType": "Binary", "StringValue": "v"},
+         "The message attribute 'attr1' with type 'Binary' must use field 'Binary'."),
+    ]
+    for name, value, message in cases:
+        e = _error(sns.publish, TopicArn=arn, Message="m", MessageAttributes={name: value})
+        assert (error_code(e), _message(e)) == ("ParameterValueInvalid", message), name
+
+
+def test_fifo_subscription_needs_fifo_dead_letter_queue(sns, make_topic, make_sqs_queue):
+    arn = make_topic(fifo=True)
+    queue = make_sqs_queue(fifo=True)
+    standard_dlq = make_sqs_queue()
+    e = _error(sns.subscribe, TopicArn=arn, Protocol="sqs", Endpoint=queue.arn,
+               Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": standard_dlq.arn})})
+    assert _message(e) == ("Invalid parameter: Attributes Reason: RedrivePolicy: must use a FIFO queue as DLQ "
+                           "for a FIFO Subscription to a FIFO Topic.")
+    sub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue.arn)["SubscriptionArn"]
+    e = _error(sns.set_subscription_attributes, SubscriptionArn=sub, AttributeName="RedrivePolicy",
+               AttributeValue=json.dumps({"deadLetterTargetArn": standard_dlq.arn}))
+    assert _message(e) == ("Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
+                           "Subscription to a FIFO Topic.")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from postroom.sns.service import SnsService
 
 Result = dict[str, Any] | None
-_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,256}$")
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")
 _SUBJECT = re.compile(r"^[\x20-\x7e]{1,100}$")
@@ -41,9 +41,16 @@ def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]]
     out: dict[str, dict[str, str]] = {}
     size = 0
     for name, value in values.items():
-        if not _ATTRIBUTE_NAME.match(name) or name.startswith(".") or name.endswith(".") or ".." in name:
-            raise invalid_parameter_value(f"The message attribute name '{name}' is invalid.")
+        _check_attribute_name(name)
         data_type = value.get("DataType") or ""
+        base = data_type.split(".", 1)[0]
+        field = "Binary" if base == "Binary" else "String"
+        if base in ("String", "Number", "Binary") and f"{field}Value" not in value and (
+            "BinaryValue" in value or "StringValue" in value
+        ):
+            raise invalid_parameter_value(
+                f"The message attribute '{name}' with type '{data_type}' must use field '{field}'."
+            )
         if data_type == "Binary":
             raw = value.get("BinaryValue")
             if not raw:
@@ -75,6 +82,25 @@ def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]]
         size += len(name.encode()) + len(data_type.encode())
         out[name] = {"Type": data_type, "Value": text}
     return out, size
+
+
+def _check_attribute_name(name: str) -> None:
+    """AWS's SNS rules and messages, checked in its order."""
+    if len(name.encode()) > 256:
+        raise invalid_parameter_value("Length of message attribute name must be less than 256 bytes.")
+    if _ATTRIBUTE_NAME.match(name) and not name.startswith(".") and not name.endswith(".") and ".." not in name:
+        return
+    if name.startswith("."):
+        raise invalid_parameter_value("Invalid message attribute name starting with character '.' was found.")
+    if name.endswith("."):
+        raise invalid_parameter_value("Invalid message attribute name ending with character '.' was found.")
+    for char in name:
+        if not (char.isascii() and (char.isalnum() or char in "-_.")):
+            raise invalid_parameter_value(
+                f"Invalid non-alphanumeric character '#x{ord(char):X}' was found in the message attribute name. "
+                "Can only include alphanumeric characters, hyphens, underscores, or dots."
+            )
+    raise invalid_parameter_value("Message attribute name can not have successive '.' character.")
 
 
 def validate(entry: dict[str, Any], topic: TopicRecord | None, now: int) -> Publication:

@@ -49,11 +49,22 @@ def check_filter(stored: dict[str, str], *, subscribing: bool) -> None:
             raise invalid_parameter(message.removeprefix("Invalid parameter: ")) from None
 
 
-def _check_redrive(svc: SnsService, stored: dict[str, str], reason: str = attributes.MAP_REASON) -> None:
+def _check_redrive(
+    svc: SnsService, stored: dict[str, str], fifo: bool, reason: str = attributes.MAP_REASON
+) -> None:
+    """``fifo``: the subscription joins a FIFO topic to a FIFO queue (its DLQ must be FIFO)."""
     if stored.get("RedrivePolicy"):
         target = orjson.loads(stored["RedrivePolicy"]).get("deadLetterTargetArn")
         if not isinstance(target, str) or parse_queue_arn(target) is None:
             raise invalid_parameter(f"{reason}RedrivePolicy: deadLetterTargetArn is an invalid arn")
+        if fifo and not target.endswith(".fifo"):
+            raise invalid_parameter(
+                f"{reason}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic."
+            )
+
+
+def _fifo_pair(topic_arn: str, protocol: str, endpoint: str) -> bool:
+    return topic_arn.endswith(".fifo") and protocol == "sqs" and endpoint.endswith(".fifo")
 
 
 async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -71,7 +82,7 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
         raise invalid_parameter(f"Invalid protocol type: {protocol}. FIFO topics only deliver to SQS queues")
     stored = _check_subscription_attributes(protocol, p.get("Attributes") or {})
     check_filter(stored, subscribing=True)
-    _check_redrive(svc, stored)
+    _check_redrive(svc, stored, _fifo_pair(topic.arn, protocol, endpoint))
     if protocol == "firehose" and not stored.get("SubscriptionRoleArn"):
         raise invalid_parameter("Attributes Reason: SubscriptionRoleArn is required for firehose subscriptions")
     for existing in svc.topics.subscriptions.values():
@@ -193,7 +204,7 @@ async def set_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: R
     if value == "":
         stored.pop(name, None)
     check_filter(stored, subscribing=False)
-    _check_redrive(svc, stored, reason="")
+    _check_redrive(svc, stored, _fifo_pair(sub.topic_arn, sub.protocol, sub.endpoint), reason="")
     sub.attributes = stored
     await svc.topics.save_subscription(sub)
     svc.forget_filter(sub.arn)
