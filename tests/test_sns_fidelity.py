@@ -99,6 +99,19 @@ def test_unsubscribe_is_idempotent(sns, make_topic, make_sqs_queue, subscribe_qu
     assert _message(e) == "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"
 
 
+def test_subscription_arn_checks(sns, make_topic, make_sqs_queue, subscribe_queue):
+    arn = make_topic()
+    sub = subscribe_queue(arn, make_sqs_queue())
+    for call in (sns.get_subscription_attributes, sns.unsubscribe):
+        e = _error(call, SubscriptionArn="nonsense")
+        assert _message(e) == "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"
+        e = _error(call, SubscriptionArn=arn)
+        assert _message(e) == "Invalid parameter: SubscriptionId"
+    sns.unsubscribe(SubscriptionArn=sub)
+    e = _error(sns.get_subscription_attributes, SubscriptionArn=sub)
+    assert (error_code(e), _status(e), _message(e)) == ("NotFound", 404, "Subscription does not exist")
+
+
 def test_confirm_with_unknown_token_is_invalid_parameter(sns, make_topic):
     e = _error(sns.confirm_subscription, TopicArn=make_topic(), Token="f" * 64)
     assert (error_code(e), _status(e), _message(e)) == ("InvalidParameter", 400, "Invalid parameter: Token")

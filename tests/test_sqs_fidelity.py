@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -177,3 +179,15 @@ def test_policy_and_kms_attributes_kept_as_given(sqs, make_queue):
     assert got["Policy"] == policy
     assert got["KmsDataKeyReusePeriodSeconds"] == "600"
     assert got["SqsManagedSseEnabled"] == "false"
+
+
+def test_query_error_document_has_no_detail(endpoint):
+    body = f"Action=GetQueueUrl&Version=2012-11-05&QueueName={unique_name('missing')}"
+    request = urllib.request.Request(endpoint + "/", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=10)
+    xml = e.value.read().decode()
+    assert "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in xml
+    assert "<Message>The specified queue does not exist for this wsdl version.</Message>" in xml
+    assert "<Detail" not in xml

@@ -122,11 +122,7 @@ async def confirm_subscription(svc: SnsService, p: dict[str, Any], ctx: RequestC
 async def unsubscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     """Idempotent, as on AWS: a well-formed ARN of a subscription that is gone succeeds."""
     arn = p["SubscriptionArn"]
-    parts = arn.split(":")
-    if len(parts) < 6 or parts[0] != "arn":
-        raise invalid_parameter(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {len(parts)}")
-    if len(parts) == 6:  # a topic's ARN, or one missing its subscription id
-        raise invalid_parameter("SubscriptionId")
+    _check_subscription_arn(arn)
     if arn in svc.topics.subscriptions:
         await svc.topics.delete_subscription(arn)
         svc.forget_filter(arn)
@@ -164,7 +160,17 @@ async def list_subscriptions_by_topic(svc: SnsService, p: dict[str, Any], ctx: R
     return _listing(subs, p.get("NextToken"))
 
 
+def _check_subscription_arn(arn: str) -> None:
+    """AWS's checks, in its order: the element count, then the subscription id."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        raise invalid_parameter(f"SubscriptionArn Reason: An ARN must have at least 6 elements, not {len(parts)}")
+    if len(parts) == 6:  # a topic's ARN, or one missing its subscription id
+        raise invalid_parameter("SubscriptionId")
+
+
 def _subscription(svc: SnsService, arn: str) -> SubscriptionRecord:
+    _check_subscription_arn(arn)
     sub = svc.topics.subscriptions.get(arn)
     if sub is None:
         raise not_found("Subscription does not exist")
