@@ -433,3 +433,28 @@ def test_fifo_subscription_needs_fifo_dead_letter_queue(sns, make_topic, make_sq
                AttributeValue=json.dumps({"deadLetterTargetArn": standard_dlq.arn}))
     assert _message(e) == ("Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
                            "Subscription to a FIFO Topic.")
+
+
+def test_list_subscriptions_by_topic_pages(sns, make_topic):
+    arn = make_topic()
+    wanted = {f"arn:aws:sqs:us-east-1:000000000000:paging-{i}" for i in range(105)}
+    for endpoint_arn in wanted:  # queues need not exist to be subscribed
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=endpoint_arn)
+    first = sns.list_subscriptions_by_topic(TopicArn=arn)
+    assert len(first["Subscriptions"]) == 100 and first["NextToken"]
+    second = sns.list_subscriptions_by_topic(TopicArn=arn, NextToken=first["NextToken"])
+    assert "NextToken" not in second
+    assert {s["Endpoint"] for s in first["Subscriptions"] + second["Subscriptions"]} == wanted
+
+
+def test_topic_fan_out_skips_disabled_endpoints(sns, application, make_topic, endpoint):
+    app = application()
+    enabled = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="on")["EndpointArn"]
+    disabled = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="off",
+                                            Attributes={"Enabled": "false"})["EndpointArn"]
+    arn = make_topic()
+    for ep in (enabled, disabled):
+        sns.subscribe(TopicArn=arn, Protocol="application", Endpoint=ep)
+    sns.publish(TopicArn=arn, Message="to phones")
+    reached = {r["endpoint"] for r in get_records(endpoint) if r["protocol"] == "application"}
+    assert enabled in reached and disabled not in reached

@@ -196,6 +196,11 @@ async def _publish_to_endpoint(svc: SnsService, p: dict[str, Any], now: int) -> 
     return {"MessageId": pub.message_id}
 
 
+def _endpoint_enabled(svc: SnsService, arn: str) -> bool:
+    found = svc.mobile.endpoints.get(arn)
+    return found is not None and found.attributes.get("Enabled", "true") == "true"
+
+
 async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     topic = svc.topic(p["TopicArn"], ctx.region)
     entries = p["PublishBatchRequestEntries"]
@@ -264,6 +269,8 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                 )
             elif sub.protocol in ("http", "https"):
                 outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
+            elif sub.protocol == "application" and not _endpoint_enabled(svc, sub.endpoint):
+                continue  # AWS delivers nothing to a disabled (or deleted) mobile endpoint
             else:
                 records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
     await svc.topics.publish(queue_copies, outbox, records, now)
