@@ -113,8 +113,21 @@ def test_subscription_arn_checks(sns, make_topic, make_sqs_queue, subscribe_queu
 
 
 def test_confirm_with_unknown_token_is_invalid_parameter(sns, make_topic):
-    e = _error(sns.confirm_subscription, TopicArn=make_topic(), Token="f" * 64)
+    arn = make_topic()
+    token = "51b2ff3edb" * 28 + "aaca1ff3"  # shaped like AWS's: 288 hex digits
+    e = _error(sns.confirm_subscription, TopicArn=arn, Token=token)
     assert (error_code(e), _status(e), _message(e)) == ("InvalidParameter", 400, "Invalid parameter: Token")
+    e = _error(sns.confirm_subscription, TopicArn=arn[:-1] + "x", Token=token)  # no such topic
+    assert (error_code(e), _status(e), _message(e)) == ("InvalidParameter", 400, "Invalid parameter: Token")
+    e = _error(sns.confirm_subscription, TopicArn=arn, Token="randomtoken")
+    assert (error_code(e), _message(e)) == ("InvalidParameter", "Invalid token")
+
+
+def test_confirmation_token_shape(sns, make_topic, endpoint):
+    arn = make_topic()
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="someone@example.com")
+    [record] = [r for r in get_records(endpoint) if r["message"].get("TopicArn") == arn]
+    assert re.fullmatch(r"[0-9a-f]{288}", record["message"]["Token"])
 
 
 # --------------------------------------------------------------------------- shapes

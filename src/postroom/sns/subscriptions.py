@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from postroom.filters.policy import FilterPolicyError, parse_filter_policy
-from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.sns import attributes, limits
-from postroom.sns.errors import invalid_parameter, not_found
-from postroom.sns.names import check_endpoint, new_subscription_arn
+from postroom.sns.errors import (
+    invalid_parameter,
+    invalid_parameter_bare,
+    invalid_topic_arn,
+    not_found,
+)
+from postroom.sns.names import check_endpoint, new_subscription_arn, parse_topic_arn
 from postroom.sns.topics import _page
 from postroom.sqs.api import parse_queue_arn
 from postroom.storage.base import SubscriptionRecord
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
 Result = dict[str, Any] | None
 PENDING = "pending confirmation"
 PRINCIPAL = "SubscriptionPrincipal"
+TOKEN_BYTES = 144  # AWS's confirmation tokens are 288 hex digits
+_TOKEN = re.compile(r"^[0-9a-f]+$")
 
 
 def _check_subscription_attributes(
@@ -98,7 +106,7 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
     sub = SubscriptionRecord(
         arn=new_subscription_arn(topic.arn), topic_arn=topic.arn, owner=ctx.account, protocol=protocol,
         endpoint=endpoint, attributes={**stored, **principal}, confirmed=confirmed,
-        token=None if confirmed else new_id().replace("-", "") * 2, created_at=svc.clock.now_ms(),
+        token=None if confirmed else secrets.token_hex(TOKEN_BYTES), created_at=svc.clock.now_ms(),
     )
     if confirmed:
         await svc.topics.save_subscription(sub)
@@ -109,9 +117,16 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
 
 
 async def confirm_subscription(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"])  # often unsigned (a SubscribeURL): the ARN's region counts
+    """Often unsigned (a SubscribeURL). AWS checks the token's shape, then looks it up: an
+    unknown token or topic alike is "Invalid parameter: Token"."""
+    token = p["Token"]
+    if not _TOKEN.match(token):
+        raise invalid_parameter_bare("Invalid token")
+    topic_arn = p["TopicArn"]
+    if parse_topic_arn(topic_arn) is None:
+        raise invalid_topic_arn(topic_arn)
     for sub in svc.topics.subscriptions.values():
-        if sub.topic_arn == topic.arn and sub.token is not None and sub.token == p["Token"]:
+        if sub.topic_arn == topic_arn and sub.token is not None and sub.token == token:
             if not sub.confirmed:
                 sub.confirmed = True
                 await svc.topics.save_subscription(sub)
