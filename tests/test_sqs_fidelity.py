@@ -37,6 +37,8 @@ def test_fifo_queue_attribute_rules(sqs, make_queue):
     standard = make_queue()
     e = _error(sqs.set_queue_attributes, QueueUrl=standard, Attributes={"FifoQueue": "true"})
     assert error_code(e) == "InvalidAttributeName"
+    e = _error(sqs.get_queue_attributes, QueueUrl=standard, AttributeNames=["FifoQueue"])
+    assert (error_code(e), e.response["Error"]["Message"]) == ("InvalidAttributeName", "Unknown Attribute FifoQueue.")
     fifo = _fifo(make_queue)
     sqs.set_queue_attributes(QueueUrl=fifo, Attributes={"FifoQueue": "true"})
     e = _error(sqs.set_queue_attributes, QueueUrl=fifo, Attributes={"FifoQueue": "false"})

@@ -162,8 +162,10 @@ async def delete_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) 
 async def get_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     names = p.get("AttributeNames") or []
+    fifo = svc.settings(queue).fifo
     for name in names:
-        if name != "All" and name not in attributes.ALL_NAMES:
+        # AWS knows FifoQueue only on FIFO queues ("Unknown Attribute FifoQueue." otherwise).
+        if name != "All" and (name not in attributes.ALL_NAMES or (name == "FifoQueue" and not fifo)):
             raise invalid_attribute_name(name)
     wanted = set(attributes.ALL_NAMES) if "All" in names else set(names)
     if not wanted:
