@@ -352,6 +352,7 @@ def test_every_modelled_operation_is_served(sns_unvalidated):
             method()
         except ClientError as e:
             assert "not supported" not in _message(e), operation
+            assert _status(e) < 500, (operation, e.response)
 
 
 def test_message_group_id_on_standard_topic_reaches_standard_queue(sns, queues, make_topic, make_sqs_queue,

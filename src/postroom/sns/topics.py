@@ -75,10 +75,9 @@ async def delete_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) 
 def _page(items: list[Any], token: str | None) -> tuple[list[Any], str | None]:
     start = 0
     if token:
-        try:
-            start = int(token)
-        except ValueError:
-            raise invalid_parameter("NextToken") from None
+        start = int(token) if token.isdigit() else -1
+        if start < 0:
+            raise invalid_parameter("NextToken")
     page = items[start : start + limits.LIST_PAGE]
     following = start + limits.LIST_PAGE
     return page, (str(following) if following < len(items) else None)
