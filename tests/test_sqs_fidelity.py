@@ -59,6 +59,11 @@ def test_fifo_delete_with_expired_receipt_fails(sqs, make_queue):
     assert [f["Code"] for f in batch["Failed"]] == ["InvalidParameterValue"]
     [again] = sqs.receive_message(QueueUrl=url)["Messages"]  # still there
     assert again["Body"] == "a"
+    # The first receipt stays expired once a later receive holds the message.
+    e = _error(sqs.delete_message, QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert error_code(e) == "InvalidParameterValue"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])  # already gone: success
 
 
 def test_fifo_delete_wakes_long_poll(sqs, make_queue):

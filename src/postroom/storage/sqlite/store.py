@@ -198,17 +198,18 @@ class SqliteStore:
             groups = []
             expired: set[int] = set()
             if fifo_order:
-                # FIFO: a receipt whose visibility ended no longer owns the message (AWS
-                # answers "The receipt handle has expired"), so the group's order holds.
-                for param in params:
+                # FIFO: a receipt whose visibility ended (or that a later receive replaced)
+                # no longer owns the message (AWS: "The receipt handle has expired"), so the
+                # group's order holds; a message already deleted is a success.
+                for seq, _, receipt in params:
                     row = conn.execute(
-                        "SELECT group_id, visible_at FROM messages WHERE seq=? AND queue_id=? AND receipt=?",
-                        param,
+                        "SELECT group_id, visible_at, receipt FROM messages WHERE seq=? AND queue_id=?",
+                        (seq, queue_id),
                     ).fetchone()
                     if row is None:
                         continue
-                    if row[1] <= now:
-                        expired.add(param[0])
+                    if row[1] <= now or row[2] != receipt:
+                        expired.add(seq)
                     else:
                         groups.append(row[0])
             gone = conn.executemany(
