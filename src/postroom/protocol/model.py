@@ -19,6 +19,9 @@ from postroom.protocol.errors import AWSError
 
 _DATA = Path(__file__).resolve().parent / "data"
 _QUERY_TRAIT_OVERLAYS = {"sqs": "sqs-query-traits.json"}
+# Services whose query-protocol errors carry an empty <Detail/> (captured AWS answers: SQS
+# sends it, SNS does not).
+_QUERY_ERROR_DETAIL = frozenset({"sqs"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ServiceModel:
     errors: dict[str, ErrorSpec] = field(default_factory=dict)
     result_wrappers: dict[str, str] = field(default_factory=dict)
     xml_namespace: str = ""
+    query_error_detail: bool = False
 
     def input_shape(self, operation: str) -> dict[str, Any] | None:
         ref = self.operations[operation].get("input")
@@ -119,4 +123,5 @@ def load_service_model(service: str) -> ServiceModel:
         errors=errors,
         result_wrappers=wrappers,
         xml_namespace=xml_ns,
+        query_error_detail=service in _QUERY_ERROR_DETAIL,
     )

@@ -227,14 +227,15 @@ def encode_query_response(
 
 
 def encode_query_error(model: ServiceModel | None, error: AWSError, request_id: str) -> bytes:
-    """Encode an error as the query protocol's ``ErrorResponse`` document (no ``Detail``
-    element: AWS sends none)."""
+    """Encode an error as the query protocol's ``ErrorResponse`` document, with the empty
+    ``Detail`` element only for the services whose AWS answers carry one (SQS, not SNS)."""
     ns = model.xml_namespace if model else ""
     xmlns = f' xmlns="{ns}"' if ns else ""
+    detail = "<Detail/>" if model is not None and model.query_error_detail else ""
     return (
         f'<?xml version="1.0"?><ErrorResponse{xmlns}><Error><Type>{error.fault}</Type>'
         f"<Code>{_xml_text(error.code, 'string')}</Code>"
-        f"<Message>{_xml_text(error.query_message, 'string')}</Message></Error>"
+        f"<Message>{_xml_text(error.query_message, 'string')}</Message>{detail}</Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()
 
