@@ -198,3 +198,16 @@ def test_query_error_document_keeps_detail(endpoint):
     assert "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in xml
     assert "<Message>The specified queue does not exist for this wsdl version.</Message>" in xml
     assert "</Message><Detail/></Error>" in xml
+
+
+def test_recorded_attribute_error_texts(sqs, queue_url):
+    e = _error(sqs.set_queue_attributes, QueueUrl=queue_url,
+               Attributes={"KmsMasterKeyId": "testKeyId", "SqsManagedSseEnabled": "true"})
+    assert (error_code(e), e.response["Error"]["Message"]) == (
+        "InvalidAttributeName",
+        "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.")
+    policy = '{"deadLetterTargetArn": "dummy", "maxReceiveCount": 42}'
+    e = _error(sqs.set_queue_attributes, QueueUrl=queue_url, Attributes={"RedrivePolicy": policy})
+    assert (error_code(e), e.response["Error"]["Message"]) == (
+        "InvalidParameterValue",
+        f"Value {policy} for parameter RedrivePolicy is invalid. Reason: Invalid value for deadLetterTargetArn.")

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 import orjson
 
 from postroom.sqs import limits
-from postroom.sqs.errors import invalid_attribute_name, invalid_attribute_value
+from postroom.sqs.errors import (
+    invalid_attribute_name,
+    invalid_attribute_name_message,
+    invalid_attribute_value,
+)
 
 COMPUTED = (
     "ApproximateNumberOfMessages",
@@ -135,8 +139,8 @@ def validate(attributes: dict[str, str], *, creating: bool, fifo: bool) -> dict[
     if fifo and creating:
         out["FifoQueue"] = "true"
     if out.get("SqsManagedSseEnabled") == "true" and out.get("KmsMasterKeyId"):
-        raise invalid_attribute_value(
-            "SqsManagedSseEnabled", "You can use one type of server-side encryption (SSE) at one time."
+        raise invalid_attribute_name_message(  # AWS's code and text (recorded answer)
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE."
         )
     return out
 

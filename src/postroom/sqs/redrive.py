@@ -50,7 +50,7 @@ def parse_redrive_policy(value: str) -> RedrivePolicy:
             f"Invalid value for maxReceiveCount: {count}, valid values are from {low} to {high} both inclusive.",
         )
     if parse_queue_arn(arn) is None:
-        raise _invalid("RedrivePolicy", value, f"Invalid value for deadLetterTargetArn: {arn}.")
+        raise _invalid("RedrivePolicy", value, "Invalid value for deadLetterTargetArn.")  # AWS's exact text
     return RedrivePolicy(arn, number)
 
 
