@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.error
@@ -107,7 +108,8 @@ def test_fifo_batch_missing_ids_fail_whole_request(sqs, make_queue):
         {"Id": "a", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "1"},
         {"Id": "b", "MessageBody": "b", "MessageDeduplicationId": "2"},
     ])
-    assert error_code(e) == query_code("MissingParameter") or error_code(e) == "MissingParameter"
+    assert (error_code(e), e.response["Error"]["Message"]) == (
+        "InvalidParameterValue", "The request must contain the parameter MessageGroupId.")
     e = _error(sqs.send_message_batch, QueueUrl=url, Entries=[
         {"Id": "a", "MessageBody": "a", "MessageGroupId": "g", "MessageDeduplicationId": "1"},
         {"Id": "b", "MessageBody": "b", "MessageGroupId": "g"},
@@ -211,3 +213,23 @@ def test_recorded_attribute_error_texts(sqs, queue_url):
     assert (error_code(e), e.response["Error"]["Message"]) == (
         "InvalidParameterValue",
         f"Value {policy} for parameter RedrivePolicy is invalid. Reason: Invalid value for deadLetterTargetArn.")
+
+
+def test_permission_policy_shape_and_texts(sqs, make_queue):
+    url = make_queue()
+    sqs.add_permission(QueueUrl=url, Label="crossaccountpermission", AWSAccountIds=["111111111111"],
+                       Actions=["ReceiveMessage"])
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Version"] == "2008-10-17" and policy["Id"].endswith("/SQSDefaultPolicy")
+    assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert policy["Statement"][0]["Action"] == "SQS:ReceiveMessage"
+    e = _error(sqs.remove_permission, QueueUrl=url, Label="nope")
+    assert e.response["Error"]["Message"] == "Value nope for parameter Label is invalid. Reason: can't find label."
+
+
+def test_purge_in_progress_names_the_queue(sqs, make_queue):
+    name = unique_name("purge")
+    url = make_queue(name=name)
+    sqs.purge_queue(QueueUrl=url)
+    e = _error(sqs.purge_queue, QueueUrl=url)
+    assert e.response["Error"]["Message"] == f"Only one PurgeQueue operation on {name} is allowed every 60 seconds."

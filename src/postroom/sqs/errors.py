@@ -61,9 +61,9 @@ def message_not_inflight() -> AWSError:
     return _error("MessageNotInflight", "Message not inflight.")
 
 
-def purge_in_progress(queue_arn: str) -> AWSError:
+def purge_in_progress(queue_name: str) -> AWSError:
     return _error(
-        "PurgeQueueInProgress", f"Only one PurgeQueue operation on {queue_arn} is allowed every 60 seconds."
+        "PurgeQueueInProgress", f"Only one PurgeQueue operation on {queue_name} is allowed every 60 seconds."
     )
 
 

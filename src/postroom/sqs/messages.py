@@ -169,7 +169,7 @@ def _check_fifo_batch(entries: list[dict[str, Any]], settings: QueueSettings) ->
     """AWS fails a whole FIFO batch (not single entries) when an entry lacks its group id,
     or its deduplication id on a queue without content-based deduplication."""
     if any(entry.get("MessageGroupId") is None for entry in entries):
-        raise missing_parameter("MessageGroupId")
+        raise invalid_parameter_value("The request must contain the parameter MessageGroupId.")  # AWS's code
     if not settings.content_based_deduplication and any(
         entry.get("MessageDeduplicationId") is None for entry in entries
     ):

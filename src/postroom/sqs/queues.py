@@ -208,7 +208,7 @@ async def purge_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -
     now = svc.clock.now_ms()
     last = svc.purged_at.get(queue.id)
     if last is not None and now - last < limits.PURGE_INTERVAL_S * 1000:
-        raise purge_in_progress(svc.settings(queue).arn)
+        raise purge_in_progress(queue.name)
     svc.purged_at[queue.id] = now
     await svc.store.purge(queue.id)
     return None
@@ -238,7 +238,8 @@ def _policy(queue: QueueRecord, arn: str) -> dict[str, Any]:
     current = queue.attributes.get("Policy")
     if current:
         return orjson.loads(current)
-    return {"Version": "2012-10-17", "Id": f"{arn}/SQSDefaultPolicy", "Statement": []}
+    # The policy AddPermission starts from, as AWS writes it (recorded answers: "2008-10-17").
+    return {"Version": "2008-10-17", "Id": f"{arn}/SQSDefaultPolicy", "Statement": []}
 
 
 async def add_permission(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -278,7 +279,7 @@ async def remove_permission(svc: SqsService, p: dict[str, Any], ctx: RequestCont
     kept = [s for s in statements if s.get("Sid") != label]
     if len(kept) == len(statements):
         raise invalid_parameter_value(
-            f"Value {label} for parameter Label is invalid. Reason: can't find label on existing policy."
+            f"Value {label} for parameter Label is invalid. Reason: can't find label."
         )
     policy["Statement"] = kept
     await _store_policy(svc, queue, policy if kept else None)
