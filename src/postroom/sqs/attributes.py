@@ -12,6 +12,7 @@ from postroom.sqs.errors import (
     invalid_attribute_name,
     invalid_attribute_name_message,
     invalid_attribute_value,
+    invalid_attribute_value_message,
 )
 
 COMPUTED = (
@@ -151,7 +152,9 @@ def _check_fifo_flag(value: object, *, creating: bool, fifo: bool) -> None:
     if not fifo:
         raise invalid_attribute_name("FifoQueue")
     if str(value).lower() != "true":
-        raise invalid_attribute_value("FifoQueue")
+        raise invalid_attribute_value_message(  # AWS's text (recorded answer)
+            "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported."
+        )
 
 
 def check_throughput(stored: dict[str, str]) -> None:

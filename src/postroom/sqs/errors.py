@@ -38,6 +38,10 @@ def invalid_attribute_name_message(message: str) -> AWSError:
     return _error("InvalidAttributeName", message)
 
 
+def invalid_attribute_value_message(message: str) -> AWSError:
+    return _error("InvalidAttributeValue", message)
+
+
 def invalid_attribute_value(name: str, reason: str | None = None) -> AWSError:
     message = f"Invalid value for the parameter {name}."
     if reason:

@@ -104,8 +104,11 @@ def validate_attributes(attributes: dict[str, Any], *, system: bool = False) -> 
 
 
 def _empty_value(kind: str, name: str, data_type: str) -> Exception:
+    # AWS's text (recorded answer): "Message (user) attribute 'X' must contain a non-empty
+    # value of type 'String'."
+    who = "system" if kind == "message system attribute" else "user"
     return invalid_parameter_value(
-        f"The {kind} '{name}' must contain non-empty {kind} value for {kind} type '{_base_type(data_type)}'."
+        f"Message ({who}) attribute '{name}' must contain a non-empty value of type '{_base_type(data_type)}'."
     )
 
 

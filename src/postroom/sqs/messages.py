@@ -259,8 +259,8 @@ def _render(
         out["Attributes"] = {k: v for k, v in values.items() if k in system_names}
     if attribute_filter is not None and message.attributes:
         chosen = {k: v for k, v in unpack(message.attributes).items() if attribute_filter(k)}
+        out["MessageAttributes"] = chosen  # AWS answers {} when none of the names match
         if chosen:
-            out["MessageAttributes"] = chosen
             # The digest covers what is returned, which is what SDKs verify.
             out["MD5OfMessageAttributes"] = (
                 message.md5_attributes if len(chosen) == len(unpack(message.attributes))
@@ -423,9 +423,11 @@ async def _change_visibility(
            "VisibilityTimeout must be an integer between 0 and 43200")
     seq, receipt = receipts.decode(handle, queue.id)
     now = svc.clock.now_ms()
+    # AWS (recorded answer): on a standard queue the latest receipt still changes the
+    # visibility of a message whose timeout ended, as long as nobody received it since.
     [result] = await svc.store.change_visibility(
         queue.id, [(seq, receipt, now + timeout * 1000)], now=now,
-        max_total_ms=limits.MAX_TOTAL_VISIBILITY_S * 1000,
+        max_total_ms=limits.MAX_TOTAL_VISIBILITY_S * 1000, allow_expired=not svc.settings(queue).fifo,
     )
     error = _visibility_error(result, handle, timeout)
     if error is not None:

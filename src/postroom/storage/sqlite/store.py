@@ -225,6 +225,7 @@ class SqliteStore:
 
     async def change_visibility(
         self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
+        allow_expired: bool = False,
     ) -> list[VisibilityChange]:
         def op(conn: sqlite3.Connection, txn: Txn) -> list[VisibilityChange]:
             out = []
@@ -235,7 +236,7 @@ class SqliteStore:
                 ).fetchone()
                 if row is None:
                     out.append(VisibilityChange.NOT_FOUND)
-                elif row[0] <= now:
+                elif row[0] <= now and not allow_expired:
                     out.append(VisibilityChange.NOT_IN_FLIGHT)
                 elif row[1] is not None and visible_at - row[1] > max_total_ms:
                     out.append(VisibilityChange.LIMIT_EXCEEDED)
