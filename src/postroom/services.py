@@ -18,6 +18,7 @@ from postroom.service import Service
 
 if TYPE_CHECKING:
     from postroom.lambda_.api import LambdaApi
+    from postroom.logs.api import LogsApi
     from postroom.sns.api import SnsApi
     from postroom.sqs.api import SqsApi
     from postroom.storage.sqlite import SqliteStore
@@ -30,6 +31,7 @@ class Apis:
     sqs: SqsApi | None = None
     sns: SnsApi | None = None
     lambda_: LambdaApi | None = None
+    logs: LogsApi | None = None
 
 
 @dataclass
@@ -87,9 +89,18 @@ def _sns(deps: Deps) -> Service:
     return svc
 
 
+def _logs(deps: Deps) -> Service:
+    from postroom.logs.service import LogsService
+
+    svc = LogsService(deps.store.logs, deps.clock)
+    deps.apis.logs = svc.api
+    return svc
+
+
 FACTORIES: tuple[Callable[[Deps], Service], ...] = (
     _sqs,
     _sns,
+    _logs,
     _lambda,
 )
 

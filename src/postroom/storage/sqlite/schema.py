@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from postroom.storage.sqlite import schema_invocations, schema_lambda, schema_sns_mobile
+from postroom.storage.sqlite import (
+    schema_invocations,
+    schema_lambda,
+    schema_logs,
+    schema_sns_mobile,
+)
 
 SCHEMA_VERSION = 1
 
@@ -135,7 +140,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-32000")
     conn.executescript(SCHEMA)
-    for ddl in (schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL):
+    for ddl in (schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL):
         conn.executescript(ddl)
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)

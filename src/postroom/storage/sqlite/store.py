@@ -23,6 +23,7 @@ from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.functions import SqliteFunctionStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
+from postroom.storage.sqlite.logs import SqliteLogStore
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 from postroom.storage.sqlite.sns_mobile import SqliteSnsMobileStore
 from postroom.storage.sqlite.topics import SqliteTopicStore
@@ -66,6 +67,7 @@ class SqliteStore:
         self.invocations = SqliteInvocationStore(self._committer)
         self.functions = SqliteFunctionStore(self._committer)
         self.sns_mobile = SqliteSnsMobileStore(self._committer)
+        self.logs = SqliteLogStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -79,6 +81,7 @@ class SqliteStore:
         await self.topics.load()
         await self.functions.load()
         await self.sns_mobile.load()
+        await self.logs.load()
 
     async def close(self) -> None:
         await self._committer.close()

@@ -1,0 +1,1 @@
+"""The Amazon CloudWatch Logs API (AWS JSON 1.1): log groups, streams, events and filters."""
