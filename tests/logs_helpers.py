@@ -7,15 +7,18 @@ import uuid
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 
 
-def logs_client(endpoint: str, access_key: str = "test", region: str = REGION):
+def logs_client(endpoint: str, access_key: str = "test", region: str = REGION, validate: bool = True):
+    """A CloudWatch Logs client; ``validate=False`` sends what botocore would refuse."""
     return boto3.session.Session().client(
         "logs", endpoint_url=endpoint, region_name=region,
         aws_access_key_id=access_key, aws_secret_access_key="test",
+        config=Config(parameter_validation=validate),
     )
 
 
