@@ -1,0 +1,185 @@
+"""CloudWatch Logs internals in process: the buffered internal writer (LogsApi) and the
+retention sweep on a clock the test controls."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from postroom.clock import SystemClock
+from postroom.logs.api import LogsApi
+from postroom.logs.limits import DAY_MS
+from postroom.logs.retention import RetentionSweep
+from postroom.storage.logs import LogGroupRecord
+from postroom.storage.sqlite import SqliteStore
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+T0 = 1_800_000_000_000
+
+
+class ManualClock:
+    """Engine time that moves only when the test says so."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def now_ms(self) -> int:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def wait_for(self, aw, timeout):
+        return await asyncio.wait_for(aw, 0.001 if timeout is not None else None)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _store(tmp_path) -> SqliteStore:
+    store = SqliteStore(tmp_path)
+    await store.start()
+    return store
+
+
+async def _events(store: SqliteStore, group: LogGroupRecord, stream: str) -> list[tuple[int, str]]:
+    found = store.logs.stream(group, stream)
+    assert found is not None
+    events = await store.logs.read_stream(found.id, None, None, None, True, 10_000)
+    return [(e.timestamp, e.message) for e in events]
+
+
+def test_write_buffers_and_flush_creates_group_and_stream(tmp_path):
+    async def scenario():
+        store = await _store(tmp_path)
+        api = LogsApi(store.logs, ManualClock(T0))
+        before = store.stats["transactions"]
+        for i in range(500):
+            api.write(ACCOUNT, REGION, "/aws/lambda/fn", "2026/12/01/[$LATEST]abc", [(T0 + i, f"line {i}")])
+        api.write(ACCOUNT, REGION, "/aws/lambda/other", "s", [(T0 + 5, "b"), (T0 + 1, "a")])
+        assert store.logs.group(ACCOUNT, REGION, "/aws/lambda/fn") is None  # nothing until a flush
+        await api.flush()
+        assert store.stats["transactions"] - before == 1  # one transaction for the whole buffer
+        group = store.logs.group(ACCOUNT, REGION, "/aws/lambda/fn")
+        assert group is not None and group.created_at == T0
+        assert group.stored_bytes == sum(len(f"line {i}") for i in range(500))
+        events = await _events(store, group, "2026/12/01/[$LATEST]abc")
+        assert events == [(T0 + i, f"line {i}") for i in range(500)]
+        other = store.logs.group(ACCOUNT, REGION, "/aws/lambda/other")
+        assert await _events(store, other, "s") == [(T0 + 1, "a"), (T0 + 5, "b")]
+        stream = store.logs.stream(other, "s")
+        assert (stream.first_event_at, stream.last_event_at, stream.last_ingestion_at) == (T0 + 1, T0 + 5, T0)
+        # Later writes reuse the group and stream.
+        api.write(ACCOUNT, REGION, "/aws/lambda/fn", "2026/12/01/[$LATEST]abc", [(T0 + 999, "more")])
+        await api.flush()
+        assert store.logs.group(ACCOUNT, REGION, "/aws/lambda/fn") is group
+        assert len(await _events(store, group, "2026/12/01/[$LATEST]abc")) == 501
+        await api.flush()  # nothing pending: no transaction
+        await store.close()
+
+    run(scenario())
+
+
+def test_background_flush_by_time_and_by_count(tmp_path):
+    async def scenario():
+        store = await _store(tmp_path)
+        api = LogsApi(store.logs, SystemClock())
+        api.start()
+        try:
+            api.write(ACCOUNT, REGION, "g", "s", [(T0, "one")])
+            for _ in range(100):  # ~100 ms interval: well within a second
+                await asyncio.sleep(0.01)
+                if store.logs.group(ACCOUNT, REGION, "g") is not None:
+                    break
+            group = store.logs.group(ACCOUNT, REGION, "g")
+            assert group is not None
+            assert await _events(store, group, "s") == [(T0, "one")]
+            before = store.stats["transactions"]
+            api.write(ACCOUNT, REGION, "g", "s", [(T0 + i, "x") for i in range(1, 1001)])
+            await asyncio.sleep(0.02)  # 1,000 waiting events wake the writer at once
+            assert len(await _events(store, group, "s")) == 1001
+            assert store.stats["transactions"] - before <= 3
+        finally:
+            await api.stop()
+        api.write(ACCOUNT, REGION, "g", "s", [(T0 + 5000, "after stop")])
+        await api.flush()
+        await store.close()
+
+    run(scenario())
+
+
+def test_stop_flushes_what_is_buffered(tmp_path):
+    async def scenario():
+        store = await _store(tmp_path)
+        api = LogsApi(store.logs, ManualClock(T0))
+        api.start()
+        api.write(ACCOUNT, REGION, "g", "s", [(T0, "last words")])
+        await api.stop()
+        await store.close()
+        reopened = await _store(tmp_path)
+        group = reopened.logs.group(ACCOUNT, REGION, "g")
+        assert await _events(reopened, group, "s") == [(T0, "last words")]
+        await reopened.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("days", [1, 7])
+def test_retention_sweep_deletes_only_expired_events(tmp_path, days, monkeypatch):
+    async def scenario():
+        import postroom.logs.retention as retention
+
+        monkeypatch.setattr(retention, "ROWS_PER_STEP", 7)  # several bounded steps
+        store = await _store(tmp_path)
+        clock = ManualClock(T0)
+        logs = store.logs
+        group = await logs.create_group(LogGroupRecord(0, ACCOUNT, REGION, "g", T0))
+        keep_forever = await logs.create_group(LogGroupRecord(0, ACCOUNT, REGION, "no-retention", T0))
+        stream = await logs.create_stream(group, "s", T0)
+        other = await logs.create_stream(keep_forever, "s", T0)
+        events = [(T0 + i * 3_600_000, f"hour {i}") for i in range(48)]
+        await logs.append(stream, events, T0)
+        await logs.append(other, events, T0)
+        group.retention_days = days
+        await logs.save_group(group)
+        sweep = RetentionSweep(logs, clock)
+        assert await sweep.sweep() == 0  # nothing old yet
+        clock.now = T0 + days * DAY_MS + 10 * 3_600_000 + 1  # hours 0..10 are now too old
+        assert await sweep.sweep() == 11
+        remaining = await _events(store, group, "s")
+        assert remaining == events[11:]
+        assert group.stored_bytes == sum(len(m) for _, m in events[11:])
+        assert len(await _events(store, keep_forever, "s")) == 48
+        await store.close()
+        reopened = await _store(tmp_path)  # stored bytes were written through
+        assert reopened.logs.group(ACCOUNT, REGION, "g").stored_bytes == group.stored_bytes
+        await reopened.close()
+
+    run(scenario())
+
+
+def test_retention_background_task_runs_on_the_clock(tmp_path):
+    async def scenario():
+        store = await _store(tmp_path)
+        clock = ManualClock(T0)
+        logs = store.logs
+        group = await logs.create_group(LogGroupRecord(0, ACCOUNT, REGION, "g", T0, retention_days=1))
+        stream = await logs.create_stream(group, "s", T0)
+        await logs.append(stream, [(T0, "old"), (T0 + DAY_MS, "new")], T0)
+        sweep = RetentionSweep(logs, clock, interval=0.01)
+        sweep.start()
+        try:
+            clock.now = T0 + DAY_MS + 1
+            sweep.wake()
+            for _ in range(200):
+                await asyncio.sleep(0.005)
+                if len(await _events(store, group, "s")) == 1:
+                    break
+            assert await _events(store, group, "s") == [(T0 + DAY_MS, "new")]
+        finally:
+            await sweep.stop()
+        await store.close()
+
+    run(scenario())
