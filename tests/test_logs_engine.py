@@ -183,3 +183,50 @@ def test_retention_background_task_runs_on_the_clock(tmp_path):
         await store.close()
 
     run(scenario())
+
+
+def test_filter_scans_in_bounded_steps_and_resumes(tmp_path, monkeypatch):
+    """FilterLogEvents reads a budget of events per call: a rare match may take several
+    calls, some answering no events but a nextToken (as AWS may); every match is found
+    once, also when the stream selection is too large for an SQL IN list."""
+    import postroom.storage.sqlite.logs as sqlite_logs
+    from postroom.logs import limits
+    from postroom.logs.service import LogsService
+    from postroom.protocol.context import RequestContext
+
+    monkeypatch.setattr(limits, "FILTER_SCAN_BUDGET", 10)
+    monkeypatch.setattr(limits, "FILTER_SCAN_CHUNK", 4)
+    monkeypatch.setattr(sqlite_logs, "_MAX_IN_LIST", 2)
+
+    async def scenario():
+        store = await _store(tmp_path)
+        svc = LogsService(store.logs, ManualClock(T0))
+        ctx = RequestContext(ACCOUNT, REGION, "key", "http://x", "id")
+        await svc.call("CreateLogGroup", {"logGroupName": "g"}, ctx)
+        for name in ("app-1", "app-2", "app-3", "other"):
+            await svc.call("CreateLogStream", {"logGroupName": "g", "logStreamName": name}, ctx)
+            events = [{"timestamp": T0 + i, "message": f"{name} {'HIT' if i % 9 == 0 else 'miss'} {i}"}
+                      for i in range(30)]
+            await svc.call("PutLogEvents", {"logGroupName": "g", "logStreamName": name, "logEvents": events}, ctx)
+
+        async def all_pages(**params):
+            found, calls, empty_pages, token = [], 0, 0, None
+            while True:
+                request = {"logGroupName": "g", **params, **({"nextToken": token} if token else {})}
+                answer = await svc.call("FilterLogEvents", request, ctx)
+                calls += 1
+                found += [e["message"] for e in answer["events"]]
+                empty_pages += not answer["events"]
+                token = answer.get("nextToken")
+                if not token:
+                    return found, calls, empty_pages
+
+        found, calls, empty = await all_pages(filterPattern="HIT", logStreamNamePrefix="app-")
+        expected = [f"app-{n} HIT {i}" for i in range(0, 30, 9) for n in (1, 2, 3)]
+        assert found == expected
+        assert calls >= 9 and empty >= 1  # 90 events at 10 a call
+        found, _, _ = await all_pages(filterPattern="HIT", limit=2)
+        assert len(found) == 16 and len(set(found)) == 16
+        await store.close()
+
+    run(scenario())

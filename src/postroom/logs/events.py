@@ -124,7 +124,7 @@ async def filter_log_events(svc: LogsService, params: dict[str, Any], ctx: Reque
         scope = [s for s in streams.values() if s.name.startswith(prefix)]
     else:
         scope = list(streams.values())
-    stream_ids = None if names is None and prefix is None else sorted(s.id for s in scope)
+    stream_ids = None if names is None and prefix is None else {s.id for s in scope}
     limit = params.get("limit") or limits.DEFAULT_EVENTS_LIMIT
     start, end = params.get("startTime"), params.get("endTime")
     end = None if end is None else end + 1  # FilterLogEvents' endTime is inclusive
@@ -138,30 +138,28 @@ async def filter_log_events(svc: LogsService, params: dict[str, Any], ctx: Reque
     size = 0
     scanned = 0
     more = False
-    while scope:
+    while scope and not more:
         want = min(limits.FILTER_SCAN_CHUNK, limits.FILTER_SCAN_BUDGET - scanned)
-        chunk = await svc.store.scan_group(group.id, stream_ids, start, end, after, want)
-        for event in chunk:
-            scanned += 1
+        step = await svc.store.scan_group(group.id, stream_ids, start, end, after, want)
+        scanned += want
+        for event in step.events:
             if not matches(event.message):
-                after = _position(event)
                 continue
             size += len(event.message.encode()) + limits.EVENT_OVERHEAD_BYTES
             if found and size > limits.MAX_RESPONSE_BYTES:
                 more = True
                 break
             found.append(event)
-            after = _position(event)
             if len(found) >= limit:
                 more = True
                 break
         if more:
-            break
-        if len(chunk) < want:
+            after = _position(found[-1])  # resume right after the last event answered
+        elif step.exhausted:
             break  # read to the end of the range
-        if scanned >= limits.FILTER_SCAN_BUDGET:
-            more = True
-            break
+        else:
+            after = step.last
+            more = scanned >= limits.FILTER_SCAN_BUDGET
     by_id = svc.store.streams_by_id
     out: dict[str, Any] = {
         "events": [

@@ -59,3 +59,13 @@ class Position:
 
     timestamp: int
     seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """One step of a group scan: the events kept, where the read stopped, and whether it
+    reached the end of the range."""
+
+    events: list[LogEvent]
+    last: Position | None
+    exhausted: bool

@@ -9,7 +9,14 @@ from collections.abc import Iterable
 
 import orjson
 
-from postroom.storage.logs import AppendResult, LogEvent, LogGroupRecord, LogStreamRecord, Position
+from postroom.storage.logs import (
+    AppendResult,
+    LogEvent,
+    LogGroupRecord,
+    LogStreamRecord,
+    Position,
+    ScanResult,
+)
 from postroom.storage.sqlite.committer import Committer, Txn
 
 _GROUP_COLUMNS = (
@@ -18,6 +25,7 @@ _GROUP_COLUMNS = (
 )
 _STREAM_COLUMNS = "id, group_id, name, created_at, first_event_at, last_event_at, last_ingestion_at"
 _EVENT_COLUMNS = "seq, stream_id, timestamp, ingested_at, message"
+_MAX_IN_LIST = 500  # larger stream selections are filtered after reading
 GroupKey = tuple[str, str, str]  # (account, region, name)
 # One buffered batch for ensure_and_append: (account, region, group, stream, events).
 Batch = tuple[str, str, str, str, list[tuple[int, str]]]
@@ -204,37 +212,45 @@ class SqliteLogStore:
         return [_event(r) for r in rows]
 
     async def scan_group(
-        self, group_id: int, stream_ids: list[int] | None, start: int | None, end: int | None,
+        self, group_id: int, stream_ids: set[int] | None, start: int | None, end: int | None,
         after: Position | None, limit: int,
-    ) -> list[LogEvent]:
-        """Up to ``limit`` events of a group (optionally some of its streams) in (timestamp,
-        seq) order, in [start, end) and after ``after``."""
+    ) -> ScanResult:
+        """Read up to ``limit`` events of a group in (timestamp, seq) order, in [start, end)
+        and after ``after``; keep those of ``stream_ids`` (None: all streams)."""
         where, args = _range("group_id=?", [group_id], start, end, after, True)
-        if stream_ids is not None:
+        in_sql = stream_ids is not None and len(stream_ids) <= _MAX_IN_LIST
+        if in_sql:
+            assert stream_ids is not None
             where += f" AND stream_id IN ({','.join('?' * len(stream_ids))})"
-            args.extend(stream_ids)
+            args.extend(sorted(stream_ids))
         sql = (
             f"SELECT {_EVENT_COLUMNS} FROM log_events INDEXED BY log_events_by_group WHERE {where}"
             " ORDER BY timestamp, seq LIMIT ?"
         )
         rows = await self._committer.run(lambda conn, txn: conn.execute(sql, (*args, limit)).fetchall())
-        return [_event(r) for r in rows]
+        events = [_event(r) for r in rows]
+        last = Position(events[-1].timestamp, events[-1].seq) if events else after
+        if stream_ids is not None and not in_sql:
+            events = [e for e in events if e.stream_id in stream_ids]
+        return ScanResult(events, last, len(rows) < limit)
 
     async def expire(self, group: LogGroupRecord, cutoff: int, max_rows: int) -> int:
         """Delete up to ``max_rows`` of the group's events older than ``cutoff``; return
         how many went (the caller repeats while it gets ``max_rows``)."""
 
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[int, int]:
-            seqs = [r[0] for r in conn.execute(
+            chosen = (
                 "SELECT seq FROM log_events INDEXED BY log_events_by_group"
-                " WHERE group_id=? AND timestamp<? LIMIT ?", (group.id, cutoff, max_rows))]
-            if not seqs:
-                return 0, 0
-            marks = ",".join("?" * len(seqs))
-            removed = _bytes_of(conn, f"seq IN ({marks})", seqs)
-            conn.execute(f"DELETE FROM log_events WHERE seq IN ({marks})", seqs)
-            conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes-? WHERE id=?", (removed, group.id))
-            return len(seqs), removed
+                " WHERE group_id=? AND timestamp<? LIMIT ?"
+            )
+            params = (group.id, cutoff, max_rows)
+            count, removed = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM log_events"
+                f" WHERE seq IN ({chosen})", params).fetchone()
+            if count:
+                conn.execute(f"DELETE FROM log_events WHERE seq IN ({chosen})", params)
+                conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes-? WHERE id=?", (removed, group.id))
+            return count, removed
 
         count, removed = await self._committer.run(op)
         group.stored_bytes -= removed
