@@ -230,3 +230,41 @@ def test_filter_scans_in_bounded_steps_and_resumes(tmp_path, monkeypatch):
         await store.close()
 
     run(scenario())
+
+
+def test_event_reads_use_the_indexes(tmp_path):
+    """Every event query GetLogEvents, FilterLogEvents and the retention sweep run searches
+    an index range (so a 1,000,000-event group stays fast), never scans the table."""
+
+    async def scenario():
+        store = await _store(tmp_path)
+        logs = store.logs
+        group = await logs.create_group(LogGroupRecord(0, ACCOUNT, REGION, "g", T0, retention_days=1))
+        streams = [await logs.create_stream(group, f"s{i}", T0) for i in range(3)]
+        for stream in streams:
+            await logs.append(stream, [(T0 + i, "m") for i in range(50)], T0)
+        statements: list[str] = []
+        committer = store._committer
+        await committer.run(lambda conn, txn: conn.set_trace_callback(statements.append))
+        from postroom.storage.logs import Position
+
+        await logs.read_stream(streams[0].id, T0, T0 + 10, Position(T0 + 1, 2), True, 5)
+        await logs.read_stream(streams[0].id, None, None, None, False, 5)
+        await logs.scan_group(group.id, None, T0, None, Position(T0 + 3, 1), 5)
+        await logs.scan_group(group.id, {streams[1].id}, None, T0 + 20, None, 5)
+        await logs.expire(group, T0 + 5, 100)
+        await committer.run(lambda conn, txn: conn.set_trace_callback(None))
+        queries = [s for s in statements if "log_events" in s and s.lstrip().upper().startswith(("SELECT", "DELETE"))]
+        assert len(queries) >= 6, queries
+        for sql in queries:
+            plan = await committer.run(
+                lambda conn, txn, sql=sql: conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+            details = " | ".join(row[3] for row in plan)
+            assert "SCAN log_events" not in details, (sql, details)
+            assert "log_events_by_" in details or "INTEGER PRIMARY KEY" in details, (sql, details)
+            assert "TEMP B-TREE" not in details, (sql, details)  # the index gives the order
+            if "timestamp<" in sql or "timestamp>" in sql:
+                assert "timestamp" in details, (sql, details)  # the time range is an index range
+        await store.close()
+
+    run(scenario())

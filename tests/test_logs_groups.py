@@ -225,6 +225,19 @@ def test_deleting_group_removes_streams_and_events(logs):
         logs.delete_log_group(logGroupName=name)
 
 
+def test_deletion_protection(logs):
+    name = group_name()
+    logs.create_log_group(logGroupName=name, deletionProtectionEnabled=True)
+    [described] = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert described["deletionProtectionEnabled"] is True
+    message = "Cannot delete log group with deletion protection enabled. Disable deletion protection first."
+    expect_error("ValidationException", logs.delete_log_group, logGroupName=name, message=message)
+    logs.put_log_group_deletion_protection(logGroupIdentifier=name, deletionProtectionEnabled=False)
+    logs.delete_log_group(logGroupName=name)
+    expect_error("ResourceNotFoundException", logs.put_log_group_deletion_protection,
+                 logGroupIdentifier=name, deletionProtectionEnabled=True, message=NOT_FOUND)
+
+
 def test_unsupported_operations_answer_invalid_operation(logs):
     expect_error("InvalidOperationException", logs.start_query, logGroupName="x", startTime=1,
                  endTime=2, queryString="fields @message")

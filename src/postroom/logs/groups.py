@@ -57,8 +57,8 @@ async def create_log_group(svc: LogsService, params: dict[str, Any], ctx: Reques
 async def delete_log_group(svc: LogsService, params: dict[str, Any], ctx: RequestContext) -> None:
     group = svc.group(ctx, params["logGroupName"])
     if group.deletion_protection:
-        raise errors.invalid_operation(
-            "Log group deletion is not allowed because deletion protection is enabled.")
+        raise errors.validation(
+            "Cannot delete log group with deletion protection enabled. Disable deletion protection first.")
     await svc.store.delete_group(group)
 
 
@@ -111,6 +111,14 @@ async def put_retention_policy(svc: LogsService, params: dict[str, Any], ctx: Re
     group.retention_days = days
     await svc.store.save_group(group)
     svc.retention.wake()
+
+
+async def put_log_group_deletion_protection(
+    svc: LogsService, params: dict[str, Any], ctx: RequestContext
+) -> None:
+    group = svc.group_of(ctx, {"logGroupIdentifier": params["logGroupIdentifier"]})
+    group.deletion_protection = bool(params["deletionProtectionEnabled"])
+    await svc.store.save_group(group)
 
 
 async def delete_retention_policy(svc: LogsService, params: dict[str, Any], ctx: RequestContext) -> None:
@@ -173,6 +181,7 @@ OPERATIONS = {
     "DescribeLogGroups": describe_log_groups,
     "PutRetentionPolicy": put_retention_policy,
     "DeleteRetentionPolicy": delete_retention_policy,
+    "PutLogGroupDeletionProtection": put_log_group_deletion_protection,
     "TagLogGroup": tag_log_group,
     "UntagLogGroup": untag_log_group,
     "ListTagsLogGroup": list_tags_log_group,

@@ -99,11 +99,11 @@ class SqliteLogStore:
         return None if row is None else self._remember_group(_group(row))
 
     async def save_group(self, group: LogGroupRecord) -> None:
-        """Write a group's settings (retention, tags) back."""
-        values = (group.retention_days, orjson.dumps(group.tags).decode(), group.id)
+        """Write a group's settings (retention, tags, deletion protection) back."""
+        values = (group.retention_days, orjson.dumps(group.tags).decode(), int(group.deletion_protection), group.id)
         await self._committer.run(
             lambda conn, txn: conn.execute(
-                "UPDATE log_groups SET retention_days=?, tags=? WHERE id=?", values
+                "UPDATE log_groups SET retention_days=?, tags=?, deletion_protection=? WHERE id=?", values
             )
         )
 
