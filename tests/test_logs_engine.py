@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 
-from postroom.clock import SystemClock
 from postroom.logs.api import LogsApi
 from postroom.logs.limits import DAY_MS
 from postroom.logs.retention import RetentionSweep
@@ -28,10 +27,30 @@ class ManualClock:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
+        deadline = self.now + seconds * 1000
+        while self.now < deadline:
+            await asyncio.sleep(0.001)
 
     async def wait_for(self, aw, timeout):
-        return await asyncio.wait_for(aw, 0.001 if timeout is not None else None)
+        task = asyncio.ensure_future(aw)
+        if timeout is None:
+            return await task
+        deadline = self.now + timeout * 1000
+        while not task.done():
+            if self.now >= deadline:
+                task.cancel()
+                raise TimeoutError
+            await asyncio.sleep(0.001)
+        return task.result()
+
+
+async def _until(predicate, seconds: float = 5.0) -> None:
+    """Wait (real time) until ``predicate()`` holds."""
+    for _ in range(int(seconds / 0.005)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached")
 
 
 def run(coro):
@@ -85,26 +104,41 @@ def test_write_buffers_and_flush_creates_group_and_stream(tmp_path):
 def test_background_flush_by_time_and_by_count(tmp_path):
     async def scenario():
         store = await _store(tmp_path)
-        api = LogsApi(store.logs, SystemClock())
+        clock = ManualClock(T0)
+        api = LogsApi(store.logs, clock)
         api.start()
         try:
             api.write(ACCOUNT, REGION, "g", "s", [(T0, "one")])
-            for _ in range(100):  # ~100 ms interval: well within a second
-                await asyncio.sleep(0.01)
-                if store.logs.group(ACCOUNT, REGION, "g") is not None:
-                    break
+            await asyncio.sleep(0.05)
+            assert store.logs.group(ACCOUNT, REGION, "g") is None  # engine time has not moved
+            clock.now += 100  # the ~100 ms flush interval passes
+
+            async def group_exists():
+                return store.logs.group(ACCOUNT, REGION, "g") is not None
+
+            await _until(group_exists)
             group = store.logs.group(ACCOUNT, REGION, "g")
-            assert group is not None
             assert await _events(store, group, "s") == [(T0, "one")]
-            before = store.stats["transactions"]
-            api.write(ACCOUNT, REGION, "g", "s", [(T0 + i, "x") for i in range(1, 1001)])
-            await asyncio.sleep(0.02)  # 1,000 waiting events wake the writer at once
-            assert len(await _events(store, group, "s")) == 1001
-            assert store.stats["transactions"] - before <= 3
+            api.write(ACCOUNT, REGION, "g", "s", [(T0 + i, "x") for i in range(1, 999)])
+            await asyncio.sleep(0.05)
+            assert len(await _events(store, group, "s")) == 1  # 998 waiting: below the batch size
+
+            async def all_stored():
+                return len(await _events(store, group, "s")) == 1001
+
+            flushes: list[int] = []
+            append = store.logs.ensure_and_append
+
+            async def counted(batches, now):
+                flushes.append(sum(len(b[4]) for b in batches))
+                await append(batches, now)
+
+            store.logs.ensure_and_append = counted
+            api.write(ACCOUNT, REGION, "g", "s", [(T0 + 999, "y"), (T0 + 1000, "z")])  # 1,000 now
+            await _until(all_stored)  # without the clock moving
+            assert flushes == [1000]  # one batch
         finally:
             await api.stop()
-        api.write(ACCOUNT, REGION, "g", "s", [(T0 + 5000, "after stop")])
-        await api.flush()
         await store.close()
 
     run(scenario())

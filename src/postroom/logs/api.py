@@ -13,7 +13,7 @@ import contextlib
 import logging
 
 from postroom.clock import Clock
-from postroom.storage.sqlite.logs import Batch, SqliteLogStore
+from postroom.storage.logs import Batch, LogStore
 
 log = logging.getLogger("postroom.logs")
 
@@ -22,7 +22,7 @@ FLUSH_EVENTS = 1_000
 
 
 class LogsApi:
-    def __init__(self, store: SqliteLogStore, clock: Clock) -> None:
+    def __init__(self, store: LogStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
         self._pending: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
@@ -30,6 +30,7 @@ class LogsApi:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def write(self, account: str, region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         """Queue ``events`` (epoch-ms timestamp, message) for ``group``/``stream`` of the
@@ -57,15 +58,17 @@ class LogsApi:
         self._task = asyncio.create_task(self._run(), name="postroom-logs-writer")
 
     async def stop(self) -> None:
+        """Stop the background writer and commit what is buffered. The loop is told to end
+        rather than cancelled: cancelling a clock wait can be lost as it times out."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await self._clock.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
             self._wake.clear()

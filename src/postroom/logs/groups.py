@@ -85,8 +85,8 @@ async def describe_log_groups(svc: LogsService, params: dict[str, Any], ctx: Req
                 names.add(parsed[2])
     limit = params.get("limit") or limits.DEFAULT_DESCRIBE_LIMIT
     matching = sorted(
-        (g for g in svc.store.groups.values()
-         if g.account == ctx.account and g.region == ctx.region and g.name > after
+        (g for g in svc.store.groups_of(ctx.account, ctx.region)
+         if g.name > after
          and (prefix is None or g.name.startswith(prefix))
          and (not pattern or pattern in g.name)
          and (names is None or g.name in names)

@@ -9,7 +9,7 @@ import logging
 
 from postroom.clock import Clock
 from postroom.logs.limits import DAY_MS
-from postroom.storage.sqlite.logs import SqliteLogStore
+from postroom.storage.logs import LogStore
 
 log = logging.getLogger("postroom.logs")
 
@@ -18,12 +18,13 @@ ROWS_PER_STEP = 10_000
 
 
 class RetentionSweep:
-    def __init__(self, store: SqliteLogStore, clock: Clock, interval: float = SWEEP_INTERVAL_S) -> None:
+    def __init__(self, store: LogStore, clock: Clock, interval: float = SWEEP_INTERVAL_S) -> None:
         self._store = store
         self._clock = clock
         self._interval = interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def wake(self) -> None:
         """A retention changed: sweep now rather than at the next interval."""
@@ -37,7 +38,7 @@ class RetentionSweep:
             if group.retention_days is None:
                 continue
             cutoff = now - group.retention_days * DAY_MS
-            while group.id in self._store.groups_by_id:
+            while group.id in self._store.groups_by_id and not self._closing:
                 removed = await self._store.expire(group, cutoff, ROWS_PER_STEP)
                 total += removed
                 if removed < ROWS_PER_STEP:
@@ -48,14 +49,16 @@ class RetentionSweep:
         self._task = asyncio.create_task(self._run(), name="postroom-logs-retention")
 
     async def stop(self) -> None:
+        """Tell the loop to end (between bounded steps) and wait for it; not a cancel,
+        which a clock wait can lose as it times out."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.sweep()
             except Exception:

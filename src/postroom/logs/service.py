@@ -15,8 +15,7 @@ from postroom.logs.validate import check_constraints
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
-from postroom.storage.logs import LogGroupRecord, LogStreamRecord
-from postroom.storage.sqlite.logs import SqliteLogStore
+from postroom.storage.logs import LogGroupRecord, LogStore, LogStreamRecord
 
 Operation = Callable[["LogsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
@@ -27,7 +26,7 @@ class LogsService:
 
     name = "logs"
 
-    def __init__(self, store: SqliteLogStore, clock: Clock) -> None:
+    def __init__(self, store: LogStore, clock: Clock) -> None:
         from postroom.logs import events, groups, streams
 
         self.model = load_service_model("logs")

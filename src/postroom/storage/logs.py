@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass
@@ -69,3 +70,48 @@ class ScanResult:
     events: list[LogEvent]
     last: Position | None
     exhausted: bool
+
+
+# One buffered batch for LogStore.ensure_and_append: (account, region, group, stream, events).
+Batch = tuple[str, str, str, str, list[tuple[int, str]]]
+
+
+class LogStore(Protocol):
+    """What the Logs service needs of storage. Groups and streams are cached records the
+    store keeps current; events are read from storage in (timestamp, seq) order."""
+
+    groups_by_id: dict[int, LogGroupRecord]
+    streams: dict[int, dict[str, LogStreamRecord]]  # group id -> stream name -> stream
+    streams_by_id: dict[int, LogStreamRecord]
+
+    def group(self, account: str, region: str, name: str) -> LogGroupRecord | None: ...
+
+    def groups_of(self, account: str, region: str) -> list[LogGroupRecord]: ...
+
+    async def create_group(self, group: LogGroupRecord) -> LogGroupRecord | None: ...
+
+    async def save_group(self, group: LogGroupRecord) -> None: ...
+
+    async def delete_group(self, group: LogGroupRecord) -> None: ...
+
+    def stream(self, group: LogGroupRecord, name: str) -> LogStreamRecord | None: ...
+
+    async def create_stream(self, group: LogGroupRecord, name: str, now: int) -> LogStreamRecord | None: ...
+
+    async def delete_stream(self, group: LogGroupRecord, stream: LogStreamRecord) -> None: ...
+
+    async def append(self, stream: LogStreamRecord, events: list[tuple[int, str]], now: int) -> bool: ...
+
+    async def ensure_and_append(self, batches: list[Batch], now: int) -> None: ...
+
+    async def read_stream(
+        self, stream_id: int, start: int | None, end: int | None, bound: Position | None,
+        forward: bool, limit: int,
+    ) -> list[LogEvent]: ...
+
+    async def scan_group(
+        self, group_id: int, stream_ids: set[int] | None, start: int | None, end: int | None,
+        after: Position | None, limit: int,
+    ) -> ScanResult: ...
+
+    async def expire(self, group: LogGroupRecord, cutoff: int, max_rows: int) -> int: ...

@@ -11,6 +11,7 @@ import orjson
 
 from postroom.storage.logs import (
     AppendResult,
+    Batch,
     LogEvent,
     LogGroupRecord,
     LogStreamRecord,
@@ -27,8 +28,6 @@ _STREAM_COLUMNS = "id, group_id, name, created_at, first_event_at, last_event_at
 _EVENT_COLUMNS = "seq, stream_id, timestamp, ingested_at, message"
 _MAX_IN_LIST = 500  # larger stream selections are filtered after reading
 GroupKey = tuple[str, str, str]  # (account, region, name)
-# One buffered batch for ensure_and_append: (account, region, group, stream, events).
-Batch = tuple[str, str, str, str, list[tuple[int, str]]]
 
 
 def _group(row: tuple) -> LogGroupRecord:
@@ -88,6 +87,9 @@ class SqliteLogStore:
 
     def group(self, account: str, region: str, name: str) -> LogGroupRecord | None:
         return self.groups.get((account, region, name))
+
+    def groups_of(self, account: str, region: str) -> list[LogGroupRecord]:
+        return [g for g in self.groups_by_id.values() if g.account == account and g.region == region]
 
     async def create_group(self, group: LogGroupRecord) -> LogGroupRecord | None:
         """Insert ``group`` (its id is assigned); None if the name is taken."""
