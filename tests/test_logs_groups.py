@@ -81,6 +81,10 @@ def test_describe_groups_prefix_pattern_and_paging(logs):
         expect_error("InvalidParameterException", logs.describe_log_groups, logGroupNamePrefix=base,
                      logGroupNamePattern="x",
                      message="LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
+        arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{base}/gamma"
+        by_ids = logs.describe_log_groups(logGroupIdentifiers=[f"{base}/beta", arn, f"{base}/none"])
+        assert [g["logGroupName"] for g in by_ids["logGroups"]] == [f"{base}/beta", f"{base}/gamma"]
+        assert logs.describe_log_groups(logGroupNamePrefix=base, logGroupClass="INFREQUENT_ACCESS")["logGroups"] == []
         expect_error("InvalidParameterException", logs.describe_log_groups, limit=51)
         expect_error("InvalidParameterException", logs.describe_log_groups, nextToken="bogus",
                      message="The specified nextToken is invalid.")
