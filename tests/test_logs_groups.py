@@ -66,6 +66,8 @@ def test_describe_groups_prefix_pattern_and_paging(logs):
         assert listed == sorted(names)
         by_pattern = logs.describe_log_groups(logGroupNamePattern=base.rsplit("/", 1)[1] + "/alpha")
         assert [g["logGroupName"] for g in by_pattern["logGroups"]] == [f"{base}/alpha"]  # case-sensitive
+        assert set(by_pattern["logGroups"][0]) == {
+            "logGroupName", "creationTime", "arn", "logGroupArn", "logGroupClass", "metricFilterCount"}
         pages, token = [], None
         while True:
             kwargs = {"logGroupNamePrefix": base, "limit": 2}

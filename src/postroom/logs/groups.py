@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from postroom.logs.service import LogsService
 
 
+_PATTERN_MEMBERS = frozenset(
+    ("logGroupName", "creationTime", "arn", "logGroupArn", "logGroupClass", "metricFilterCount"))
+
+
 def describe_group(group: LogGroupRecord) -> dict[str, Any]:
     """A log group as DescribeLogGroups reports it."""
     arn = group_arn(group.region, group.account, group.name)
@@ -94,7 +98,11 @@ async def describe_log_groups(svc: LogsService, params: dict[str, Any], ctx: Req
         key=lambda g: g.name,
     )
     page = matching[:limit]
-    out: dict[str, Any] = {"logGroups": [describe_group(g) for g in page]}
+    described = [describe_group(g) for g in page]
+    if pattern is not None:
+        # A pattern search answers fewer members (as recorded from AWS).
+        described = [{k: v for k, v in d.items() if k in _PATTERN_MEMBERS} for d in described]
+    out: dict[str, Any] = {"logGroups": described}
     if len(matching) > limit:
         out["nextToken"] = opaque_token("groups", {"after": page[-1].name})
     return out
