@@ -28,6 +28,14 @@ JSON_EVENT = (
     ("?ERROR ?WARN", "WARN low disk", True),  # OR terms
     ("?ERROR ?WARN", "INFO all fine", False),
     ('?"disk full" ?timeout', "request timeout", True),
+    # "?" opens a group: the terms after it belong to it (CDK's anyTermGroup).
+    ('?"ERROR" "disk" ?"WARN" "memory"', "[ERROR] disk full", True),
+    ('?"ERROR" "disk" ?"WARN" "memory"', "[WARN] disk almost full", False),
+    ('?"ERROR" "disk" ?"WARN" "memory"', "[WARN] memory low", True),
+    ("?ERROR -disk ?WARN", "[ERROR] disk full", False),
+    ("?ERROR -disk ?WARN", "[WARN] disk full", True),
+    ("full ?ERROR ?WARN", "[INFO] disk full", False),  # leading terms hold for every group
+    ("full ?ERROR ?WARN", "[WARN] disk full", True),
     ("%ERR[0-9]+%", "code ERR42 seen", True),  # regular expression
     ("%ERR[0-9]+%", "code ERRx seen", False),
     ('"Exception: \\"quoted\\""', 'Exception: "quoted" here', True),

@@ -2,8 +2,9 @@
 
 Three syntaxes, told apart by the first character:
 - terms (anything else): ``ERROR``, ``"two words"``, ``-excluded``, ``?either ?or``,
-  ``%regular expression%``; every plain term must occur, no ``-`` term may occur, and at
-  least one ``?`` term must occur when there are any. Matching is case-sensitive.
+  ``%regular expression%``; every plain term must occur and no ``-`` term may occur; each
+  ``?`` opens an alternative (with the terms after it) of which one must hold.
+  Matching is case-sensitive.
 - JSON (``{ ... }``): ``$.a.b[0] = "x*"``, ``!=``, ``<``, ``>``, ``<=``, ``>=`` on numbers,
   ``IS NULL``, ``NOT EXISTS``, ``IS TRUE``, ``IS FALSE``, joined by ``&&`` / ``||`` with
   parentheses; messages that are not JSON objects never match.
@@ -51,9 +52,12 @@ _TERM = re.compile(r'\s*([?-]?)(?:"((?:[^"\\]|\\.)*)"|%([^%]*)%|([^\s"]+))')
 
 
 def _compile_terms(text: str) -> Matcher:
-    required: list[Callable[[str], bool]] = []
-    optional: list[Callable[[str], bool]] = []
-    excluded: list[Callable[[str], bool]] = []
+    # A "?" term opens an alternative; the terms after it, up to the next "?", belong to it
+    # (CDK's anyTermGroup writes `?"ERROR" "MainThread" ?"WARN" "Deadlock"`). Terms before
+    # the first "?" must hold in any case.
+    leading: list[tuple[Callable[[str], bool], bool]] = []
+    alternatives: list[list[tuple[Callable[[str], bool], bool]]] = []
+    current = leading
     pos = 0
     while pos < len(text):
         if text[pos:].strip() == "":
@@ -73,15 +77,19 @@ def _compile_terms(text: str) -> Matcher:
             if not term:
                 raise FilterPatternError("Empty term in filter pattern")
             test = lambda m, t=term: t in m  # noqa: E731
-        {"": required, "?": optional, "-": excluded}[prefix].append(test)
+        if prefix == "?":
+            current = []
+            alternatives.append(current)
+        current.append((test, prefix == "-"))
         pos = match.end()
 
+    def holds(terms: list[tuple[Callable[[str], bool], bool]], message: str) -> bool:
+        return all(test(message) is not excluded for test, excluded in terms)
+
     def matches(message: str) -> bool:
-        if not all(t(message) for t in required):
+        if not holds(leading, message):
             return False
-        if any(t(message) for t in excluded):
-            return False
-        return not optional or any(t(message) for t in optional)
+        return not alternatives or any(holds(group, message) for group in alternatives)
 
     return matches
 
