@@ -81,6 +81,9 @@ def test_term_patterns(pattern, message, expected):
     ('{ $.latency = 50 || $.cost = 9 && $.user.name = "bob" }', True),
     ('{ $.latency = 50 && $.cost = 9 || $.user.name = "bob" }', False),
     ('{ $.latency = "50" }', False),  # string compare against a number
+    ("{ $.eventType = %^Update% }", True),  # regular expressions in JSON patterns
+    ("{ $.eventType != %Trail$% }", False),
+    ("{ $.user.name = %^b% }", False),
     ("{ $.eventType > 5 }", False),  # numeric compare against a string
 ])
 def test_json_patterns(pattern, expected):
@@ -106,6 +109,7 @@ def test_json_pattern_ignores_non_json_messages():
     ('[ip != 127.0.0.1, ...]', False),
     ('[..., request = "GET*", status_code, bytes]', True),
     ("[..., status_code = 404 || status_code = 500, bytes]", True),
+    ("[ip, user = %^fr%, ...]", True),
     ("[..., status_code >= 400 && status_code < 404, bytes]", False),
     ("[ip, user, ...]", True),
     ("[ip, user]", False),  # field count must match without an ellipsis

@@ -7,7 +7,8 @@ Three syntaxes, told apart by the first character:
   Matching is case-sensitive.
 - JSON (``{ ... }``): ``$.a.b[0] = "x*"``, ``!=``, ``<``, ``>``, ``<=``, ``>=`` on numbers,
   ``IS NULL``, ``NOT EXISTS``, ``IS TRUE``, ``IS FALSE``, joined by ``&&`` / ``||`` with
-  parentheses; messages that are not JSON objects never match.
+  parentheses; string values may hold ``*`` wildcards or be ``%regular expressions%``;
+  messages that are not JSON objects never match.
 - space-delimited (``[ ... ]``): named fields, ``...`` for any number of fields, and
   conditions on fields (``status = 4*``, ``bytes > 1000``, joined by ``&&`` / ``||``).
 """
@@ -202,6 +203,15 @@ def _value_test(op: str, token: tuple[str, str]) -> Callable[[Any], bool]:
         number = float(raw)
         compare = _NUMERIC[op]
         return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and compare(v, number)
+    if kind == "word" and len(raw) > 1 and raw.startswith("%") and raw.endswith("%"):
+        if op not in ("=", "!="):
+            raise FilterPatternError(f"Operator {op} cannot take a regular expression")
+        try:
+            search = re.compile(raw[1:-1]).search
+        except re.error as exc:
+            raise FilterPatternError(f"Invalid regular expression: {raw}") from exc
+        wanted = op == "="
+        return lambda v: isinstance(v, str) and (search(v) is not None) is wanted
     if kind == "str":
         raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
     elif kind != "word":
