@@ -127,3 +127,50 @@ def test_follow_like_aws_logs_tail(endpoint):
         thread.join()
         logs.delete_log_group(logGroupName=name)
     assert sorted(shown) == sorted(sent) and len(shown) == 36
+
+
+FUNCTION = '''
+import json
+
+def handler(event, context):
+    print("hello from", event["who"])
+    print(json.dumps({"level": "ERROR", "code": 42}))
+    return "ok"
+'''
+
+
+def test_function_output_reaches_its_log_group(endpoint):
+    """What a function prints lands in /aws/lambda/<name> (START, the lines, END, REPORT),
+    one stream per environment, readable with FilterLogEvents, GetLogEvents and the CLI."""
+    from lambda_helpers import client, create_function
+
+    lam, logs = client(endpoint), logs_client(endpoint)
+    name = create_function(lam, {"app.py": FUNCTION})
+    group = f"/aws/lambda/{name}"
+    try:
+        before = now_ms()
+        for who in ("a", "b"):
+            lam.invoke(FunctionName=name, Payload=json.dumps({"who": who}).encode())
+        deadline = time.monotonic() + 10
+        messages: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                events = logs.filter_log_events(logGroupName=group)["events"]
+            except logs.exceptions.ResourceNotFoundException:
+                events = []  # the group appears with the first flush
+            messages = [e["message"] for e in events]
+            if sum(m.startswith("REPORT") for m in messages) == 2:
+                break
+            time.sleep(0.1)
+        assert [m for m in messages if m.startswith("hello")] == ["hello from a\n", "hello from b\n"]
+        assert sum(m.startswith("START RequestId:") for m in messages) == 2
+        assert all(e["timestamp"] >= before - 1000 for e in events)
+        json_hits = logs.filter_log_events(logGroupName=group, filterPattern="{ $.code = 42 }")["events"]
+        assert len(json_hits) == 2
+        [stream] = logs.describe_log_streams(logGroupName=group)["logStreams"]  # one warm environment
+        got = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True)
+        assert [e["message"] for e in got["events"]] == messages
+        cli = _aws(endpoint, "filter-log-events", "--log-group-name", group, "--filter-pattern", "hello")
+        assert [e["message"] for e in cli["events"]] == ["hello from a\n", "hello from b\n"]
+    finally:
+        lam.delete_function(FunctionName=name)
