@@ -39,6 +39,7 @@ class AsyncInvoker:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()  # kept so tasks are never collected mid-flight
+        self._stopping = False
 
     async def start(self) -> None:
         # One process owns the SQLite data directory, so any lease left is a crashed run's.
@@ -46,10 +47,18 @@ class AsyncInvoker:
         self._loop_task = asyncio.create_task(self._loop(), name="lambda-async")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._loop_task, *self._running) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # The loop ends by a flag: on Python 3.11 cancelling a task inside a timing-out
+        # wait_for can lose the cancellation and hang the stop.
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await asyncio.wait([self._loop_task], timeout=5)
+            self._loop_task.cancel()
+        running = list(self._running)
+        for task in running:
+            task.cancel()  # their events stay leased; the next start releases the leases
+        if running:
+            await asyncio.wait(running, timeout=5)
 
     async def enqueue(self, event: AsyncEvent) -> None:
         await self.store.enqueue([event])
@@ -57,7 +66,7 @@ class AsyncInvoker:
 
     async def _loop(self) -> None:
         clock = self.svc.clock
-        while True:
+        while not self._stopping:
             try:
                 self._wake.clear()
                 free = limits.ASYNC_CONCURRENCY - len(self._running)
@@ -68,7 +77,7 @@ class AsyncInvoker:
                     task = asyncio.create_task(self._run(event), name=f"async-{event.request_id[:8]}")
                     self._running.add(task)
                     task.add_done_callback(self._done)
-                if events:
+                if events or self._stopping:
                     continue
                 due = await self.store.next_due() if free > 0 else None
                 timeout = IDLE_WAIT_S if due is None else max((due - clock.now_ms()) / 1000, 0.005)
