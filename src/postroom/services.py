@@ -17,6 +17,7 @@ from postroom.clock import Clock
 from postroom.service import Service
 
 if TYPE_CHECKING:
+    from postroom.iam.api import IamApi
     from postroom.lambda_.api import LambdaApi
     from postroom.logs.api import LogsApi
     from postroom.sns.api import SnsApi
@@ -32,6 +33,7 @@ class Apis:
     sns: SnsApi | None = None
     lambda_: LambdaApi | None = None
     logs: LogsApi | None = None
+    iam: IamApi | None = None
 
 
 @dataclass
@@ -97,10 +99,27 @@ def _logs(deps: Deps) -> Service:
     return svc
 
 
+def _iam(deps: Deps) -> Service:
+    from postroom.iam.service import IamService
+
+    svc = IamService(deps.store.iam, deps.clock)
+    deps.apis.iam = svc.api
+    return svc
+
+
+def _sts(deps: Deps) -> Service:
+    from postroom.sts.service import StsService
+
+    assert deps.apis.iam is not None
+    return StsService(deps.store.iam, deps.apis.iam, deps.clock)
+
+
 FACTORIES: tuple[Callable[[Deps], Service], ...] = (
     _sqs,
     _sns,
     _logs,
+    _iam,
+    _sts,
     _lambda,
 )
 

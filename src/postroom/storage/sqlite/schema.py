@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from postroom.storage.sqlite import (
+    schema_iam,
     schema_invocations,
     schema_lambda,
     schema_logs,
@@ -140,7 +141,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-32000")
     conn.executescript(SCHEMA)
-    for ddl in (schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL):
+    for ddl in (schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL, schema_iam.DDL):
         conn.executescript(ddl)
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)

@@ -22,6 +22,7 @@ from postroom.storage.base import (
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.functions import SqliteFunctionStore
+from postroom.storage.sqlite.iam import SqliteIamStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.logs import SqliteLogStore
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
@@ -68,6 +69,7 @@ class SqliteStore:
         self.functions = SqliteFunctionStore(self._committer)
         self.sns_mobile = SqliteSnsMobileStore(self._committer)
         self.logs = SqliteLogStore(self._committer)
+        self.iam = SqliteIamStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -82,6 +84,7 @@ class SqliteStore:
         await self.functions.load()
         await self.sns_mobile.load()
         await self.logs.load()
+        await self.iam.load()
 
     async def close(self) -> None:
         await self._committer.close()

@@ -1,0 +1,1 @@
+"""IAM: roles, inline and managed policies, users and access keys (stored, not enforced)."""

@@ -1,0 +1,73 @@
+"""The typed internal API IAM offers other services (STS, Lambda): roles by ARN, the
+caller's identity, and recording that a role was used."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+from dataclasses import dataclass
+
+from postroom.clock import Clock
+from postroom.storage.sqlite.iam import SqliteIamStore
+
+_ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)$")
+
+
+@dataclass(frozen=True)
+class RoleInfo:
+    arn: str
+    account: str
+    name: str
+    role_id: str
+    max_session_duration: int
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request's access key stands for (GetCallerIdentity's answer)."""
+
+    account: str
+    arn: str
+    user_id: str
+
+
+class IamApi:
+    def __init__(self, store: SqliteIamStore, clock: Clock, writes: asyncio.Lock) -> None:
+        self._store = store
+        self._clock = clock
+        self._writes = writes  # IAM's write lock: this update must not race an UpdateRole
+
+    def role(self, arn: str) -> RoleInfo | None:
+        """The role an ARN names, if it exists (the ARN's path must match too)."""
+        match = _ROLE_ARN.match(arn)
+        if match is None:
+            return None
+        record = self._store.roles.get((match.group(1), match.group(2).lower()))
+        if record is None or record.arn != arn:
+            return None
+        return RoleInfo(record.arn, record.account, record.name, record.role_id, record.max_session_duration)
+
+    async def note_role_used(self, arn: str, region: str) -> None:
+        """Record RoleLastUsed (date and region) for the role ``arn`` names."""
+        async with self._writes:
+            info = self.role(arn)
+            if info is None:
+                return
+            record = copy.deepcopy(self._store.roles[(info.account, info.name.lower())])
+            record.last_used_at = self._clock.now_ms()
+            record.last_used_region = region
+            await self._store.save_role(record)
+
+    def identity(self, account: str, access_key: str) -> Identity:
+        """The identity behind ``access_key``: an STS session, an IAM user's key, or the
+        account's root user (any other key)."""
+        session = self._store.sessions.get(access_key)
+        if session is not None:
+            return Identity(session.account, session.arn, session.user_id)
+        key = self._store.access_keys.get(access_key)
+        if key is not None:
+            user = self._store.users.get((key.account, key.user_name.lower()))
+            if user is not None:
+                return Identity(user.account, user.arn, user.user_id)
+        return Identity(account, f"arn:aws:iam::{account}:root", account)
