@@ -1,0 +1,75 @@
+"""In-process checks of the pieces IAM and STS build on: account-carrying key ids, the
+model-driven constraint messages and policy document checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from postroom.accesskeys import account_from_access_key, new_access_key_id
+from postroom.iam import documents
+from postroom.protocol.constraints import check_constraints
+from postroom.protocol.context import make_context
+from postroom.protocol.errors import AWSError
+from postroom.protocol.model import load_service_model
+
+
+@pytest.mark.parametrize("account", ["000000000000", "000000000001", "123456789012", "999999999999"])
+def test_key_ids_carry_their_account(account):
+    for prefix in ("AKIA", "ASIA"):
+        key = new_access_key_id(prefix, account)
+        assert key.startswith(prefix) and len(key) == 20
+        assert account_from_access_key(key) == account
+
+
+def test_decodes_keys_as_aws_does():
+    # A published example: AWS's GetAccessKeyInfo answers 609629065308 for this key id.
+    assert account_from_access_key("ASIAY34FZKBOKMUTVV7A") == "609629065308"
+    assert account_from_access_key("test") is None
+    assert account_from_access_key("AKIA0000000000000000") is None  # 0 and 1 are not base32
+
+
+def test_request_context_takes_the_account_from_the_key():
+    key = new_access_key_id("ASIA", "210987654321")
+    auth = f"AWS4-HMAC-SHA256 Credential={key}/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host"
+    ctx = make_context(auth, "localhost:4566", "http", "r")
+    assert (ctx.account, ctx.region, ctx.access_key) == ("210987654321", "eu-west-1", key)
+    auth = "AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/sqs/aws4_request"
+    assert make_context(auth, "h", "http", "r").account == "123456789012"
+    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request"
+    assert make_context(auth, "h", "http", "r").account == "000000000000"
+
+
+def _problems(operation: str, params: dict) -> str:
+    with pytest.raises(AWSError) as e:
+        check_constraints(load_service_model("iam"), operation, params)
+    assert e.value.code == "ValidationError" and e.value.status == 400
+    return e.value.message
+
+
+def test_constraint_messages():
+    assert _problems("TagRole", {"RoleName": "r", "Tags": [{"Key": "bad<key", "Value": "v"}]}) == (
+        "1 validation error detected: Value 'bad<key' at 'tags.1.member.key' failed to satisfy constraint:"
+        " Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+")
+    message = _problems("CreateRole", {"RoleName": "a b", "AssumeRolePolicyDocument": "{}", "MaxSessionDuration": 50000})
+    assert message.startswith("2 validation errors detected: ")
+    assert "at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200" in message
+    # Letters of any script, spaces and the listed marks are valid tag characters.
+    check_constraints(load_service_model("iam"), "TagRole",
+                      {"RoleName": "r", "Tags": [{"Key": "Grüße 東京 ١٢", "Value": ""}]})
+
+
+def test_policy_document_checks():
+    documents.check_permissions_policy('{"Statement": {"Effect": "Deny", "NotAction": "s3:*", "NotResource": "*"}}')
+    for bad, message in [
+        ('{"Version": "2020-01-01", "Statement": []}', "The policy failed legacy parsing"),
+        ('{"Version": "2012-10-17"}', "Syntax errors in policy."),
+        ('{"Statement": [{"Effect": "Allow", "Resource": "*"}]}', "Policy statement must contain actions."),
+        ('{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}]}',
+         "Policy document should not specify a principal."),
+    ]:
+        with pytest.raises(AWSError) as e:
+            documents.check_permissions_policy(bad)
+        assert (e.value.code, e.value.message) == ("MalformedPolicyDocument", message)
+    with pytest.raises(AWSError) as e:
+        documents.check_trust_policy('{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}')
+    assert e.value.message == "Missing required field Principal"
