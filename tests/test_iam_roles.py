@@ -272,3 +272,25 @@ def test_aws_cli_create_role(endpoint, tmp_path, account):
     assert run("iam", "get-role", "--role-name", "cli-role")["Role"]["AssumeRolePolicyDocument"] == TRUST_DOC
     identity = run("sts", "get-caller-identity")
     assert identity == {"UserId": account, "Account": account, "Arn": f"arn:aws:iam::{account}:root"}
+
+
+def test_permissions_boundary(iam, account):
+    boundary = iam.create_policy(PolicyName="boundary", PolicyDocument=SQS_POLICY)["Policy"]["Arn"]
+    role = iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=boundary)["Role"]
+    expected = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary}
+    assert role["PermissionsBoundary"] == expected
+    assert iam.get_role(RoleName="bounded")["Role"]["PermissionsBoundary"] == expected
+    assert "PermissionsBoundary" not in iam.list_roles()["Roles"][0]
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"] == 1
+    used = iam.list_policies(Scope="Local", PolicyUsageFilter="PermissionsBoundary")["Policies"]
+    assert [p["Arn"] for p in used] == [boundary]
+    expect_error("DeleteConflict", 409, iam.delete_policy, PolicyArn=boundary)
+    iam.put_role_permissions_boundary(RoleName="bounded", PermissionsBoundary=BASIC_EXECUTION)
+    assert iam.get_role(RoleName="bounded")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == BASIC_EXECUTION
+    iam.delete_role_permissions_boundary(RoleName="bounded")
+    assert "PermissionsBoundary" not in iam.get_role(RoleName="bounded")["Role"]
+    missing = f"arn:aws:iam::{account}:policy/missing"
+    err = expect_error("NoSuchEntity", 404, iam.put_role_permissions_boundary, RoleName="bounded",
+                       PermissionsBoundary=missing)
+    assert err["Message"] == f"Scope ARN: {missing} does not exist or is not attachable."
+    iam.delete_policy(PolicyArn=boundary)

@@ -77,12 +77,14 @@ async def create_policy(svc: IamService, p: Params, ctx: RequestContext) -> dict
 
 async def get_policy(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
     policy = svc.managed_policy(p["PolicyArn"])
-    return {"Policy": shapes.policy(policy, svc.attachment_count(ctx.account, policy.arn), "get")}
+    account = ctx.account
+    return {"Policy": shapes.policy(policy, svc.attachment_count(account, policy.arn), "get",
+                                    svc.boundary_count(account, policy.arn))}
 
 
 async def delete_policy(svc: IamService, p: Params, ctx: RequestContext) -> None:
     policy = _customer_policy(svc, "DeletePolicy", p["PolicyArn"], ctx)
-    if svc.attachment_count(policy.account, policy.arn):
+    if svc.attachment_count(policy.account, policy.arn) or svc.boundary_count(policy.account, policy.arn):
         raise delete_conflict("Cannot delete a policy attached to entities.")
     if len(policy.versions) > 1:
         raise delete_conflict(
@@ -99,14 +101,23 @@ async def list_policies(svc: IamService, p: Params, ctx: RequestContext) -> dict
         candidates.extend(managed.POLICIES)
     if scope in ("All", "Local"):
         candidates.extend(r for (acct, _), r in svc.store.policies.items() if acct == ctx.account)
-    if p.get("PolicyUsageFilter") == "PermissionsBoundary":
-        candidates = []  # permissions boundaries are not kept, so no policy is used as one
     counts = {c.arn: svc.attachment_count(ctx.account, c.arn) for c in candidates}
-    chosen = sorted(
-        (c for c in candidates if c.path.startswith(prefix) and (counts[c.arn] or not p.get("OnlyAttached"))),
-        key=lambda c: c.arn,
-    )
-    return page(chosen, p, lambda c: c.arn, "Policies", lambda c: shapes.policy(c, counts[c.arn], "list"))
+    bounds = {c.arn: svc.boundary_count(ctx.account, c.arn) for c in candidates}
+    usage = p.get("PolicyUsageFilter")
+
+    def wanted(c: PolicyRecord | managed.AwsManagedPolicy) -> bool:
+        if usage == "PermissionsBoundary" and not bounds[c.arn]:
+            return False
+        if p.get("OnlyAttached"):
+            used = bounds[c.arn] if usage == "PermissionsBoundary" else counts[c.arn]
+            if usage is None:
+                used += bounds[c.arn]
+            return bool(used)
+        return True
+
+    chosen = sorted((c for c in candidates if c.path.startswith(prefix) and wanted(c)), key=lambda c: c.arn)
+    return page(chosen, p, lambda c: c.arn, "Policies",
+                lambda c: shapes.policy(c, counts[c.arn], "list", bounds[c.arn]))
 
 
 async def create_policy_version(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:

@@ -25,6 +25,7 @@ async def create_role(svc: IamService, p: Params, ctx: RequestContext) -> dict[s
     name = p["RoleName"]
     check_trust_policy(p["AssumeRolePolicyDocument"])
     tags = tag_pairs(p.get("Tags"))
+    boundary = svc.boundary(ctx.account, p["PermissionsBoundary"]) if p.get("PermissionsBoundary") else None
     if (ctx.account, name.lower()) in svc.store.roles:
         raise already_exists(f"Role with name {name} already exists.")
     if sum(1 for acct, _ in svc.store.roles if acct == ctx.account) >= limits.MAX_ROLES:
@@ -39,6 +40,7 @@ async def create_role(svc: IamService, p: Params, ctx: RequestContext) -> dict[s
         max_session_duration=p.get("MaxSessionDuration") or limits.DEFAULT_MAX_SESSION_DURATION,
         tags=tags,
         created_at=svc.now(),
+        permissions_boundary=boundary,
     )
     await svc.store.save_role(role)
     return {"Role": shapes.role(role, "create")}
@@ -81,6 +83,18 @@ async def update_assume_role_policy(svc: IamService, p: Params, ctx: RequestCont
     await svc.store.save_role(role)
 
 
+async def put_role_permissions_boundary(svc: IamService, p: Params, ctx: RequestContext) -> None:
+    role = copy.deepcopy(svc.role(ctx.account, p["RoleName"]))
+    role.permissions_boundary = svc.boundary(ctx.account, p["PermissionsBoundary"])
+    await svc.store.save_role(role)
+
+
+async def delete_role_permissions_boundary(svc: IamService, p: Params, ctx: RequestContext) -> None:
+    role = copy.deepcopy(svc.role(ctx.account, p["RoleName"]))
+    role.permissions_boundary = None
+    await svc.store.save_role(role)
+
+
 async def delete_role(svc: IamService, p: Params, ctx: RequestContext) -> None:
     role = svc.role(ctx.account, p["RoleName"])
     if role.attached:
@@ -116,6 +130,8 @@ OPERATIONS = {
     "UpdateRoleDescription": update_role_description,
     "UpdateAssumeRolePolicy": update_assume_role_policy,
     "DeleteRole": delete_role,
+    "PutRolePermissionsBoundary": put_role_permissions_boundary,
+    "DeleteRolePermissionsBoundary": delete_role_permissions_boundary,
     "TagRole": tag_role,
     "UntagRole": untag_role,
     "ListRoleTags": list_role_tags,

@@ -9,7 +9,7 @@ from typing import Any
 from postroom.clock import Clock
 from postroom.iam import managed
 from postroom.iam.api import IamApi
-from postroom.iam.errors import policy_not_found, role_not_found, user_not_found
+from postroom.iam.errors import no_such_entity, policy_not_found, role_not_found, user_not_found
 from postroom.iam.names import parse_policy_arn
 from postroom.protocol.constraints import check_constraints
 from postroom.protocol.context import RequestContext
@@ -92,6 +92,21 @@ class IamService:
 
     def attachment_count(self, account: str, arn: str) -> int:
         return sum(1 for (acct, _), r in self.store.roles.items() if acct == account and arn in r.attached)
+
+    def boundary_count(self, account: str, arn: str) -> int:
+        return sum(1 for (acct, _), r in self.store.roles.items()
+                   if acct == account and r.permissions_boundary == arn)
+
+    def boundary(self, account: str, arn: str) -> str:
+        """A policy ARN that may serve as a permissions boundary in ``account``."""
+        owner, _, _ = parse_policy_arn(arn)
+        try:
+            if owner not in (account, "aws"):
+                raise policy_not_found(arn)
+            self.managed_policy(arn)
+        except AWSError:
+            raise no_such_entity(f"Scope ARN: {arn} does not exist or is not attachable.") from None
+        return arn
 
     def now(self) -> int:
         return self.clock.now_ms()

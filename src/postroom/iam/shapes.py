@@ -34,6 +34,9 @@ def role(record: RoleRecord, view: str) -> dict[str, Any]:
         out["Description"] = record.description
     if view != "create":
         out["MaxSessionDuration"] = record.max_session_duration
+    if view != "list" and record.permissions_boundary:
+        out["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": record.permissions_boundary}
     if view != "list" and record.tags:
         out["Tags"] = tags(record.tags)
     if view == "get":
@@ -45,7 +48,7 @@ def role(record: RoleRecord, view: str) -> dict[str, Any]:
 
 
 def policy(
-    record: PolicyRecord | AwsManagedPolicy, attachments: int, view: str
+    record: PolicyRecord | AwsManagedPolicy, attachments: int, view: str, boundary_uses: int = 0
 ) -> dict[str, Any]:
     """A managed policy; ``view`` "get" adds the description and tags."""
     if isinstance(record, AwsManagedPolicy):
@@ -61,7 +64,7 @@ def policy(
         "Path": record.path,
         "DefaultVersionId": default,
         "AttachmentCount": attachments,
-        "PermissionsBoundaryUsageCount": 0,
+        "PermissionsBoundaryUsageCount": boundary_uses,
         "IsAttachable": True,
         "CreateDate": timestamp(created),
         "UpdateDate": timestamp(updated),

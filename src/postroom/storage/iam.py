@@ -24,6 +24,7 @@ class RoleRecord:
     last_used_region: str | None = None
     inline_policies: dict[str, str] = field(default_factory=dict)  # name -> document
     attached: list[str] = field(default_factory=list)  # policy ARNs, in attach order
+    permissions_boundary: str | None = None  # a managed policy ARN
 
     @property
     def key(self) -> str:
