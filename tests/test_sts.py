@@ -124,3 +124,19 @@ def test_get_session_token(endpoint, iam, sts, account):
     session = client("sts", endpoint, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     assert session.get_caller_identity()["Arn"] == f"arn:aws:iam::{account}:user/carol"
     expect_error("ValidationError", 400, sts.get_session_token, DurationSeconds=100)
+
+
+@pytest.mark.parametrize("arn", ["nothing-valid-in-here", "arn::b:::something/test-role", "arn:a:a::aaaaaaaaaa:"])
+def test_assume_role_malformed_arn(sts, arn):
+    err = expect_error("ValidationError", 400, sts.assume_role, RoleArn=arn, RoleSessionName="s1")
+    assert err["Message"] == f"{arn} is invalid"
+
+
+def test_assume_role_session_tags_are_checked(iam, sts):
+    arn = iam.create_role(RoleName="tags", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    err = expect_error("InvalidParameterValue", 400, sts.assume_role, RoleArn=arn, RoleSessionName="s1",
+                       Tags=[{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}])
+    assert err["Message"] == "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+    expect_error("InvalidParameterValue", 400, sts.assume_role, RoleArn=arn, RoleSessionName="s1",
+                 Tags=[{"Key": "a", "Value": "1"}], TransitiveTagKeys=["b"])
+    sts.assume_role(RoleArn=arn, RoleSessionName="s1", Tags=[{"Key": "a", "Value": "1"}], TransitiveTagKeys=["A"])

@@ -28,3 +28,7 @@ def invalid_identity_token() -> AWSError:
 
 def session_credentials_not_allowed() -> AWSError:
     return AWSError("AccessDenied", "Cannot call GetSessionToken with session credentials", status=403)
+
+
+def invalid_parameter_value(message: str) -> AWSError:
+    return AWSError("InvalidParameterValue", message)

@@ -25,6 +25,7 @@ from postroom.sts.credentials import credentials, new_session
 from postroom.sts.errors import (
     access_denied,
     invalid_identity_token,
+    invalid_parameter_value,
     session_credentials_not_allowed,
     validation_error,
 )
@@ -80,6 +81,7 @@ class StsService:
         return {"Account": account_from_access_key(key) or ctx.account}
 
     async def assume_role(self, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        _check_session_tags(p.get("Tags") or [], p.get("TransitiveTagKeys") or [])
         role = self._role(p["RoleArn"], "AssumeRole", ctx)
         return await self._assume(role, p, ctx, {})
 
@@ -113,6 +115,10 @@ class StsService:
     # -- helpers ------------------------------------------------------------------------------
 
     def _role(self, arn: str, action: str, ctx: RequestContext) -> RoleInfo:
+        parts = arn.split(":", 5)
+        # arn:partition:service:region:account:resource, with the region and account optional.
+        if len(parts) != 6 or parts[0] != "arn" or not parts[1] or not parts[2] or not parts[5]:
+            raise validation_error(f"{arn} is invalid")
         role = self.iam.role(arn)
         if role is None:
             # AWS does not say whether the role exists: it denies the call.
@@ -141,6 +147,15 @@ class StsService:
             "PackedPolicySize": 0 if p.get("Policy") or p.get("PolicyArns") else None,
             **extra,
         }
+
+
+def _check_session_tags(tags: list[dict[str, Any]], transitive: list[str]) -> None:
+    """Session tags are checked as STS checks them (and then not kept)."""
+    keys = {t["Key"].lower() for t in tags}
+    if len(keys) != len(tags):
+        raise invalid_parameter_value("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    if any(k.lower() not in keys for k in transitive):
+        raise invalid_parameter_value("The specified transitive tag key must be included in the requested tags.")
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
