@@ -195,6 +195,8 @@ def test_attached_policies(iam, account):
     err = expect_error("NoSuchEntity", 404, iam.detach_role_policy, RoleName="attached", PolicyArn=BASIC_EXECUTION)
     assert err["Message"] == f"Policy {BASIC_EXECUTION} was not found."
     iam.detach_role_policy(RoleName="attached", PolicyArn=SQS_EXECUTION)
+    assert iam.list_instance_profiles_for_role(RoleName="attached")["InstanceProfiles"] == []
+    expect_error("NoSuchEntity", 404, iam.list_instance_profiles_for_role, RoleName="gone")
     iam.delete_role(RoleName="attached")
 
 

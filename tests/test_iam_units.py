@@ -53,6 +53,8 @@ def test_constraint_messages():
     message = _problems("CreateRole", {"RoleName": "a b", "AssumeRolePolicyDocument": "{}", "MaxSessionDuration": 50000})
     assert message.startswith("2 validation errors detected: ")
     assert "at 'maxSessionDuration' failed to satisfy constraint: Member must have value less than or equal to 43200" in message
+    # \w means ASCII word characters, as in the models' Java dialect.
+    assert "at 'roleName'" in _problems("GetRole", {"RoleName": "rolé"})
     # Letters of any script, spaces and the listed marks are valid tag characters.
     check_constraints(load_service_model("iam"), "TagRole",
                       {"RoleName": "r", "Tags": [{"Key": "Grüße 東京 ١٢", "Value": ""}]})

@@ -122,6 +122,13 @@ async def list_role_tags(svc: IamService, p: Params, ctx: RequestContext) -> dic
     return page(numbered, p, lambda t: f"{t[0]:08d}", "Tags", lambda t: {"Key": t[1][0], "Value": t[1][1]})
 
 
+async def list_instance_profiles_for_role(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
+    # Instance profiles cannot be created here, so no role is in one (deployment tools ask
+    # before deleting a role).
+    svc.role(ctx.account, p["RoleName"])
+    return {"InstanceProfiles": [], "IsTruncated": False}
+
+
 OPERATIONS = {
     "CreateRole": create_role,
     "GetRole": get_role,
@@ -135,4 +142,5 @@ OPERATIONS = {
     "TagRole": tag_role,
     "UntagRole": untag_role,
     "ListRoleTags": list_role_tags,
+    "ListInstanceProfilesForRole": list_instance_profiles_for_role,
 }

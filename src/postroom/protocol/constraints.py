@@ -33,7 +33,8 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
             return all(c in literals or unicodedata.category(c)[0] in classes for c in value)
 
         return match
-    compiled = re.compile(pattern, re.DOTALL)
+    # ASCII: Java's \w and \d (the models' dialect) match ASCII characters only.
+    compiled = re.compile(pattern, re.DOTALL | re.ASCII)
     return lambda value: compiled.fullmatch(value) is not None
 
 
