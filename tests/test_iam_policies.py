@@ -174,3 +174,38 @@ def test_users_and_access_keys(endpoint, iam, account):
     iam.delete_user(UserName="alice")
     expect_error("NoSuchEntity", 404, iam.delete_user, UserName="alice")
     assert [u["UserName"] for u in iam.list_users()["Users"]] == ["bob"]
+
+
+def test_policy_tags_and_entities(iam, account):
+    arn = iam.create_policy(PolicyName="tagged", PolicyDocument=SQS_POLICY)["Policy"]["Arn"]
+    iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    iam.untag_policy(PolicyArn=arn, TagKeys=["a"])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    assert iam.list_policy_tags(PolicyArn=BASIC_EXECUTION)["Tags"] == []
+    expect_error("AccessDenied", 403, iam.tag_policy, PolicyArn=BASIC_EXECUTION, Tags=[{"Key": "a", "Value": "1"}])
+
+    role = iam.create_role(RoleName="holder", Path="/x/", AssumeRolePolicyDocument=TRUST)["Role"]
+    iam.create_role(RoleName="bounded", AssumeRolePolicyDocument=TRUST, PermissionsBoundary=arn)
+    iam.attach_role_policy(RoleName="holder", PolicyArn=arn)
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    assert (entities["PolicyGroups"], entities["PolicyUsers"]) == ([], [])
+    assert [r["RoleName"] for r in entities["PolicyRoles"]] == ["bounded", "holder"]
+    attached = iam.list_entities_for_policy(PolicyArn=arn, PolicyUsageFilter="PermissionsPolicy")["PolicyRoles"]
+    assert attached == [{"RoleName": "holder", "RoleId": role["RoleId"]}]
+    assert [r["RoleName"] for r in iam.list_entities_for_policy(PolicyArn=arn, PathPrefix="/x/")["PolicyRoles"]] == ["holder"]
+    assert iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="User")["PolicyRoles"] == []
+    expect_error("NoSuchEntity", 404, iam.list_entities_for_policy, PolicyArn=f"arn:aws:iam::{account}:policy/none")
+
+
+def test_user_tags_and_key_status(iam):
+    iam.create_user(UserName="dave", Tags=[{"Key": "a", "Value": "1"}])
+    iam.tag_user(UserName="dave", Tags=[{"Key": "b", "Value": "2"}])
+    iam.untag_user(UserName="dave", TagKeys=["a"])
+    assert iam.list_user_tags(UserName="dave")["Tags"] == [{"Key": "b", "Value": "2"}]
+    key = iam.create_access_key(UserName="dave")["AccessKey"]["AccessKeyId"]
+    iam.update_access_key(UserName="dave", AccessKeyId=key, Status="Inactive")
+    assert iam.list_access_keys(UserName="dave")["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    expect_error("ValidationError", 400, iam.update_access_key, UserName="dave", AccessKeyId=key, Status="Off")
+    iam.create_access_key(UserName="dave")
+    err = expect_error("LimitExceeded", 409, iam.create_access_key, UserName="dave")
+    assert err["Message"] == "Cannot exceed quota for AccessKeysPerUser: 2"

@@ -34,3 +34,9 @@ def page(
         out["IsTruncated"] = True
         out["Marker"] = base64.urlsafe_b64encode(sort_key(items[start + max_items]).encode()).decode()
     return out
+
+
+def tag_page(tags: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    """ListRoleTags and the like: tags in the order they were set, paged by position."""
+    numbered = list(enumerate(tags))
+    return page(numbered, params, lambda t: f"{t[0]:08d}", "Tags", lambda t: {"Key": t[1][0], "Value": t[1][1]})

@@ -19,8 +19,8 @@ from postroom.iam.errors import (
     limit_exceeded,
     no_such_entity,
 )
-from postroom.iam.names import path_of, tag_pairs
-from postroom.iam.paging import page
+from postroom.iam.names import merge_tags, path_of, remove_tags, tag_pairs
+from postroom.iam.paging import page, tag_page
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.storage.iam import PolicyRecord, PolicyVersionRecord
@@ -187,6 +187,40 @@ async def set_default_policy_version(svc: IamService, p: Params, ctx: RequestCon
     await svc.store.save_policy(policy)
 
 
+async def tag_policy(svc: IamService, p: Params, ctx: RequestContext) -> None:
+    policy = copy.deepcopy(_customer_policy(svc, "TagPolicy", p["PolicyArn"], ctx))
+    policy.tags = merge_tags(policy.tags, tag_pairs(p["Tags"]), "Policy")
+    await svc.store.save_policy(policy)
+
+
+async def untag_policy(svc: IamService, p: Params, ctx: RequestContext) -> None:
+    policy = copy.deepcopy(_customer_policy(svc, "UntagPolicy", p["PolicyArn"], ctx))
+    policy.tags = remove_tags(policy.tags, p["TagKeys"])
+    await svc.store.save_policy(policy)
+
+
+async def list_policy_tags(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
+    policy = svc.managed_policy(p["PolicyArn"])
+    return tag_page([] if isinstance(policy, managed.AwsManagedPolicy) else policy.tags, p)
+
+
+async def list_entities_for_policy(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
+    """The roles a policy is attached to or bounds (only roles can hold policies here)."""
+    arn = svc.managed_policy(p["PolicyArn"]).arn
+    usage = p.get("PolicyUsageFilter")
+    prefix = p.get("PathPrefix") or "/"
+    roles = []
+    if p.get("EntityFilter") in (None, "Role"):
+        for (account, _), role in svc.store.roles.items():
+            attached = usage != "PermissionsBoundary" and arn in role.attached
+            bounded = usage != "PermissionsPolicy" and role.permissions_boundary == arn
+            if account == ctx.account and role.path.startswith(prefix) and (attached or bounded):
+                roles.append(role)
+    roles.sort(key=lambda r: r.key)
+    out = page(roles, p, lambda r: r.key, "PolicyRoles", lambda r: {"RoleName": r.name, "RoleId": r.role_id})
+    return {"PolicyGroups": [], "PolicyUsers": [], **out}
+
+
 OPERATIONS = {
     "CreatePolicy": create_policy,
     "GetPolicy": get_policy,
@@ -197,4 +231,8 @@ OPERATIONS = {
     "ListPolicyVersions": list_policy_versions,
     "DeletePolicyVersion": delete_policy_version,
     "SetDefaultPolicyVersion": set_default_policy_version,
+    "TagPolicy": tag_policy,
+    "UntagPolicy": untag_policy,
+    "ListPolicyTags": list_policy_tags,
+    "ListEntitiesForPolicy": list_entities_for_policy,
 }

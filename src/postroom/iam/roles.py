@@ -11,7 +11,7 @@ from postroom.iam import limits, shapes
 from postroom.iam.documents import check_trust_policy
 from postroom.iam.errors import already_exists, delete_conflict, limit_exceeded
 from postroom.iam.names import merge_tags, path_of, remove_tags, tag_pairs
-from postroom.iam.paging import page
+from postroom.iam.paging import page, tag_page
 from postroom.protocol.context import RequestContext
 from postroom.storage.iam import RoleRecord
 
@@ -118,8 +118,7 @@ async def untag_role(svc: IamService, p: Params, ctx: RequestContext) -> None:
 
 async def list_role_tags(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
     role = svc.role(ctx.account, p["RoleName"])
-    numbered = list(enumerate(role.tags))  # tags keep their order; page by position
-    return page(numbered, p, lambda t: f"{t[0]:08d}", "Tags", lambda t: {"Key": t[1][0], "Value": t[1][1]})
+    return tag_page(role.tags, p)
 
 
 async def list_instance_profiles_for_role(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from postroom.iam.errors import (
     validation_error,
 )
 from postroom.iam.names import merge_tags, path_of, remove_tags, tag_pairs
-from postroom.iam.paging import page
+from postroom.iam.paging import page, tag_page
 from postroom.protocol.context import RequestContext
 from postroom.storage.iam import AccessKeyRecord, UserRecord
 
@@ -96,6 +96,10 @@ async def untag_user(svc: IamService, p: Params, ctx: RequestContext) -> None:
     await svc.store.save_user(user)
 
 
+async def list_user_tags(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
+    return tag_page(svc.user(ctx.account, p["UserName"]).tags, p)
+
+
 async def create_access_key(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
     user = svc.user(ctx.account, p.get("UserName") or _caller_user_name(svc, ctx))
     if len(_keys_of(svc, user)) >= limits.MAX_ACCESS_KEYS:
@@ -115,11 +119,23 @@ async def list_access_keys(svc: IamService, p: Params, ctx: RequestContext) -> d
         "CreateDate": shapes.timestamp(k[1].created_at)})
 
 
+def _key_of(svc: IamService, user: UserRecord, access_key_id: str) -> AccessKeyRecord:
+    key = svc.store.access_keys.get(access_key_id)
+    if key is None or key.account != user.account or key.user_name.lower() != user.key:
+        raise no_such_entity(f"The Access Key with id {access_key_id} cannot be found.")
+    return key
+
+
+async def update_access_key(svc: IamService, p: Params, ctx: RequestContext) -> None:
+    user = svc.user(ctx.account, p.get("UserName") or _caller_user_name(svc, ctx))
+    key = copy.deepcopy(_key_of(svc, user, p["AccessKeyId"]))
+    key.status = p["Status"]
+    await svc.store.save_access_key(key)
+
+
 async def delete_access_key(svc: IamService, p: Params, ctx: RequestContext) -> None:
     user = svc.user(ctx.account, p.get("UserName") or _caller_user_name(svc, ctx))
-    key = svc.store.access_keys.get(p["AccessKeyId"])
-    if key is None or key.account != user.account or key.user_name.lower() != user.key:
-        raise no_such_entity(f"The Access Key with id {p['AccessKeyId']} cannot be found.")
+    key = _key_of(svc, user, p["AccessKeyId"])
     await svc.store.delete_access_key(key.access_key_id)
 
 
@@ -130,7 +146,9 @@ OPERATIONS = {
     "DeleteUser": delete_user,
     "TagUser": tag_user,
     "UntagUser": untag_user,
+    "ListUserTags": list_user_tags,
     "CreateAccessKey": create_access_key,
     "ListAccessKeys": list_access_keys,
+    "UpdateAccessKey": update_access_key,
     "DeleteAccessKey": delete_access_key,
 }
