@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from postroom.accesskeys import account_from_access_key, new_access_key_id
+from postroom.accesskeys import account_in_key, issued_account, new_access_key_id
 from postroom.iam import documents
 from postroom.protocol.constraints import check_constraints
 from postroom.protocol.context import make_context
@@ -18,14 +18,17 @@ def test_key_ids_carry_their_account(account):
     for prefix in ("AKIA", "ASIA"):
         key = new_access_key_id(prefix, account)
         assert key.startswith(prefix) and len(key) == 20
-        assert account_from_access_key(key) == account
+        assert account_in_key(key) == account and issued_account(key) == account
 
 
 def test_decodes_keys_as_aws_does():
     # A published example: AWS's GetAccessKeyInfo answers 609629065308 for this key id.
-    assert account_from_access_key("ASIAY34FZKBOKMUTVV7A") == "609629065308"
-    assert account_from_access_key("test") is None
-    assert account_from_access_key("AKIA0000000000000000") is None  # 0 and 1 are not base32
+    assert account_in_key("ASIAY34FZKBOKMUTVV7A") == "609629065308"
+    assert account_in_key("test") is None
+    assert account_in_key("AKIA0000000000000000") is None  # 0 and 1 are not base32
+    # Real AWS keys (not issued here) do not pick an account for requests.
+    assert issued_account("ASIAY34FZKBOKMUTVV7A") is None
+    assert issued_account("AKIAIOSFODNN7EXAMPLE") is None
 
 
 def test_request_context_takes_the_account_from_the_key():
@@ -35,8 +38,9 @@ def test_request_context_takes_the_account_from_the_key():
     assert (ctx.account, ctx.region, ctx.access_key) == ("210987654321", "eu-west-1", key)
     auth = "AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/sqs/aws4_request"
     assert make_context(auth, "h", "http", "r").account == "123456789012"
-    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request"
-    assert make_context(auth, "h", "http", "r").account == "000000000000"
+    for other in ("test", "AKIAIOSFODNN7EXAMPLE"):
+        auth = f"AWS4-HMAC-SHA256 Credential={other}/20260101/us-east-1/sqs/aws4_request"
+        assert make_context(auth, "h", "http", "r").account == "000000000000"
 
 
 def _problems(operation: str, params: dict) -> str:

@@ -57,6 +57,8 @@ def test_assume_role_and_use_its_credentials(endpoint, iam, sts, account):
     url = sqs.create_queue(QueueName="made-by-role")["QueueUrl"]
     assert f"/{account}/made-by-role" in url
     assert client("sts", endpoint).get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"] == account
+    # Any AWS key id is decoded as AWS does, not only the ones issued here.
+    assert sts.get_access_key_info(AccessKeyId="ASIAY34FZKBOKMUTVV7A")["Account"] == "609629065308"
     err = expect_error("AccessDenied", 403, session.get_session_token)
     assert err["Message"] == "Cannot call GetSessionToken with session credentials"
 

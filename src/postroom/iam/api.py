@@ -8,6 +8,7 @@ import copy
 import re
 from dataclasses import dataclass
 
+from postroom.accesskeys import new_access_key_id
 from postroom.clock import Clock
 from postroom.storage.sqlite.iam import SqliteIamStore
 
@@ -58,6 +59,13 @@ class IamApi:
             record.last_used_at = self._clock.now_ms()
             record.last_used_region = region
             await self._store.save_role(record)
+
+    def new_access_key_id(self, prefix: str, account: str) -> str:
+        """A key id (AKIA or ASIA) for ``account`` that no live key or session uses."""
+        while True:
+            key = new_access_key_id(prefix, account)
+            if key not in self._store.access_keys and key not in self._store.sessions:
+                return key
 
     def identity(self, account: str, access_key: str) -> Identity:
         """The identity behind ``access_key``: an STS session, an IAM user's key, or the

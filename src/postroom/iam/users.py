@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from postroom.accesskeys import new_access_key_id, new_secret_key, new_unique_id
+from postroom.accesskeys import new_secret_key, new_unique_id
 from postroom.iam import limits, shapes
 from postroom.iam.errors import (
     already_exists,
@@ -104,7 +104,7 @@ async def create_access_key(svc: IamService, p: Params, ctx: RequestContext) -> 
     user = svc.user(ctx.account, p.get("UserName") or _caller_user_name(svc, ctx))
     if len(_keys_of(svc, user)) >= limits.MAX_ACCESS_KEYS:
         raise limit_exceeded(f"Cannot exceed quota for AccessKeysPerUser: {limits.MAX_ACCESS_KEYS}")
-    key = AccessKeyRecord(new_access_key_id("AKIA", user.account), user.account, user.name,
+    key = AccessKeyRecord(svc.api.new_access_key_id("AKIA", user.account), user.account, user.name,
                           new_secret_key(), "Active", svc.now())
     await svc.store.save_access_key(key)
     return {"AccessKey": {"UserName": key.user_name, "AccessKeyId": key.access_key_id, "Status": key.status,

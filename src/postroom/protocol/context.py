@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from postroom.accesskeys import account_from_access_key
+from postroom.accesskeys import issued_account
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _ACCOUNT_KEY = re.compile(r"^\d{12}$")
@@ -42,7 +42,7 @@ def make_context(
 ) -> RequestContext:
     """Build a context: region from the credential scope, account from a 12-digit access
     key id (so tests can act as several accounts) or the account an AWS-format key id
-    encodes (keys issued by IAM and STS), else the default account."""
+    encodes, for keys Postroom's IAM and STS issued; else the default account."""
     cred = parse_credential(authorization)
     if cred is None:
         return RequestContext(DEFAULT_ACCOUNT, DEFAULT_REGION, DEFAULT_ACCESS_KEY, f"{scheme}://{host}", request_id)
@@ -50,5 +50,5 @@ def make_context(
     if _ACCOUNT_KEY.match(key):
         account = key
     else:
-        account = account_from_access_key(key) or DEFAULT_ACCOUNT
+        account = issued_account(key) or DEFAULT_ACCOUNT
     return RequestContext(account, region, key, f"{scheme}://{host}", request_id, service)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from postroom.accesskeys import account_from_access_key
+from postroom.accesskeys import account_in_key
 from postroom.clock import Clock
 from postroom.iam.api import IamApi, RoleInfo
 from postroom.protocol.constraints import check_constraints
@@ -78,7 +78,7 @@ class StsService:
 
     async def get_access_key_info(self, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         key = p["AccessKeyId"]
-        return {"Account": account_from_access_key(key) or ctx.account}
+        return {"Account": account_in_key(key) or ctx.account}
 
     async def assume_role(self, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         _check_session_tags(p.get("Tags") or [], p.get("TransitiveTagKeys") or [])
@@ -108,7 +108,8 @@ class StsService:
         if limit is not None:
             seconds = min(seconds, limit)  # AWS shortens a root session rather than failing
         expires = self.clock.now_ms() + seconds * 1000
-        session = new_session(who.account, who.arn, who.user_id, expires)
+        key_id = self.iam.new_access_key_id("ASIA", who.account)
+        session = new_session(key_id, who.account, who.arn, who.user_id, expires)
         await self.store.save_session(session, self.clock.now_ms())
         return {"Credentials": credentials(session, _timestamp(expires))}
 
@@ -138,7 +139,8 @@ class StsService:
         expires = now + seconds * 1000
         arn = f"arn:aws:sts::{role.account}:assumed-role/{role.name}/{session_name}"
         user_id = f"{role.role_id}:{session_name}"
-        session = new_session(role.account, arn, user_id, expires)
+        key_id = self.iam.new_access_key_id("ASIA", role.account)
+        session = new_session(key_id, role.account, arn, user_id, expires)
         await self.store.save_session(session, now)
         await self.iam.note_role_used(role.arn, ctx.region)
         return {
