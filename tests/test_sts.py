@@ -61,6 +61,14 @@ def test_assume_role_and_use_its_credentials(endpoint, iam, sts, account):
     assert sts.get_access_key_info(AccessKeyId="ASIAY34FZKBOKMUTVV7A")["Account"] == "609629065308"
     err = expect_error("AccessDenied", 403, session.get_session_token)
     assert err["Message"] == "Cannot call GetSessionToken with session credentials"
+    # Role chaining: a role assumed with role credentials lasts an hour at most.
+    long_role = iam.create_role(RoleName="long-chain", AssumeRolePolicyDocument=TRUST,
+                                MaxSessionDuration=7200)["Role"]["Arn"]
+    err = expect_error("ValidationError", 400, session.assume_role, RoleArn=long_role,
+                       RoleSessionName="chained", DurationSeconds=7200)
+    assert "1 hour session limit for roles assumed by role chaining" in err["Message"]
+    chained = session.assume_role(RoleArn=long_role, RoleSessionName="chained")["AssumedRoleUser"]
+    assert chained["Arn"] == f"arn:aws:sts::{account}:assumed-role/long-chain/chained"
 
     last_used = iam.get_role(RoleName="deployer")["Role"]["RoleLastUsed"]
     assert last_used["Region"] == "us-east-1"

@@ -134,6 +134,10 @@ class StsService:
         if seconds > role.max_session_duration:
             raise validation_error(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        caller = self.store.sessions.get(ctx.access_key)
+        if caller is not None and ":assumed-role/" in caller.arn and seconds > limits.ROLE_CHAINING_MAX_SECONDS:
+            raise validation_error(
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
         session_name = p["RoleSessionName"]
         now = self.clock.now_ms()
         expires = now + seconds * 1000
