@@ -41,6 +41,8 @@ def test_create_get_delete_policy(iam, account):
     assert created["PermissionsBoundaryUsageCount"] == 0
     got = iam.get_policy(PolicyArn=arn)["Policy"]
     assert got["Description"] == "send only" and got["Tags"] == [{"Key": "k", "Value": "v"}]
+    untagged = iam.create_policy(PolicyName="plain", PolicyDocument=SQS_POLICY)["Policy"]
+    assert "Tags" not in untagged and iam.get_policy(PolicyArn=untagged["Arn"])["Policy"]["Tags"] == []
     version = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
     assert version["Document"] == json.loads(SQS_POLICY) and version["IsDefaultVersion"] is True
     err = expect_error("EntityAlreadyExists", 409, iam.create_policy, PolicyName="SEND", PolicyDocument=SQS_POLICY)
@@ -133,7 +135,13 @@ def test_policy_versions(iam, account):
     assert err["Message"] == f"Policy {arn} version v1 does not exist or is not attachable."
     expect_error("NoSuchEntity", 404, iam.delete_policy_version, PolicyArn=arn, VersionId="v1")
     expect_error("NoSuchEntity", 404, iam.set_default_policy_version, PolicyArn=arn, VersionId="v9")
-    expect_error("ValidationError", 400, iam.get_policy_version, PolicyArn=arn, VersionId="1")
+    err = expect_error("ValidationError", 400, iam.get_policy_version, PolicyArn=arn, VersionId="1")
+    assert err["Message"] == ("1 validation error detected: Value at 'versionId' failed to satisfy constraint:"
+                              " Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?")
+    missing = f"arn:aws:iam::{account}:policy/TestNonExistingPolicy"
+    for call in (iam.get_policy_version, iam.set_default_policy_version):
+        err = expect_error("NoSuchEntity", 404, call, PolicyArn=missing, VersionId="v1")
+        assert err["Message"] == f"Policy {missing} version v1 does not exist or is not attachable."
     iam.set_default_policy_version(PolicyArn=arn, VersionId="v6")
     got = iam.get_policy_version(PolicyArn=arn, VersionId="v6")["PolicyVersion"]
     assert got["IsDefaultVersion"] and got["Document"]["Statement"][0]["Action"] == "sqs:F"
@@ -178,9 +186,21 @@ def test_users_and_access_keys(endpoint, iam, account):
 
 def test_policy_tags_and_entities(iam, account):
     arn = iam.create_policy(PolicyName="tagged", PolicyDocument=SQS_POLICY)["Policy"]["Arn"]
-    iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    # Policy tag keys are case-sensitive (role and user tag keys are not).
+    iam.tag_policy(PolicyArn=arn, Tags=[{"Key": "a", "Value": "lower"}, {"Key": "A", "Value": "upper"},
+                                        {"Key": "b", "Value": "2"}])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [
+        {"Key": "A", "Value": "upper"}, {"Key": "a", "Value": "lower"}, {"Key": "b", "Value": "2"}]
     iam.untag_policy(PolicyArn=arn, TagKeys=["a"])
+    assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "A", "Value": "upper"}, {"Key": "b", "Value": "2"}]
+    iam.untag_policy(PolicyArn=arn, TagKeys=["A"])
     assert iam.list_policy_tags(PolicyArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    err = expect_error("InvalidInput", 400, iam.tag_policy, PolicyArn=arn,
+                       Tags=[{"Key": "x", "Value": "1"}, {"Key": "x", "Value": "2"}])
+    assert err["Message"] == "Duplicate tag keys found."
+    err = expect_error("NoSuchEntity", 404, iam.tag_policy, PolicyArn=f"arn:aws:iam::{account}:policy/NotAPolicy",
+                       Tags=[{"Key": "x", "Value": "1"}])
+    assert err["Message"] == f"Policy arn:aws:iam::{account}:policy/NotAPolicy was not found."
     assert iam.list_policy_tags(PolicyArn=BASIC_EXECUTION)["Tags"] == []
     expect_error("AccessDenied", 403, iam.tag_policy, PolicyArn=BASIC_EXECUTION, Tags=[{"Key": "a", "Value": "1"}])
 

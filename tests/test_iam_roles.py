@@ -130,8 +130,12 @@ def test_role_tags(iam):
     assert role["Tags"] == [{"Key": "team", "Value": "a"}, {"Key": "empty", "Value": ""}]
     assert role["Arn"].endswith(":role/app/tagged")
     iam.tag_role(RoleName="tagged", Tags=[{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "dev"}])
-    assert iam.list_role_tags(RoleName="tagged")["Tags"] == [
-        {"Key": "team", "Value": "b"}, {"Key": "empty", "Value": ""}, {"Key": "env", "Value": "dev"}]
+    assert iam.list_role_tags(RoleName="tagged")["Tags"] == [  # ordered by key
+        {"Key": "empty", "Value": ""}, {"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "b"}]
+    page = iam.list_role_tags(RoleName="tagged", MaxItems=2)
+    assert [t["Key"] for t in page["Tags"]] == ["empty", "env"] and page["IsTruncated"]
+    rest = iam.list_role_tags(RoleName="tagged", Marker=page["Marker"])
+    assert [t["Key"] for t in rest["Tags"]] == ["team"] and not rest["IsTruncated"]
     iam.untag_role(RoleName="tagged", TagKeys=["team", "empty"])
     tags = iam.list_role_tags(RoleName="tagged")
     assert tags["Tags"] == [{"Key": "env", "Value": "dev"}] and tags["IsTruncated"] is False
@@ -142,6 +146,15 @@ def test_role_tags(iam):
     err = expect_error("ValidationError", 400, iam.tag_role, RoleName="tagged",
                        Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
     assert "Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50" in err["Message"]
+    err = expect_error("ValidationError", 400, iam.tag_role, RoleName="tagged", Tags=[{"Key": "k" * 129, "Value": "v"}])
+    assert err["Message"] == ("1 validation error detected: Value at 'tags.1.member.key' failed to satisfy"
+                              " constraint: Member must have length less than or equal to 128")
+    err = expect_error("ValidationError", 400, iam.untag_role, RoleName="tagged", TagKeys=["k" * 129])
+    assert err["Message"] == (
+        "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must satisfy"
+        " constraint: [Member must have length less than or equal to 128, Member must have length greater"
+        " than or equal to 1, Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+,"
+        " Member must not be null]")
     expect_error("LimitExceeded", 409, iam.tag_role, RoleName="tagged",
                  Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
     expect_error("NoSuchEntity", 404, iam.tag_role, RoleName="nope", Tags=[{"Key": "a", "Value": "b"}])

@@ -15,3 +15,5 @@ MAX_USERS = 5_000
 MAX_ACCESS_KEYS = 2  # per user
 DEFAULT_MAX_ITEMS = 100
 POLICY_VERSIONS = ("2008-10-17", "2012-10-17")
+# Members whose offending value IAM leaves out of its ValidationError messages.
+VALUES_NOT_SHOWN = frozenset({"key", "value", "versionId"})

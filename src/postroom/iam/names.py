@@ -26,27 +26,36 @@ def parse_role_arn(arn: str) -> tuple[str, str, str] | None:
     return (match.group(1), match.group(2), match.group(3)) if match else None
 
 
-def tag_pairs(tags: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
-    """Tags as (key, value) pairs; keys are unique without regard to case."""
+def _fold(key: str, ignore_case: bool) -> str:
+    return key.lower() if ignore_case else key
+
+
+def tag_pairs(tags: list[dict[str, Any]] | None, ignore_case: bool = True) -> list[tuple[str, str]]:
+    """Tags as (key, value) pairs, keys unique. Role and user tag keys are compared without
+    regard to case; managed policies' are compared exactly (IAM words the two errors apart)."""
     pairs = [(t["Key"], t.get("Value") or "") for t in tags or []]
-    if len({k.lower() for k, _ in pairs}) != len(pairs):
-        raise invalid_input("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    if len({_fold(k, ignore_case) for k, _ in pairs}) != len(pairs):
+        if ignore_case:
+            raise invalid_input("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+        raise invalid_input("Duplicate tag keys found.")
     return pairs
 
 
-def merge_tags(current: list[tuple[str, str]], new: list[tuple[str, str]], what: str) -> list[tuple[str, str]]:
+def merge_tags(
+    current: list[tuple[str, str]], new: list[tuple[str, str]], what: str, ignore_case: bool = True
+) -> list[tuple[str, str]]:
     """``current`` with ``new`` set on top (a key given again replaces the old one)."""
-    replaced = {k.lower(): (k, v) for k, v in new}
-    merged = [replaced.pop(k.lower(), (k, v)) for k, v in current]
+    replaced = {_fold(k, ignore_case): (k, v) for k, v in new}
+    merged = [replaced.pop(_fold(k, ignore_case), (k, v)) for k, v in current]
     merged.extend(replaced.values())
     if len(merged) > limits.MAX_TAGS:
         raise limit_exceeded(f"Cannot exceed quota for TagsPer{what}: {limits.MAX_TAGS}")
     return merged
 
 
-def remove_tags(current: list[tuple[str, str]], keys: list[str]) -> list[tuple[str, str]]:
-    drop = {k.lower() for k in keys}
-    return [(k, v) for k, v in current if k.lower() not in drop]
+def remove_tags(current: list[tuple[str, str]], keys: list[str], ignore_case: bool = True) -> list[tuple[str, str]]:
+    drop = {_fold(k, ignore_case) for k in keys}
+    return [(k, v) for k, v in current if _fold(k, ignore_case) not in drop]
 
 
 def path_of(params: dict[str, Any]) -> str:

@@ -37,6 +37,6 @@ def page(
 
 
 def tag_page(tags: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
-    """ListRoleTags and the like: tags in the order they were set, paged by position."""
-    numbered = list(enumerate(tags))
-    return page(numbered, params, lambda t: f"{t[0]:08d}", "Tags", lambda t: {"Key": t[1][0], "Value": t[1][1]})
+    """ListRoleTags and the like: tags ordered by key (IAM's ListPolicyTags order)."""
+    ordered = sorted(tags)
+    return page(ordered, params, lambda t: t[0], "Tags", lambda t: {"Key": t[0], "Value": t[1]})

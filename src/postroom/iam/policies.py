@@ -37,9 +37,12 @@ def _check_document(document: str) -> None:
         raise limit_exceeded(f"Cannot exceed quota for PolicySize: {limits.MAX_MANAGED_POLICY_BYTES}")
 
 
-def _customer_policy(svc: IamService, action: str, arn: str, ctx: RequestContext) -> PolicyRecord:
-    """The customer managed policy to change (AWS managed ones cannot be changed)."""
-    policy = svc.managed_policy(arn)
+def _customer_policy(
+    svc: IamService, action: str, arn: str, ctx: RequestContext, version_id: str | None = None
+) -> PolicyRecord:
+    """The customer managed policy to change (AWS managed ones cannot be changed). With a
+    ``version_id``, a missing policy is reported as that version missing, as IAM does."""
+    policy = _policy_for_version(svc, arn, version_id) if version_id else svc.managed_policy(arn)
     if isinstance(policy, managed.AwsManagedPolicy):
         raise access_denied(svc.api.identity(ctx.account, ctx.access_key).arn, action, arn)
     return policy
@@ -49,10 +52,19 @@ def _version_not_found(arn: str, version_id: str) -> AWSError:
     return no_such_entity(f"Policy {arn} version {version_id} does not exist or is not attachable.")
 
 
+def _policy_for_version(svc: IamService, arn: str, version_id: str) -> PolicyRecord | managed.AwsManagedPolicy:
+    try:
+        return svc.managed_policy(arn)
+    except AWSError as error:
+        if error.code == "NoSuchEntity":
+            raise _version_not_found(arn, version_id) from None
+        raise
+
+
 async def create_policy(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
     name = p["PolicyName"]
     _check_document(p["PolicyDocument"])
-    tags = tag_pairs(p.get("Tags"))
+    tags = tag_pairs(p.get("Tags"), ignore_case=False)
     if (ctx.account, name.lower()) in svc.store.policies:
         raise already_exists(f"A policy called {name} already exists. Duplicate names are not allowed.")
     if sum(1 for acct, _ in svc.store.policies if acct == ctx.account) >= limits.MAX_POLICIES:
@@ -140,7 +152,7 @@ async def create_policy_version(svc: IamService, p: Params, ctx: RequestContext)
 
 async def get_policy_version(svc: IamService, p: Params, ctx: RequestContext) -> dict[str, Any]:
     arn, version_id = p["PolicyArn"], p["VersionId"]
-    policy = svc.managed_policy(arn)
+    policy = _policy_for_version(svc, arn, version_id)
     if isinstance(policy, managed.AwsManagedPolicy):
         if version_id != policy.version_id:
             raise _version_not_found(arn, version_id)
@@ -168,7 +180,7 @@ async def list_policy_versions(svc: IamService, p: Params, ctx: RequestContext) 
 
 async def delete_policy_version(svc: IamService, p: Params, ctx: RequestContext) -> None:
     arn, version_id = p["PolicyArn"], p["VersionId"]
-    policy = copy.deepcopy(_customer_policy(svc, "DeletePolicyVersion", arn, ctx))
+    policy = copy.deepcopy(_customer_policy(svc, "DeletePolicyVersion", arn, ctx, version_id))
     if version_id not in policy.versions:
         raise _version_not_found(arn, version_id)
     if version_id == policy.default_version:
@@ -179,7 +191,7 @@ async def delete_policy_version(svc: IamService, p: Params, ctx: RequestContext)
 
 async def set_default_policy_version(svc: IamService, p: Params, ctx: RequestContext) -> None:
     arn, version_id = p["PolicyArn"], p["VersionId"]
-    policy = copy.deepcopy(_customer_policy(svc, "SetDefaultPolicyVersion", arn, ctx))
+    policy = copy.deepcopy(_customer_policy(svc, "SetDefaultPolicyVersion", arn, ctx, version_id))
     if version_id not in policy.versions:
         raise _version_not_found(arn, version_id)
     policy.default_version = version_id
@@ -189,13 +201,13 @@ async def set_default_policy_version(svc: IamService, p: Params, ctx: RequestCon
 
 async def tag_policy(svc: IamService, p: Params, ctx: RequestContext) -> None:
     policy = copy.deepcopy(_customer_policy(svc, "TagPolicy", p["PolicyArn"], ctx))
-    policy.tags = merge_tags(policy.tags, tag_pairs(p["Tags"]), "Policy")
+    policy.tags = merge_tags(policy.tags, tag_pairs(p["Tags"], ignore_case=False), "Policy", ignore_case=False)
     await svc.store.save_policy(policy)
 
 
 async def untag_policy(svc: IamService, p: Params, ctx: RequestContext) -> None:
     policy = copy.deepcopy(_customer_policy(svc, "UntagPolicy", p["PolicyArn"], ctx))
-    policy.tags = remove_tags(policy.tags, p["TagKeys"])
+    policy.tags = remove_tags(policy.tags, p["TagKeys"], ignore_case=False)
     await svc.store.save_policy(policy)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from postroom.clock import Clock
-from postroom.iam import managed
+from postroom.iam import limits, managed
 from postroom.iam.api import IamApi
 from postroom.iam.errors import no_such_entity, policy_not_found, role_not_found, user_not_found
 from postroom.iam.names import parse_policy_arn
@@ -54,7 +54,7 @@ class IamService:
         handler = self.operations.get(operation)
         if handler is None:
             raise AWSError("InvalidAction", f"The action {operation} is not implemented by Postroom.")
-        check_constraints(self.model, operation, params)
+        check_constraints(self.model, operation, params, limits.VALUES_NOT_SHOWN)
         if operation.startswith(("Get", "List")):
             return await handler(self, params, ctx)
         async with self._writes:

@@ -72,8 +72,7 @@ def policy(
     if view == "get":
         if description is not None:
             out["Description"] = description
-        if tag_list or isinstance(record, AwsManagedPolicy):
-            out["Tags"] = tag_list
+        out["Tags"] = tag_list
     elif view == "create" and tag_list:
         out["Tags"] = tag_list
     return out
