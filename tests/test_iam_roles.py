@@ -41,12 +41,12 @@ def test_create_get_role_shapes(iam, account):
     assert re.fullmatch(r"AROA[A-Z2-7]{17}", created["RoleId"])
     assert created["Path"] == "/"
     assert created["AssumeRolePolicyDocument"] == TRUST_DOC  # botocore URL-decodes and parses it
-    assert created["Description"] == "runs functions"
+    assert "Description" not in created  # CreateRole's answer leaves it out, as AWS's does
     assert abs(created["CreateDate"] - datetime.now(UTC)) < timedelta(minutes=1)
     assert "MaxSessionDuration" not in created and "RoleLastUsed" not in created
 
     got = iam.get_role(RoleName="exec-role")["Role"]
-    assert got["RoleId"] == created["RoleId"]
+    assert got["RoleId"] == created["RoleId"] and got["Description"] == "runs functions"
     assert got["MaxSessionDuration"] == 3600
     assert got["RoleLastUsed"] == {}
     assert "Tags" not in got
@@ -308,4 +308,8 @@ def test_permissions_boundary(iam, account):
     err = expect_error("NoSuchEntity", 404, iam.put_role_permissions_boundary, RoleName="bounded",
                        PermissionsBoundary=missing)
     assert err["Message"] == f"Scope ARN: {missing} does not exist or is not attachable."
+    bad = f"arn:aws:iam::{account}:not_a_policy/invalid"
+    err = expect_error("InvalidInput", 400, iam.create_role, RoleName="b2", AssumeRolePolicyDocument=TRUST,
+                       PermissionsBoundary=bad)
+    assert err["Message"] == f"ARN {bad} is not valid."
     iam.delete_policy(PolicyArn=boundary)

@@ -73,7 +73,7 @@ async def update_role_description(svc: IamService, p: Params, ctx: RequestContex
     role = copy.deepcopy(svc.role(ctx.account, p["RoleName"]))
     role.description = p["Description"]
     await svc.store.save_role(role)
-    return {"Role": shapes.role(role, "create")}
+    return {"Role": shapes.role(role, "describe")}
 
 
 async def update_assume_role_policy(svc: IamService, p: Params, ctx: RequestContext) -> None:

@@ -9,7 +9,13 @@ from typing import Any
 from postroom.clock import Clock
 from postroom.iam import limits, managed
 from postroom.iam.api import IamApi
-from postroom.iam.errors import no_such_entity, policy_not_found, role_not_found, user_not_found
+from postroom.iam.errors import (
+    invalid_input,
+    no_such_entity,
+    policy_not_found,
+    role_not_found,
+    user_not_found,
+)
 from postroom.iam.names import parse_policy_arn
 from postroom.protocol.constraints import check_constraints
 from postroom.protocol.context import RequestContext
@@ -99,7 +105,10 @@ class IamService:
 
     def boundary(self, account: str, arn: str) -> str:
         """A policy ARN that may serve as a permissions boundary in ``account``."""
-        owner, _, _ = parse_policy_arn(arn)
+        try:
+            owner, _, _ = parse_policy_arn(arn)
+        except AWSError:
+            raise invalid_input(f"ARN {arn} is not valid.") from None
         try:
             if owner not in (account, "aws"):
                 raise policy_not_found(arn)

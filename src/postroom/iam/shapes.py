@@ -21,7 +21,9 @@ def tags(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def role(record: RoleRecord, view: str) -> dict[str, Any]:
-    """``view``: "create" (CreateRole and the like), "get" (GetRole) or "list" (ListRoles)."""
+    """``view``: "create" (CreateRole: no description, session limit or last use),
+    "describe" (UpdateRoleDescription: "create" and the description), "get" (GetRole) or
+    "list" (ListRoles: no tags, boundary or last use)."""
     out: dict[str, Any] = {
         "Path": record.path,
         "RoleName": record.name,
@@ -30,9 +32,9 @@ def role(record: RoleRecord, view: str) -> dict[str, Any]:
         "CreateDate": timestamp(record.created_at),
         "AssumeRolePolicyDocument": encoded(record.assume_role_policy),
     }
-    if record.description is not None:
+    if record.description is not None and view != "create":
         out["Description"] = record.description
-    if view != "create":
+    if view in ("get", "list"):
         out["MaxSessionDuration"] = record.max_session_duration
     if view != "list" and record.permissions_boundary:
         out["PermissionsBoundary"] = {
