@@ -79,3 +79,39 @@ def test_policy_document_checks():
     with pytest.raises(AWSError) as e:
         documents.check_trust_policy('{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}')
     assert e.value.message == "Missing required field Principal"
+
+
+def test_iam_api_roles_and_trust():
+    """IamApi as Lambda and STS use it, on an in-memory store."""
+    import asyncio
+    import json
+
+    from postroom.clock import SystemClock
+    from postroom.iam.api import IamApi
+    from postroom.storage.iam import RoleRecord
+    from postroom.storage.sqlite import SqliteStore
+
+    def trust(principal) -> str:
+        return json.dumps({"Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]})
+
+    async def scenario() -> None:
+        store = SqliteStore(None)
+        await store.start()
+        try:
+            api = IamApi(store.iam, SystemClock(), asyncio.Lock())
+            for name, principal in [("fn", {"Service": ["edge.amazonaws.com", "lambda.amazonaws.com"]}),
+                                    ("ec2", {"Service": "ec2.amazonaws.com"}), ("any", "*")]:
+                await store.iam.save_role(RoleRecord("123456789012", name, "/x/", f"AROA{name:0>17}",
+                                                     trust(principal), None, 3600, [], 0))
+            arn = "arn:aws:iam::123456789012:role/x/fn"
+            assert api.role(arn).name == "fn" and api.role("arn:aws:iam::123456789012:role/fn") is None
+            assert api.trusts_service(arn, "lambda.amazonaws.com")
+            assert not api.trusts_service("arn:aws:iam::123456789012:role/x/ec2", "lambda.amazonaws.com")
+            assert api.trusts_service("arn:aws:iam::123456789012:role/x/any", "lambda.amazonaws.com")
+            assert not api.trusts_service("arn:aws:iam::123456789012:role/x/none", "lambda.amazonaws.com")
+            await api.note_role_used(arn, "eu-west-1")
+            assert store.iam.roles[("123456789012", "fn")].last_used_region == "eu-west-1"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())

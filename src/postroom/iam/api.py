@@ -8,6 +8,8 @@ import copy
 import re
 from dataclasses import dataclass
 
+import orjson
+
 from postroom.accesskeys import new_access_key_id
 from postroom.clock import Clock
 from postroom.storage.sqlite.iam import SqliteIamStore
@@ -48,6 +50,29 @@ class IamApi:
         if record is None or record.arn != arn:
             return None
         return RoleInfo(record.arn, record.account, record.name, record.role_id, record.max_session_duration)
+
+    def trusts_service(self, arn: str, service: str) -> bool:
+        """Whether the role's trust policy lets ``service`` (e.g. "lambda.amazonaws.com")
+        assume it: an Allow statement naming the service, or any principal ("*"). Conditions
+        are not evaluated. Lambda asks this before taking a function's execution role."""
+        info = self.role(arn)
+        if info is None:
+            return False
+        document = self._store.roles[(info.account, info.name.lower())].assume_role_policy
+        try:
+            statements = orjson.loads(document).get("Statement", [])
+        except (orjson.JSONDecodeError, AttributeError):
+            return False
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal")
+            if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*"):
+                return True
+            named = principal.get("Service", []) if isinstance(principal, dict) else []
+            if service in ([named] if isinstance(named, str) else named):
+                return True
+        return False
 
     async def note_role_used(self, arn: str, region: str) -> None:
         """Record RoleLastUsed (date and region) for the role ``arn`` names."""
