@@ -104,7 +104,8 @@ class _Num:
 
 def _scaled(value: Decimal) -> int | None:
     """``value`` in units of 1e-5 (rounded half up), or None outside -1e9..1e9."""
-    if not value.is_finite() or abs(value) > NUMERIC_LIMIT:
+    # copy_abs, not abs(): abs() rounds in the decimal context and overflows on 1e999999999.
+    if not value.is_finite() or value.copy_abs() > NUMERIC_LIMIT:
         return None
     return int((value * _SCALE).to_integral_value(rounding=ROUND_HALF_UP))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from postroom.protocol.errors import AWSError, invalid_parameter_value
@@ -17,6 +18,16 @@ from postroom.protocol.model import ServiceModel
 _XML_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#xD;"}
 )
+
+# Characters XML 1.0 cannot carry, even escaped: echoed input (an Action of "X\0", a
+# message body) has them replaced so every answer stays well-formed.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_escape(text: str) -> str:
+    """``text`` as XML character data: markup escaped, impossible characters replaced."""
+    return _NOT_XML.sub(REPLACEMENT, text).translate(_XML_ESCAPES)
 
 
 def _ref_name(ref: dict[str, Any], shape: dict[str, Any]) -> str | None:
@@ -150,8 +161,8 @@ def _xml_text(value: Any, kind: str) -> str:
     if kind == "blob":
         if isinstance(value, bytes | bytearray):
             return base64.b64encode(value).decode()
-        return str(value)  # already base64 text
-    return str(value).translate(_XML_ESCAPES)
+        return xml_escape(str(value))  # already base64 text
+    return xml_escape(str(value))
 
 
 class _Encoder:

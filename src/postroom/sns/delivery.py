@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ import orjson
 
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
+from postroom.sns import limits
 from postroom.sns.envelope import Publication, dumps, iso_timestamp
 from postroom.sns.retry import healthy_retry_policy, retry_delay
 from postroom.storage.base import OutboxItem, SubscriptionRecord, TopicRecord
@@ -44,6 +44,9 @@ class HttpDelivery:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._in_progress: set[int] = set()
+        # Running attempts, kept so they are not garbage-collected mid-flight and can be
+        # cancelled at stop.
+        self._attempts: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._last_send: dict[str, list[float]] = {}
 
@@ -52,9 +55,10 @@ class HttpDelivery:
         self._task = asyncio.create_task(self._loop(), name="sns-http-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        running = [t for t in (self._task, *self._attempts) if t is not None]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
 
@@ -129,29 +133,49 @@ class HttpDelivery:
                 for item in items:
                     self._in_progress.add(item.id)
                     await self._slots.acquire()
-                    asyncio.create_task(self._attempt(item))
+                    task = asyncio.create_task(self._attempt(item), name="sns-http-attempt")
+                    self._attempts.add(task)
+                    task.add_done_callback(self._attempts.discard)
                 if items:
                     continue
                 due = await topics.next_outbox_due()
                 timeout = IDLE_WAIT_S if due is None else max((due - self.svc.clock.now_ms()) / 1000, 0.01)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    await self.svc.clock.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:
                     pass
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("delivery loop failed; retrying")
-                await asyncio.sleep(1)
+                await self.svc.clock.sleep(1)
 
     async def _attempt(self, item: OutboxItem) -> None:
         try:
             await self._deliver(item)
-        except Exception:
-            log.exception("delivery attempt failed")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Whatever went wrong, it is one failed attempt under the default policy: the
+            # row must never become due again at once (that was a hot loop).
+            log.warning("delivery of outbox row %d failed: %r", item.id, exc)
+            try:
+                await self._settle_failure(item)
+            except Exception:
+                log.exception("could not reschedule outbox row %d", item.id)
+                await self.svc.clock.sleep(1)  # storage trouble: do not spin on the row
         finally:
             self._in_progress.discard(item.id)
             self._slots.release()
+
+    async def _settle_failure(self, item: OutboxItem) -> None:
+        now = self.svc.clock.now_ms()
+        delay = retry_delay(dict(limits.DEFAULT_HEALTHY_RETRY_POLICY), item.attempts + 1)
+        if delay is None:
+            log.info("giving up on outbox row %d after %d attempts", item.id, item.attempts + 1)
+            await self.svc.topics.finish_outbox(item.id)
+        else:
+            await self.svc.topics.finish_outbox(item.id, retry_at=now + int(delay * 1000))
 
     async def _deliver(self, item: OutboxItem) -> None:
         svc = self.svc
@@ -188,7 +212,11 @@ class HttpDelivery:
             response = await self._client.post(
                 payload["url"], content=payload["body"].encode(), headers=payload["headers"]
             )
-        except httpx.HTTPError:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the endpoint is a failed attempt
+            # httpx raises more than HTTPError (InvalidURL, UnicodeError, ValueError, ...).
+            log.debug("POST to %s failed: %r", payload.get("url"), exc)
             return None
         return response.status_code
 
@@ -197,14 +225,14 @@ class HttpDelivery:
         if not per_second:
             return
         while True:
-            now = time.monotonic()
+            now = self.svc.clock.now_ms() / 1000
             recent = [t for t in self._last_send.get(key, []) if now - t < 1.0]
             if len(recent) < per_second:
                 recent.append(now)
                 self._last_send[key] = recent
                 return
             self._last_send[key] = recent
-            await asyncio.sleep(1.0 - (now - recent[0]))
+            await self.svc.clock.sleep(1.0 - (now - recent[0]))
 
 
 def _content_type(topic: TopicRecord, sub: SubscriptionRecord) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from postroom.ids import new_id
 from postroom.sns import limits
@@ -62,6 +63,8 @@ def check_endpoint(protocol: str, endpoint: str | None) -> str:
     if protocol in ("http", "https"):
         if not value.startswith(f"{protocol}://"):
             raise invalid_parameter("Endpoint must match the specified protocol")
+        if not _is_web_url(value, protocol):  # the delivery client could never reach it
+            raise invalid_parameter("Endpoint")
         return value
     if protocol == "sms":
         if not _PHONE.match(value):
@@ -78,3 +81,15 @@ def check_endpoint(protocol: str, endpoint: str | None) -> str:
     if not ok:
         raise invalid_parameter(_ENDPOINT_MESSAGES.get(protocol, "Endpoint"))
     return value
+
+
+def _is_web_url(value: str, scheme: str) -> bool:
+    """A URL the delivery client can POST to: the scheme, a host and a valid port."""
+    if not value.startswith(f"{scheme}://") or any(c.isspace() or ord(c) < 0x20 for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    return bool(parts.hostname)

@@ -42,6 +42,7 @@ def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]]
     size = 0
     for name, value in values.items():
         _check_attribute_name(name)
+        value = value if isinstance(value, dict) else {}  # a name sent without any value
         data_type = value.get("DataType") or ""
         base = data_type.split(".", 1)[0]
         field = "Binary" if base == "Binary" else "String"

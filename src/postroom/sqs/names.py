@@ -43,7 +43,10 @@ def queue_url(base_url: str, account: str, name: str) -> str:
 @functools.lru_cache(maxsize=8192)  # the same few URLs arrive on every request
 def parse_queue_url(url: str) -> tuple[str, str] | None:
     """(account, name) from a queue URL of any host, or from a bare ``/account/name`` path."""
-    path = urlsplit(url).path if "://" in url else url
+    try:
+        path = urlsplit(url).path if "://" in url else url
+    except ValueError:  # e.g. "http://[::1": not a URL at all, so no such queue
+        return None
     parts = [p for p in path.split("/") if p]
     if len(parts) != 2:
         return None
