@@ -63,12 +63,19 @@ def serve(
         sqs_max_in_flight=sqs_max_in_flight, lambda_retry_scale=lambda_retry_scale,
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
     )
+    from postroom.storage.errors import StorageError
+
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is absent only on unsupported platforms
-        asyncio.run(run_server(config))
+        runner = asyncio.run
     else:
-        uvloop.run(run_server(config))
+        runner = uvloop.run
+    try:
+        runner(run_server(config))
+    except StorageError as error:  # a problem the user can fix: one clear line, no traceback
+        click.echo(f"postroom: error: {error}", err=True)
+        sys.exit(1)
 
 
 def _runtimes(values: tuple[str, ...]) -> dict[str, str]:

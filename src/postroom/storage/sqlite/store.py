@@ -24,6 +24,7 @@ from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.functions import SqliteFunctionStore
 from postroom.storage.sqlite.iam import SqliteIamStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
+from postroom.storage.sqlite.lock import DataDirLock
 from postroom.storage.sqlite.logs import SqliteLogStore
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 from postroom.storage.sqlite.sns_mobile import SqliteSnsMobileStore
@@ -55,6 +56,7 @@ class SqliteStore:
     """SQLite in WAL mode with group commit; ``path=None`` keeps everything in memory."""
 
     def __init__(self, data_dir: str | os.PathLike[str] | None) -> None:
+        self._lock: DataDirLock | None = None
         if data_dir is None:
             path, durable = ":memory:", False
             self.description = "memory"
@@ -62,6 +64,7 @@ class SqliteStore:
             Path(data_dir).mkdir(parents=True, exist_ok=True)
             path, durable = str(Path(data_dir) / "postroom.sqlite3"), True
             self.description = f"sqlite:{path}"
+            self._lock = DataDirLock(Path(data_dir))
         self._committer = Committer(path, durable)
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
         self.topics = SqliteTopicStore(self._committer)
@@ -75,7 +78,13 @@ class SqliteStore:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._committer.start()
+        if self._lock is not None:
+            self._lock.acquire()  # before opening the database: a second server changes nothing
+        try:
+            await self._committer.start()
+        except BaseException:
+            self.release_lock()
+            raise
         queues, totals = await self._committer.run(_load)
         for queue in queues:
             self._remember(queue)
@@ -88,6 +97,11 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self._committer.close()
+        self.release_lock()
+
+    def release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     @property
     def stats(self) -> dict[str, int]:

@@ -1,0 +1,29 @@
+"""Storage failures a caller can act on (as opposed to bugs)."""
+
+from __future__ import annotations
+
+from postroom.protocol.errors import AWSError
+
+
+class StorageError(Exception):
+    """A storage problem that stops the server from starting (reported, then exit)."""
+
+
+class DataDirectoryLocked(StorageError):
+    """Another server already uses the data directory."""
+
+
+class StorageFull(AWSError):
+    """The disk holding the data directory is full: a write was refused and not committed.
+
+    Answered as AWS answers an overloaded service (503 ``ServiceUnavailable``) so SDKs back
+    off and retry; receives and deletes keep working so queues can be drained."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ServiceUnavailable",
+            "Postroom's storage is full: free disk space for its data directory. Receives and "
+            "deletes still work; writes resume by themselves once space is available.",
+            status=503,
+            sender=False,
+        )
