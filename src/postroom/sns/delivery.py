@@ -103,7 +103,7 @@ class HttpDelivery:
         }
         version = topic.attributes.get("SignatureVersion", "1")
         doc["SignatureVersion"] = version
-        doc["Signature"] = self.svc.signer.sign(doc, version)
+        doc["Signature"] = await self.svc.signer.sign_async(doc, version)
         doc["SigningCertURL"] = ctx.base_url + self.svc.signer.cert_path()
         if sub.protocol in ("http", "https"):
             headers = {

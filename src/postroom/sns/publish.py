@@ -7,6 +7,7 @@ protocols Postroom cannot reach (email, sms, ...) into the records a user can in
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -20,11 +21,8 @@ from postroom.protocol.context import RequestContext
 from postroom.sns import limits, mobile, sms
 from postroom.sns.envelope import Publication, dumps, notification
 from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
-from postroom.storage.base import (
-    OutboxItem,
-    QueueDelivery,
-    TopicRecord,
-)
+from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
+from postroom.storage.sns_fifo import FifoPublication
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -239,20 +237,66 @@ async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext)
 
 
 async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], ctx: RequestContext, now: int) -> None:
-    """Filter and deliver every publication to every confirmed subscription, in one commit."""
-    fifo_topic = topic.attributes.get("FifoTopic") == "true"
-    if fifo_topic:
-        pubs = [pub for pub in pubs if not svc.deduplicate(topic, pub, now)]
+    """Filter and deliver every publication to every confirmed subscription, in one commit.
+
+    FIFO topics: a publication whose deduplication id was seen in the last five minutes is
+    not delivered again and answers with the original's ids; the check is made in the same
+    transaction as the copies, so it holds across restarts."""
     subscriptions = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn and s.confirmed]
     version = topic.attributes.get("SignatureVersion", "1")
     cert_path = svc.signer.cert_path()
-    queue_copies: list[QueueDelivery] = []
-    outbox: list[OutboxItem] = []
-    records: list[tuple[str, str, str, bytes, int]] = []
-    for pub in pubs:
-        for sub in subscriptions:
-            if not svc.matches(sub, pub):
-                continue
+    matched = [(pub, [sub for sub in subscriptions if svc.matches(sub, pub)]) for pub in pubs]
+    enveloped = [(pub, sub) for pub, subs in matched for sub in subs
+                 if sub.attributes.get("RawMessageDelivery") != "true"]
+    if enveloped:
+        # RSA signing is CPU work: do it off the event loop (the signatures are cached on
+        # each publication, so building the envelopes below signs nothing more). The
+        # signature does not cover SequenceNumber, so numbering can follow.
+        def sign_all() -> None:
+            for pub, sub in enveloped:
+                notification(
+                    pub, topic.arn, sub.arn, sub.protocol, ctx.base_url, version, svc.signer.sign, cert_path
+                )
+
+        await asyncio.to_thread(sign_all)
+    if topic.attributes.get("FifoTopic") != "true":
+        copies = _Copies()
+        for pub, subs in matched:
+            copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
+        await svc.topics.publish(copies.queue_copies, copies.outbox, copies.records, now)
+        _delivered(svc, copies)
+        return
+    # No await between numbering and the commit hand-off: commits keep publish order.
+    entries = []
+    for pub, subs in matched:
+        svc.number(pub, now)
+        copies = _Copies()
+        copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
+        assert pub.dedup_id is not None and pub.sequence_number is not None
+        entries.append(FifoPublication(
+            pub.dedup_id, pub.message_id, pub.sequence_number, copies.queue_copies, copies.outbox, copies.records,
+        ))
+    originals = await svc.topics.publish_fifo(topic.arn, entries, now, limits.DEDUPLICATION_WINDOW_MS)
+    for (pub, _), entry, original in zip(matched, entries, originals, strict=True):
+        if original is not None:
+            pub.message_id, pub.sequence_number = original.message_id, original.sequence_number
+        else:
+            _delivered(svc, _Copies(entry.queue_deliveries, entry.outbox))
+
+
+class _Copies:
+    """The copies of publications for each kind of subscription."""
+
+    def __init__(self, queue_copies: list[QueueDelivery] | None = None, outbox: list[OutboxItem] | None = None) -> None:
+        self.queue_copies: list[QueueDelivery] = queue_copies or []
+        self.outbox: list[OutboxItem] = outbox or []
+        self.records: list[tuple[str, str, str, bytes, int]] = []
+
+    def add(
+        self, svc: SnsService, topic: TopicRecord, pub: Publication, subs: list[SubscriptionRecord],
+        ctx: RequestContext, version: str, cert_path: str, now: int,
+    ) -> None:
+        for sub in subs:
             raw = sub.attributes.get("RawMessageDelivery") == "true"
             body = pub.message_for(sub.protocol) if raw else dumps(
                 notification(
@@ -263,20 +307,22 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                 queue = svc.queues.queue(sub.endpoint)
                 if queue is None:
                     # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
-                    queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now, raw))
+                    self.queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now, raw))
                     continue
-                queue_copies.append(
+                self.queue_copies.append(
                     svc.queue_copy(queue, body, pub.attributes if raw else None, pub, ctx.access_key, now)
                 )
             elif sub.protocol in ("http", "https"):
-                outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
+                self.outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
             elif sub.protocol == "application" and not _endpoint_enabled(svc, sub.endpoint):
                 continue  # AWS delivers nothing to a disabled (or deleted) mobile endpoint
             else:
-                records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
-    await svc.topics.publish(queue_copies, outbox, records, now)
-    svc.queues.delivered({c.queue_id for c in queue_copies})
-    if outbox:
+                self.records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
+
+
+def _delivered(svc: SnsService, copies: _Copies) -> None:
+    svc.queues.delivered({c.queue_id for c in copies.queue_copies})
+    if copies.outbox:
         svc.delivery.wake()
 
 

@@ -16,7 +16,6 @@ from postroom.protocol.context import DEFAULT_ACCOUNT, RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
-from postroom.sns import limits
 from postroom.sns.api import SnsApi
 from postroom.sns.delivery import HttpDelivery
 from postroom.sns.envelope import Publication
@@ -50,8 +49,6 @@ class SnsService:
         self.signer = Signer(data_dir)
         self.delivery = HttpDelivery(self)
         self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
-        # FIFO topics: (topic, dedup id) -> (expires, message id, sequence number)
-        self._dedup: dict[tuple[str, str], tuple[int, str, str]] = {}
         self._sequence = 0
         self.api = SnsApi(self)
         self.operations: dict[str, Operation] = {
@@ -60,6 +57,7 @@ class SnsService:
         }
 
     async def start(self) -> None:
+        await self.signer.start()
         await self.delivery.start()
 
     def begin_shutdown(self) -> None:
@@ -131,20 +129,10 @@ class SnsService:
             return policy.matches_body(pub.message_for(sub.protocol))
         return policy.matches_attributes(pub.attributes)
 
-    def deduplicate(self, topic: TopicRecord, pub: Publication, now: int) -> bool:
-        """FIFO topics: True if ``pub`` repeats a deduplication id seen in the window (it
-        then carries the original's id and sequence number); else give it a new number."""
-        for key in [k for k, (expires, _, _) in self._dedup.items() if expires <= now]:
-            del self._dedup[key]
-        key = (topic.arn, pub.dedup_id or "")
-        seen = self._dedup.get(key)
-        if seen is not None:
-            pub.message_id, pub.sequence_number = seen[1], seen[2]
-            return True
+    def number(self, pub: Publication, now: int) -> None:
+        """Give a FIFO-topic publication its sequence number (increasing in publish order)."""
         self._sequence += 1
         pub.sequence_number = str(10**19 + now * 1000 + self._sequence % 1000)
-        self._dedup[key] = (now + limits.DEDUPLICATION_WINDOW_MS, pub.message_id, pub.sequence_number)
-        return False
 
     def dead_letter_copies(
         self, sub: SubscriptionRecord, body: str, pub: Publication | None, now: int, raw: bool = False,

@@ -9,6 +9,7 @@ from postroom.storage.sqlite import (
     schema_invocations,
     schema_lambda,
     schema_logs,
+    schema_sns_fifo,
     schema_sns_mobile,
 )
 
@@ -141,7 +142,10 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("PRAGMA cache_size=-32000")
     conn.executescript(SCHEMA)
-    for ddl in (schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL, schema_iam.DDL):
+    for ddl in (
+        schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL, schema_iam.DDL,
+        schema_sns_fifo.DDL,
+    ):
         conn.executescript(ddl)
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)

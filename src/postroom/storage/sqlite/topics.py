@@ -17,6 +17,7 @@ from postroom.storage.base import (
     SubscriptionRecord,
     TopicRecord,
 )
+from postroom.storage.sns_fifo import FifoPublication, Original
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.rows import insert_messages
@@ -63,6 +64,7 @@ class SqliteTopicStore:
     async def delete_topic(self, arn: str) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM topics WHERE arn=?", (arn,))
+            conn.execute("DELETE FROM sns_fifo_dedup WHERE topic_arn=?", (arn,))
             conn.execute("DELETE FROM subscriptions WHERE topic_arn=?", (arn,))
 
         await self._committer.run(op)
@@ -100,14 +102,39 @@ class SqliteTopicStore:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
             deliver_to_queues(conn, txn, queue_deliveries, now)
             _insert_outbox(conn, outbox)
-            if records:
-                conn.executemany(
-                    "INSERT INTO sns_records (subscription_arn, protocol, endpoint, payload, created_at)"
-                    " VALUES (?,?,?,?,?)",
-                    records,
-                )
+            _insert_records(conn, records)
 
         await self._committer.run(op)
+
+    async def publish_fifo(
+        self, topic_arn: str, publications: list[FifoPublication], now: int, window_ms: int,
+    ) -> list[Original | None]:
+        """Commit the copies of each publication whose deduplication id was not seen in the
+        window, in one transaction; for a repeat, return the original's ids instead."""
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> list[Original | None]:
+            conn.execute("DELETE FROM sns_fifo_dedup WHERE expires_at<=?", (now,))
+            out: list[Original | None] = []
+            for pub in publications:
+                row = conn.execute(
+                    "SELECT message_id, sequence_number FROM sns_fifo_dedup WHERE topic_arn=? AND dedup_id=?",
+                    (topic_arn, pub.dedup_id),
+                ).fetchone()
+                if row is not None:
+                    out.append(Original(row[0], row[1]))
+                    continue
+                conn.execute(
+                    "INSERT INTO sns_fifo_dedup (topic_arn, dedup_id, message_id, sequence_number, expires_at)"
+                    " VALUES (?,?,?,?,?)",
+                    (topic_arn, pub.dedup_id, pub.message_id, pub.sequence_number, now + window_ms),
+                )
+                deliver_to_queues(conn, txn, pub.queue_deliveries, now)
+                _insert_outbox(conn, pub.outbox)
+                _insert_records(conn, pub.records)
+                out.append(None)
+            return out
+
+        return await self._committer.run(op)
 
     async def due_outbox(self, now: int, limit: int) -> list[OutboxItem]:
         def op(conn: sqlite3.Connection, txn: Txn) -> list[OutboxItem]:
@@ -158,6 +185,15 @@ class SqliteTopicStore:
             ]
 
         return await self._committer.run(op)
+
+
+def _insert_records(conn: sqlite3.Connection, records: list[tuple[str, str, str, bytes, int]]) -> None:
+    if records:
+        conn.executemany(
+            "INSERT INTO sns_records (subscription_arn, protocol, endpoint, payload, created_at)"
+            " VALUES (?,?,?,?,?)",
+            records,
+        )
 
 
 def _insert_outbox(conn: sqlite3.Connection, items: list[OutboxItem]) -> None:
