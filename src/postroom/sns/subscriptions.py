@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -128,8 +129,7 @@ async def confirm_subscription(svc: SnsService, p: dict[str, Any], ctx: RequestC
     for sub in svc.topics.subscriptions.values():
         if sub.topic_arn == topic_arn and sub.token is not None and sub.token == token:
             if not sub.confirmed:
-                sub.confirmed = True
-                await svc.topics.save_subscription(sub)
+                await svc.topics.save_subscription(replace(sub, confirmed=True))
             return {"SubscriptionArn": sub.arn}
     raise invalid_parameter("Token")
 
@@ -226,8 +226,7 @@ async def set_subscription_attributes(svc: SnsService, p: dict[str, Any], ctx: R
         stored.pop(name, None)
     check_filter(stored, subscribing=False)
     _check_redrive(svc, stored, _fifo_pair(sub.topic_arn, sub.protocol, sub.endpoint), reason="")
-    sub.attributes = stored
-    await svc.topics.save_subscription(sub)
+    await svc.topics.save_subscription(replace(sub, attributes=stored))
     svc.forget_filter(sub.arn)
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -124,8 +125,7 @@ async def set_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestC
         stored.pop(name, None)
     else:
         stored[name] = value
-    topic.attributes = stored
-    await svc.topics.save_topic(topic)
+    await svc.topics.save_topic(replace(topic, attributes=stored))
     return None
 
 
@@ -141,15 +141,14 @@ async def tag_resource(svc: SnsService, p: dict[str, Any], ctx: RequestContext) 
     tags = {**topic.tags, **_tags(p["Tags"])}
     if len(tags) > limits.MAX_TAGS:
         raise svc.model.error("TagLimitExceededException", "Could not complete request: tag quota of per resource exceeded")
-    topic.tags = tags
-    await svc.topics.save_topic(topic)
+    await svc.topics.save_topic(replace(topic, tags=tags))
     return None
 
 
 async def untag_resource(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     topic = _resource_topic(svc, p["ResourceArn"])
-    topic.tags = {k: v for k, v in topic.tags.items() if k not in set(p["TagKeys"])}
-    await svc.topics.save_topic(topic)
+    tags = {k: v for k, v in topic.tags.items() if k not in set(p["TagKeys"])}
+    await svc.topics.save_topic(replace(topic, tags=tags))
     return None
 
 
@@ -180,8 +179,7 @@ async def add_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext
         "Action": actions[0] if len(actions) == 1 else actions,
         "Resource": topic.arn,
     })
-    topic.attributes = {**topic.attributes, "Policy": orjson.dumps(policy).decode()}
-    await svc.topics.save_topic(topic)
+    await svc.topics.save_topic(replace(topic, attributes={**topic.attributes, "Policy": orjson.dumps(policy).decode()}))
     return None
 
 
@@ -192,8 +190,7 @@ async def remove_permission(svc: SnsService, p: dict[str, Any], ctx: RequestCont
     if len(kept) == len(policy.get("Statement", [])):
         raise not_found("Statement does not exist")
     policy["Statement"] = kept
-    topic.attributes = {**topic.attributes, "Policy": orjson.dumps(policy).decode()}
-    await svc.topics.save_topic(topic)
+    await svc.topics.save_topic(replace(topic, attributes={**topic.attributes, "Policy": orjson.dumps(policy).decode()}))
     return None
 
 

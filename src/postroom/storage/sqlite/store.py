@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -176,10 +177,16 @@ class SqliteStore:
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
             txn.count(queue_id, -gone)
 
+        # Forgotten first, so no send slips in behind the delete; restored if it fails.
         queue = self._by_id.pop(queue_id, None)
         if queue is not None:
             self._by_name.pop((queue.account, queue.name), None)
-        await self._committer.run(op)
+        try:
+            await self._committer.run(op)
+        except BaseException:
+            if queue is not None:
+                self._remember(queue)
+            raise
 
     # -- messages ------------------------------------------------------------------------
 
@@ -302,17 +309,21 @@ class SqliteStore:
         self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
         limit: int, now: int, task: MoveTask,
     ) -> int | str:
+        """Move up to ``limit`` visible messages and count them in ``task``, in one commit;
+        or, if any of them has nowhere to go, move none and return the failure reason."""
+
         def op(conn: sqlite3.Connection, txn: Txn) -> int | str:
             rows = conn.execute(
                 "SELECT seq, group_id, dead_letter_source FROM messages"
                 " WHERE queue_id=? AND visible_at<=? ORDER BY seq LIMIT ?",
                 (source_id, now, limit),
             ).fetchall()
+            targets = [default_destination or destinations.get(origin or "") for _, _, origin in rows]
+            if None in targets:
+                return "The original source queue of a message no longer exists."
             moved_groups: list[str] = []
-            for seq, group_id, origin in rows:
-                found = default_destination or destinations.get(origin or "")
-                if found is None:
-                    return "The original source queue of a message no longer exists."
+            for (seq, group_id, _), found in zip(rows, targets, strict=True):
+                assert found is not None
                 target, target_fifo = found
                 # A redriven message starts over: visible now, never received.
                 conn.execute(
@@ -328,11 +339,15 @@ class SqliteStore:
                 txn.count(target, 1)
             if moved_groups:
                 fifo.fix_heads(conn, source_id, moved_groups)
-            task.moved += len(rows)
-            _save_task(conn, task)
+            # The op may run twice (alone, after its group commit failed): derive the count
+            # from the task as it was, never add to it here.
+            _save_task(conn, replace(task, moved=task.moved + len(rows)))
             return len(rows)
 
-        return await self._committer.run(op)
+        outcome = await self._committer.run(op)
+        if isinstance(outcome, int):
+            task.moved += outcome  # committed
+        return outcome
 
     async def save_move_task(self, task: MoveTask) -> None:
         await self._committer.run(lambda conn, txn: _save_task(conn, task))
