@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from postroom.storage.errors import StorageFull
+from postroom.storage.sqlite.reserve import Reserve, is_disk_full
 from postroom.storage.sqlite.schema import open_connection
 
 log = logging.getLogger("postroom.storage")
@@ -36,16 +38,21 @@ class Txn:
 
 
 Operation = Callable[[sqlite3.Connection, Txn], Any]
+Item = tuple[Operation, "asyncio.Future[Any]", bool]  # (op, its future, may it run when full)
 
 
 class Committer:
     """Runs operations on the storage thread, grouping them into shared transactions."""
 
-    def __init__(self, path: str, durable: bool) -> None:
+    def __init__(self, path: str, durable: bool, reserve: Reserve | None = None) -> None:
         self._path = path
         self._durable = durable
+        self._reserve = reserve or Reserve(None)
+        # Disk full: writes are refused (StorageFull) until there is room for the reserve.
+        self.full = False
+        self._restore_reserve = False
         # A C-level queue: handing an operation to the storage thread costs one put().
-        self._inbox: queue.SimpleQueue[tuple[Operation, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._closing = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -62,13 +69,21 @@ class Committer:
         self._thread.start()
         await ready
 
-    async def run(self, op: Operation) -> Any:
-        """Run ``op(conn, txn)`` in the next transaction; return once it is committed."""
+    async def run(self, op: Operation, *, drain: bool = False) -> Any:
+        """Run ``op(conn, txn)`` in the next transaction; return once it is committed.
+
+        ``drain``: the operation only reads, or frees space or keeps queues draining
+        (receive, delete, purge, ...): it runs even when the disk is full. Other operations
+        then fail with StorageFull until space returns."""
         assert self._loop is not None
         if self._closing:
             raise RuntimeError("storage is closed")
+        if self.full and not drain:
+            if not self._reserve.room_for_it():
+                raise StorageFull()
+            self._restore_reserve = True  # the storage thread re-creates it, then writes resume
         fut = self._loop.create_future()
-        self._inbox.put((op, fut))
+        self._inbox.put((op, fut, drain))
         return await fut
 
     async def close(self) -> None:
@@ -83,6 +98,8 @@ class Committer:
         assert self._loop is not None
         try:
             self._conn = open_connection(self._path, self._durable)
+            if not self._reserve.create():
+                self._enter_full()
         except Exception as exc:  # report start-up failure to the caller
             self._loop.call_soon_threadsafe(_settle, ready, False, exc)
             return
@@ -106,24 +123,36 @@ class Committer:
                 self._loop.call_soon_threadsafe(_deliver, batch, results)
         self._conn.close()
 
-    def _execute(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:
+    def _execute(self, batch: list[Item]) -> list[tuple[bool, Any]]:
         conn = self._conn
         assert conn is not None
         self.batches += 1
         self.operations += len(batch)
-        txn = Txn()
-        try:
-            conn.execute("BEGIN")
-            results = [(True, op(conn, txn)) for op, _ in batch]
-            conn.execute("COMMIT")
-            self._apply(txn)
-            return results
-        except Exception:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        # Something in the batch failed: run each operation alone so only it fails.
+        if self._restore_reserve:
+            self._restore_reserve = False
+            if self.full and self._reserve.create():
+                self.full = False
+                log.warning("storage has space again: writes resume")
+        if not self.full:
+            txn = Txn()
+            try:
+                conn.execute("BEGIN")
+                results = [(True, op(conn, txn)) for op, _, _ in batch]
+                conn.execute("COMMIT")
+                self._apply(txn)
+                return results
+            except Exception as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if is_disk_full(exc):
+                    self._enter_full()
+        # Something in the batch failed (or the disk is full): run each operation alone so
+        # only it fails; while the disk is full only drain operations run.
         results = []
-        for op, _ in batch:
+        for op, _, drain in batch:
+            if self.full and not drain:
+                results.append((False, StorageFull()))
+                continue
             txn = Txn()
             try:
                 conn.execute("BEGIN")
@@ -134,10 +163,23 @@ class Committer:
             except Exception as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if not _is_expected(exc):
+                if is_disk_full(exc):
+                    self._enter_full()
+                    exc = StorageFull()
+                elif not _is_expected(exc):
                     log.exception("storage operation failed")
                 results.append((False, exc))
         return results
+
+    def _enter_full(self) -> None:
+        """Give the reserve's space to drain operations and refuse writes (logged once)."""
+        self._reserve.release()
+        if not self.full:
+            self.full = True
+            log.error(
+                "storage is full: writes are refused (503 ServiceUnavailable) until space is freed "
+                "on the data directory's disk; receives and deletes keep working"
+            )
 
     def _apply(self, txn: Txn) -> None:
         totals = self.totals
@@ -160,6 +202,6 @@ def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
         fut.set_exception(value)
 
 
-def _deliver(batch: list[tuple[Operation, asyncio.Future[Any]]], results: list[tuple[bool, Any]]) -> None:
-    for (_, fut), (ok, value) in zip(batch, results, strict=True):
+def _deliver(batch: list[Item], results: list[tuple[bool, Any]]) -> None:
+    for (_, fut, _), (ok, value) in zip(batch, results, strict=True):
         _settle(fut, ok, value)

@@ -27,6 +27,7 @@ from postroom.storage.sqlite.iam import SqliteIamStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.lock import DataDirLock
 from postroom.storage.sqlite.logs import SqliteLogStore
+from postroom.storage.sqlite.reserve import Reserve
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 from postroom.storage.sqlite.sns_mobile import SqliteSnsMobileStore
 from postroom.storage.sqlite.topics import SqliteTopicStore
@@ -66,7 +67,7 @@ class SqliteStore:
             path, durable = str(Path(data_dir) / "postroom.sqlite3"), True
             self.description = f"sqlite:{path}"
             self._lock = DataDirLock(Path(data_dir))
-        self._committer = Committer(path, durable)
+        self._committer = Committer(path, durable, Reserve(Path(data_dir) if data_dir is not None else None))
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
         self.topics = SqliteTopicStore(self._committer)
         self.invocations = SqliteInvocationStore(self._committer)
@@ -86,7 +87,7 @@ class SqliteStore:
         except BaseException:
             self.release_lock()
             raise
-        queues, totals = await self._committer.run(_load)
+        queues, totals = await self._committer.run(_load, drain=True)
         for queue in queues:
             self._remember(queue)
         self._committer.totals.update(totals)
@@ -182,7 +183,7 @@ class SqliteStore:
         if queue is not None:
             self._by_name.pop((queue.account, queue.name), None)
         try:
-            await self._committer.run(op)
+            await self._committer.run(op, drain=True)
         except BaseException:
             if queue is not None:
                 self._remember(queue)
@@ -214,7 +215,7 @@ class SqliteStore:
         def op(conn: sqlite3.Connection, txn: Txn) -> ReceiveResult:
             return pick(conn, txn, queue_id, now, max_messages, visibility_ms, retention_cutoff, redrive)
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def delete_messages(
         self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False, now: int = 0,
@@ -248,7 +249,7 @@ class SqliteStore:
                 fifo.fix_heads(conn, queue_id, groups)
             return expired
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def change_visibility(
         self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
@@ -272,7 +273,7 @@ class SqliteStore:
                     out.append(VisibilityChange.CHANGED)
             return out
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def redelay(self, queue_id: int, delay_ms: int) -> None:
         """Give every never-received message of a queue the delay ``delay_ms`` from its
@@ -288,7 +289,7 @@ class SqliteStore:
             conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))  # as AWS's purge does
             txn.count(queue_id, -gone)
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
 
     async def counts(self, queue_id: int, now: int) -> QueueCounts:
         totals = self._committer.totals
@@ -303,7 +304,7 @@ class SqliteStore:
             total = totals.get(queue_id, 0)
             return QueueCounts(visible=max(total - hidden, 0), not_visible=hidden - delayed, delayed=delayed)
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def move_messages(
         self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
@@ -344,7 +345,7 @@ class SqliteStore:
             _save_task(conn, replace(task, moved=task.moved + len(rows)))
             return len(rows)
 
-        outcome = await self._committer.run(op)
+        outcome = await self._committer.run(op, drain=True)
         if isinstance(outcome, int):
             task.moved += outcome  # committed
         return outcome
@@ -360,7 +361,7 @@ class SqliteStore:
             ).fetchall()
             return [MoveTask(*row) for row in rows]
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def expire(self, cutoffs: dict[int, int], now: int, fifo_queues: set[int] | None = None) -> int:
         totals = self._committer.totals
@@ -381,7 +382,7 @@ class SqliteStore:
                 removed += gone
             return removed
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
 
 def _save_task(conn: sqlite3.Connection, task: MoveTask) -> None:

@@ -45,7 +45,7 @@ class SqliteTopicStore:
                 conn.execute(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions").fetchall(),
             )
 
-        topics, subscriptions = await self._committer.run(op)
+        topics, subscriptions = await self._committer.run(op, drain=True)
         for arn, account, region, name, attributes, tags, created in topics:
             self.topics[arn] = TopicRecord(arn, account, region, name, orjson.loads(attributes), orjson.loads(tags), created)
         for arn, topic, owner, protocol, endpoint, attributes, confirmed, token, created in subscriptions:
@@ -67,7 +67,7 @@ class SqliteTopicStore:
             conn.execute("DELETE FROM sns_fifo_dedup WHERE topic_arn=?", (arn,))
             conn.execute("DELETE FROM subscriptions WHERE topic_arn=?", (arn,))
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
         self.topics.pop(arn, None)
         for sub_arn in [s.arn for s in self.subscriptions.values() if s.topic_arn == arn]:
             del self.subscriptions[sub_arn]
@@ -90,7 +90,7 @@ class SqliteTopicStore:
             conn.execute("DELETE FROM subscriptions WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_outbox WHERE subscription_arn=?", (arn,))
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
         self.subscriptions.pop(arn, None)
 
     async def publish(
@@ -148,11 +148,11 @@ class SqliteTopicStore:
                 for row_id, sub, kind, payload, attempts, due, created in rows
             ]
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def next_outbox_due(self) -> int | None:
         return await self._committer.run(
-            lambda conn, txn: conn.execute("SELECT MIN(due_at) FROM sns_outbox").fetchone()[0]
+            lambda conn, txn: conn.execute("SELECT MIN(due_at) FROM sns_outbox").fetchone()[0], drain=True,
         )
 
     async def finish_outbox(
@@ -170,7 +170,7 @@ class SqliteTopicStore:
             if dead_letter:
                 deliver_to_queues(conn, txn, dead_letter, now)
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
 
     async def records(self, limit: int = 1000) -> list[dict[str, object]]:
         def op(conn: sqlite3.Connection, txn: Txn) -> list[dict[str, object]]:
@@ -184,7 +184,7 @@ class SqliteTopicStore:
                 for i, s, p, e, m, t in rows
             ]
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
 
 def _insert_records(conn: sqlite3.Connection, records: list[tuple[str, str, str, bytes, int]]) -> None:
