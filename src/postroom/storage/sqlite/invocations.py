@@ -30,6 +30,8 @@ class SqliteInvocationStore:
 
         await self._committer.run(op)
 
+    # Claiming, rescheduling and finishing events rewrite or delete rows in place: they keep
+    # the async queue draining even when the disk is full (drain=True).
     async def claim(self, now: int, limit: int, lease_ms: int) -> list[AsyncEvent]:
         def op(conn: sqlite3.Connection, txn: Txn) -> list[AsyncEvent]:
             rows = conn.execute(
@@ -42,7 +44,7 @@ class SqliteInvocationStore:
             )
             return [AsyncEvent(*row) for row in rows]
 
-        return await self._committer.run(op)
+        return await self._committer.run(op, drain=True)
 
     async def reschedule(self, event: AsyncEvent) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
@@ -51,19 +53,19 @@ class SqliteInvocationStore:
                 (event.due_at, event.attempts, event.last_result, event.id),
             )
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
 
     async def finish(self, event_id: int) -> None:
         await self._committer.run(
-            lambda conn, txn: conn.execute("DELETE FROM lambda_async_events WHERE id=?", (event_id,))
+            lambda conn, txn: conn.execute("DELETE FROM lambda_async_events WHERE id=?", (event_id,)), drain=True
         )
 
     async def release_leases(self) -> None:
         await self._committer.run(
-            lambda conn, txn: conn.execute("UPDATE lambda_async_events SET lease_until=0 WHERE lease_until>0")
+            lambda conn, txn: conn.execute("UPDATE lambda_async_events SET lease_until=0 WHERE lease_until>0"), drain=True
         )
 
     async def next_due(self) -> int | None:
         return await self._committer.run(
-            lambda conn, txn: conn.execute("SELECT MIN(MAX(due_at, lease_until)) FROM lambda_async_events").fetchone()[0]
+            lambda conn, txn: conn.execute("SELECT MIN(MAX(due_at, lease_until)) FROM lambda_async_events").fetchone()[0], drain=True
         )
