@@ -129,7 +129,8 @@ class HttpDelivery:
             try:
                 self._wake.clear()
                 now = self.svc.clock.now_ms()
-                items = [i for i in await topics.due_outbox(now, BATCH) if i.id not in self._in_progress]
+                due_items = await topics.due_outbox(now, BATCH)
+                items = [i for i in due_items if i.id not in self._in_progress]
                 for item in items:
                     self._in_progress.add(item.id)
                     await self._slots.acquire()
@@ -138,8 +139,13 @@ class HttpDelivery:
                     task.add_done_callback(self._attempts.discard)
                 if items:
                     continue
-                due = await topics.next_outbox_due()
-                timeout = IDLE_WAIT_S if due is None else max((due - self.svc.clock.now_ms()) / 1000, 0.01)
+                if due_items:
+                    # Everything due is being attempted: wait for an attempt to finish (it
+                    # wakes the loop) rather than polling every few milliseconds.
+                    timeout = IDLE_WAIT_S
+                else:
+                    due = await topics.next_outbox_due()
+                    timeout = IDLE_WAIT_S if due is None else max((due - self.svc.clock.now_ms()) / 1000, 0.01)
                 try:
                     await self.svc.clock.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:
@@ -167,6 +173,7 @@ class HttpDelivery:
         finally:
             self._in_progress.discard(item.id)
             self._slots.release()
+            self.wake()
 
     async def _settle_failure(self, item: OutboxItem) -> None:
         now = self.svc.clock.now_ms()
