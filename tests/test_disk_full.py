@@ -48,11 +48,13 @@ def _status(error: ClientError) -> int:
     return error.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_full_disk_refuses_writes_keeps_draining_and_recovers(private_server, small_disk):
+def test_full_disk_refuses_writes_keeps_draining_and_recovers(small_disk, private_server):
     server = private_server(data_dir=small_disk / "data")
     sqs, query_sqs, sns = make_client(server.endpoint), make_client(server.endpoint, "query"), sns_client(server.endpoint)
     url = sqs.create_queue(QueueName=unique_name("full"))["QueueUrl"]
     topic = sns.create_topic(Name=unique_name("full"))["TopicArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
     for i in range(20):
         sqs.send_message(QueueUrl=url, MessageBody=f"before {i}")
     filler = _fill(small_disk)
@@ -80,8 +82,13 @@ def test_full_disk_refuses_writes_keeps_draining_and_recovers(private_server, sm
     with pytest.raises(ClientError) as caught:
         sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="new")
     assert _status(caught.value) == 503
-    assert "DisplayName" not in sns.get_topic_attributes(TopicArn=topic)["Attributes"] or \
-        sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == ""
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("DisplayName", "") == ""
+    with pytest.raises(ClientError) as caught:
+        sns.set_subscription_attributes(SubscriptionArn=subscription, AttributeName="RawMessageDelivery",
+                                        AttributeValue="true")
+    assert _status(caught.value) == 503
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
+    assert attributes["RawMessageDelivery"] == "false"
 
     # Draining still works: receive and delete everything that was stored.
     drained = 0
