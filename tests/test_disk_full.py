@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from server import make_client, unique_name
+from server import ServerProcess, make_client, unique_name
 from sns_helpers import sns_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -112,3 +112,34 @@ def test_full_disk_refuses_writes_keeps_draining_and_recovers(small_disk, privat
     assert log.count("storage is full") == 1, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
     assert "writes resume" in log
+
+
+def test_restart_on_a_full_disk_drains_and_recovers(small_disk, private_server):
+    server = private_server(data_dir=small_disk / "data")
+    sqs = make_client(server.endpoint)
+    url = sqs.create_queue(QueueName=unique_name("restart"))["QueueUrl"]
+    for i in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"kept {i}")
+    server.stop()
+    filler = _fill(small_disk)
+    server.start()  # the reserve left by the last run makes room to open the database
+    with pytest.raises(ClientError) as caught:
+        for _ in range(200):
+            sqs.send_message(QueueUrl=url, MessageBody="x" * 100_000)
+    assert _status(caught.value) == 503
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in got) == [f"kept {i}" for i in range(5)]
+    for m in got:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    os.unlink(filler)
+    sqs.send_message(QueueUrl=url, MessageBody="after")
+    assert "Traceback" not in server.log()
+
+
+def test_first_start_on_a_full_disk_fails_clearly(small_disk, tmp_path):
+    filler = _fill(small_disk)
+    proc = ServerProcess(small_disk / "fresh", log_dir=tmp_path)
+    done = subprocess.run(proc.command(), capture_output=True, text=True, timeout=30, cwd=str(tmp_path))
+    os.unlink(filler)
+    assert done.returncode != 0
+    assert "is full" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]

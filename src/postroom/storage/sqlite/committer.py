@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from postroom.storage.errors import StorageFull
+from postroom.storage.errors import StorageError, StorageFull
 from postroom.storage.sqlite.reserve import Reserve, is_disk_full
 from postroom.storage.sqlite.schema import open_connection
 
@@ -97,9 +97,7 @@ class Committer:
     def _run(self, ready: asyncio.Future[None]) -> None:
         assert self._loop is not None
         try:
-            self._conn = open_connection(self._path, self._durable)
-            if not self._reserve.create():
-                self._enter_full()
+            self._conn = self._open()
         except Exception as exc:  # report start-up failure to the caller
             self._loop.call_soon_threadsafe(_settle, ready, False, exc)
             return
@@ -123,6 +121,26 @@ class Committer:
                 self._loop.call_soon_threadsafe(_deliver, batch, results)
         self._conn.close()
 
+    def _open(self) -> sqlite3.Connection:
+        """Open the database; on a full disk, with the reserve's space (then refusing writes)."""
+        try:
+            conn = open_connection(self._path, self._durable)
+        except Exception as exc:
+            if not is_disk_full(exc, self._reserve):
+                raise
+            self._enter_full()  # WAL mode needs room for its -wal and -shm files
+            try:
+                conn = open_connection(self._path, self._durable)
+            except Exception as again:
+                if is_disk_full(again, self._reserve):
+                    raise StorageError(
+                        f"the disk holding {self._path} is full: free some space and start again"
+                    ) from None
+                raise
+        if not self.full and not self._reserve.create():
+            self._enter_full()
+        return conn
+
     def _execute(self, batch: list[Item]) -> list[tuple[bool, Any]]:
         conn = self._conn
         assert conn is not None
@@ -144,7 +162,7 @@ class Committer:
             except Exception as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if is_disk_full(exc):
+                if is_disk_full(exc, self._reserve):
                     self._enter_full()
         # Something in the batch failed (or the disk is full): run each operation alone so
         # only it fails; while the disk is full only drain operations run.
@@ -163,7 +181,7 @@ class Committer:
             except Exception as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if is_disk_full(exc):
+                if is_disk_full(exc, self._reserve):
                     self._enter_full()
                     exc = StorageFull()
                 elif not _is_expected(exc):

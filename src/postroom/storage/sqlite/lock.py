@@ -34,8 +34,11 @@ class DataDirLock:
                 f"the data directory {self.path.parent} is in use by another Postroom server "
                 f"(pid {owner}); stop it or choose another --data-dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # the pid only makes the message above helpful: a full disk must not stop us
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass
         self._fd = fd
 
     def release(self) -> None:

@@ -23,15 +23,23 @@ RESERVE_FILE = "postroom.reserve"
 RESERVE_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _SQLITE_FULL = 13
+_SQLITE_IOERR = 10
+_NEARLY_FULL_BYTES = 1024 * 1024
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Did this storage error come from a full disk (SQLite's SQLITE_FULL, or ENOSPC)?"""
+def is_disk_full(exc: BaseException, reserve: Reserve | None = None) -> bool:
+    """Did this storage error come from a full disk (SQLite's SQLITE_FULL, or ENOSPC)?
+
+    SQLite reports some out-of-space failures (growing its -shm file) as a generic I/O
+    error; with ``reserve``, such an error on a disk with almost no free space counts too."""
     if isinstance(exc, sqlite3.Error):
         code = getattr(exc, "sqlite_errorcode", None)
         if code is not None and code & 0xFF == _SQLITE_FULL:
             return True
-        return "disk is full" in str(exc)
+        if "disk is full" in str(exc):
+            return True
+        io_error = (code is not None and code & 0xFF == _SQLITE_IOERR) or "disk I/O error" in str(exc)
+        return io_error and reserve is not None and reserve.disk_nearly_full()
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -72,6 +80,12 @@ class Reserve:
     def release(self) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+    def disk_nearly_full(self) -> bool:
+        if self.path is None:
+            return False
+        stats = os.statvfs(self.path.parent)
+        return stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES
 
     def room_for_it(self) -> bool:
         """Is there space to re-create the reserve and still write (twice its size free)?"""
