@@ -47,7 +47,7 @@ class SqliteFunctionStore:
                 ).fetchall(),
             )
 
-        functions, parts, layers, layer_versions = await self._committer.run(op)
+        functions, parts, layers, layer_versions = await self._committer.run(op, drain=True)
         for account, region, name, created, next_version, tags, reserved in functions:
             self.functions[(account, region, name)] = FunctionRecord(
                 account, region, name, created, next_version, orjson.loads(tags), reserved
@@ -101,7 +101,7 @@ class SqliteFunctionStore:
                 "DELETE FROM lambda_function_parts WHERE account=? AND region=? AND name=?", key
             )
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
         self.functions.pop(key, None)
 
     async def save_layer(self, layer: LayerRecord) -> None:

@@ -351,7 +351,8 @@ class SqliteStore:
         return outcome
 
     async def save_move_task(self, task: MoveTask) -> None:
-        await self._committer.run(lambda conn, txn: _save_task(conn, task))
+        # drain: a task's status row is rewritten in place (and is saved at start).
+        await self._committer.run(lambda conn, txn: _save_task(conn, task), drain=True)
 
     async def move_tasks(self) -> list[MoveTask]:
         def op(conn: sqlite3.Connection, txn: Txn) -> list[MoveTask]:
