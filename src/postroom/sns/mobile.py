@@ -7,6 +7,7 @@ Nothing reaches a push service: publishes to an endpoint are validated and recor
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from postroom.ids import new_id
@@ -103,8 +104,8 @@ async def set_platform_application_attributes(svc: SnsService, p: dict[str, Any]
     app = application(svc, p["PlatformApplicationArn"], ctx)
     attributes = dict(p.get("Attributes") or {})
     _check_application_attributes(attributes)
-    app.attributes = {**app.attributes, **attributes}
-    await svc.mobile.save_application(app)
+    # A changed copy: the cached record changes only once the write commits.
+    await svc.mobile.save_application(replace(app, attributes={**app.attributes, **attributes}))
     return None
 
 
@@ -180,9 +181,8 @@ async def set_endpoint_attributes(svc: SnsService, p: dict[str, Any], ctx: Reque
     _check_endpoint_attributes(attributes)
     if "Enabled" in attributes:
         attributes["Enabled"] = attributes["Enabled"].lower()
-    found.attributes = {**found.attributes, **attributes}
-    found.token = found.attributes["Token"]
-    await svc.mobile.save_endpoint(found)
+    merged = {**found.attributes, **attributes}
+    await svc.mobile.save_endpoint(replace(found, attributes=merged, token=merged["Token"]))
     return None
 
 

@@ -202,8 +202,7 @@ async def put_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: Re
         stored["DataProtectionPolicy"] = value
     else:
         stored.pop("DataProtectionPolicy", None)
-    topic.attributes = stored
-    await svc.topics.save_topic(topic)
+    await svc.topics.save_topic(replace(topic, attributes=stored))
     return None
 
 

@@ -36,7 +36,7 @@ class SqliteSnsMobileStore:
                 conn.execute("SELECT account, kind, number, status FROM sns_phone_numbers").fetchall(),
             )
 
-        apps, endpoints, sms, numbers = await self._committer.run(op)
+        apps, endpoints, sms, numbers = await self._committer.run(op, drain=True)  # runs on a full disk
         for arn, account, region, name, platform, attributes, created in apps:
             self.applications[arn] = PlatformApplicationRecord(
                 arn, account, region, name, platform, orjson.loads(attributes), created
@@ -60,7 +60,7 @@ class SqliteSnsMobileStore:
             conn.execute("DELETE FROM sns_platform_applications WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_platform_endpoints WHERE application_arn=?", (arn,))
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
         self.applications.pop(arn, None)
         for endpoint_arn in [e.arn for e in self.endpoints.values() if e.application_arn == arn]:
             del self.endpoints[endpoint_arn]
@@ -75,7 +75,7 @@ class SqliteSnsMobileStore:
 
     async def delete_endpoint(self, arn: str) -> None:
         await self._committer.run(
-            lambda conn, txn: conn.execute("DELETE FROM sns_platform_endpoints WHERE arn=?", (arn,))
+            lambda conn, txn: conn.execute("DELETE FROM sns_platform_endpoints WHERE arn=?", (arn,)), drain=True
         )
         self.endpoints.pop(arn, None)
 
