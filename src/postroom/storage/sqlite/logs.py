@@ -56,6 +56,7 @@ class SqliteLogStore:
         self.streams: dict[int, dict[str, LogStreamRecord]] = {}  # group id -> name -> stream
         self.streams_by_id: dict[int, LogStreamRecord] = {}
 
+    # drain=True below: loading, reading, deleting and expiring run on a full disk too.
     async def load(self) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
             return (
@@ -63,7 +64,7 @@ class SqliteLogStore:
                 conn.execute(f"SELECT {_STREAM_COLUMNS} FROM log_streams").fetchall(),
             )
 
-        groups, streams = await self._committer.run(op)
+        groups, streams = await self._committer.run(op, drain=True)
         for row in groups:
             self._remember_group(_group(row))
         for row in streams:
@@ -115,7 +116,7 @@ class SqliteLogStore:
             conn.execute("DELETE FROM log_streams WHERE group_id=?", (group.id,))
             conn.execute("DELETE FROM log_groups WHERE id=?", (group.id,))
 
-        await self._committer.run(op)
+        await self._committer.run(op, drain=True)
         self.groups.pop((group.account, group.region, group.name), None)
         self.groups_by_id.pop(group.id, None)
         for stream in self.streams.pop(group.id, {}).values():
@@ -145,7 +146,7 @@ class SqliteLogStore:
             conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes-? WHERE id=?", (removed, group.id))
             return removed
 
-        removed = await self._committer.run(op)
+        removed = await self._committer.run(op, drain=True)
         self.streams.get(group.id, {}).pop(stream.name, None)
         self.streams_by_id.pop(stream.id, None)
         group.stored_bytes -= removed
@@ -210,7 +211,7 @@ class SqliteLogStore:
             f"SELECT {_EVENT_COLUMNS} FROM log_events INDEXED BY log_events_by_stream WHERE {where}"
             f" ORDER BY timestamp {order}, seq {order} LIMIT ?"
         )
-        rows = await self._committer.run(lambda conn, txn: conn.execute(sql, (*args, limit)).fetchall())
+        rows = await self._committer.run(lambda conn, txn: conn.execute(sql, (*args, limit)).fetchall(), drain=True)
         return [_event(r) for r in rows]
 
     async def scan_group(
@@ -229,7 +230,7 @@ class SqliteLogStore:
             f"SELECT {_EVENT_COLUMNS} FROM log_events INDEXED BY log_events_by_group WHERE {where}"
             " ORDER BY timestamp, seq LIMIT ?"
         )
-        rows = await self._committer.run(lambda conn, txn: conn.execute(sql, (*args, limit)).fetchall())
+        rows = await self._committer.run(lambda conn, txn: conn.execute(sql, (*args, limit)).fetchall(), drain=True)
         events = [_event(r) for r in rows]
         last = Position(events[-1].timestamp, events[-1].seq) if events else after
         if stream_ids is not None and not in_sql:
@@ -254,7 +255,7 @@ class SqliteLogStore:
                 conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes-? WHERE id=?", (removed, group.id))
             return count, removed
 
-        count, removed = await self._committer.run(op)
+        count, removed = await self._committer.run(op, drain=True)
         group.stored_bytes -= removed
         return count
 
