@@ -24,7 +24,7 @@ from sns_helpers import sns_client
 
 pytestmark = pytest.mark.timeout(180)
 
-EXAMPLES = 1000  # per test: about 3,000 requests in all
+EXAMPLES = 800  # per test: about 2,400 requests in all
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
