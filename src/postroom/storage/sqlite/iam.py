@@ -60,7 +60,7 @@ class SqliteIamStore:
                 for table in ("iam_roles", "iam_policies", "iam_users", "iam_access_keys", "sts_sessions")
             )
 
-        roles, policies, users, keys, sessions = await self._committer.run(op)
+        roles, policies, users, keys, sessions = await self._committer.run(op, drain=True)  # full disk too
         for doc in roles:
             role = _role(doc)
             self.roles[(role.account, role.key)] = role
