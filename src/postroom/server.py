@@ -15,7 +15,9 @@ import uvicorn
 
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
+from postroom.console.app import CONSOLE_PATH, Console
 from postroom.http.app import PostroomApp
+from postroom.metrics.exporter import MetricsExporter
 from postroom.services import Deps, Settings, build_services
 from postroom.storage.sqlite import SqliteStore
 
@@ -55,7 +57,8 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
         lambda_runtimes=config.lambda_runtimes,
     )
-    services = build_services(Deps(store, clock, settings))
+    deps = Deps(store, clock, settings)
+    services = build_services(deps)
     started_services = []
     try:
         for svc in services:
@@ -66,7 +69,12 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             await svc.stop()
         await store.close()
         raise
-    app = PostroomApp(services, store.description)
+    console = Console({svc.name: svc for svc in services}, deps.apis, clock)
+    app = PostroomApp(
+        services, store.description,
+        routes={"/metrics": MetricsExporter(deps.apis, store).route},
+        mounts={CONSOLE_PATH: console.handle},
+    )
     server = _Server(
         uvicorn.Config(
             app,

@@ -7,7 +7,7 @@ the pipeline, whose innermost handler is the router (decode, call, encode).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -31,13 +31,18 @@ class PostroomApp:
     """Reads requests, runs them through the pipeline, writes the answers."""
 
     def __init__(
-        self, services: Sequence[Service], storage_description: str, steps: Sequence[Step] = ()
+        self, services: Sequence[Service], storage_description: str, steps: Sequence[Step] = (),
+        routes: Mapping[str, RawRoute] | None = None, mounts: Mapping[str, Handler] | None = None,
     ) -> None:
+        """``routes``: extra GET paths (``/metrics``); ``mounts``: path prefixes under
+        ``/_postroom/`` whose requests (any method) go to a handler of their own."""
         self.router = Router(services)
         self.storage_description = storage_description
         self.routes: dict[str, RawRoute] = {}
         for svc in services:
             self.routes.update(svc.http_routes())
+        self.routes.update(routes or {})
+        self.mounts = tuple((mounts or {}).items())
         self.handle: Handler = build_pipeline(steps, self.router.handle)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -69,6 +74,11 @@ class PostroomApp:
             _text(headers.get(b"authorization")), _text(headers.get(b"host")) or "localhost", scheme, request_id
         )
         request = Request(scope["method"], path, raw, query_string, headers, body, scheme, ctx)
+        if self.mounts and path.startswith("/_postroom/"):
+            for prefix, mounted in self.mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    await _respond(send, await mounted(request), request_id)
+                    return
         await _respond(send, await self.handle(request), request_id)
 
     def _health(self) -> Response:
