@@ -138,12 +138,13 @@ async def get_queue(ops: Operations, args: dict[str, Any], base_url: str) -> dic
     assert ops.apis.sqs is not None
     arn = _text(args, "arn")
     url, account, region = _queue_call(ops, args, base_url)
-    found = await ops.apis.sqs.queue_stats([arn])
-    if not found:
-        raise AWSError("QueueDoesNotExist", "The specified queue does not exist.", status=400)
+    # GetQueueAttributes first: a missing queue answers as the API does.
     attributes = await ops.call(
         "sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]}, base_url, account, region
     )
+    found = await ops.apis.sqs.queue_stats([arn])
+    if not found:  # deleted in between
+        raise AWSError("AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.", status=400)
     sources = await ops.call("sqs", "ListDeadLetterSourceQueues", {"QueueUrl": url}, base_url, account, region)
     tasks = await ops.call("sqs", "ListMessageMoveTasks", {"SourceArn": arn, "MaxResults": 10}, base_url, account, region)
     return {
