@@ -148,8 +148,9 @@ function drawChart(canvas, series) {
   }
   for (const s of series) {
     g.strokeStyle = s.color; g.lineWidth = 2; g.beginPath();
+    const offset = HISTORY - s.points.length; // the newest point sits at the right edge
     s.points.forEach((v, i) => {
-      const x = 34 + (width - 36) * i / Math.max(HISTORY - 1, 1);
+      const x = 34 + (width - 36) * (offset + i) / Math.max(HISTORY - 1, 1);
       const y = 6 + (height - 20) * (1 - v / top);
       if (i) g.lineTo(x, y); else g.moveTo(x, y);
     });
@@ -291,7 +292,7 @@ views.queue = async (main, params, gen) => {
       h("button.plain", { name: "peek", onclick: (e) => peek(e.target) }, "Peek"),
       h("button.danger", { name: "purge", onclick: async (e) => {
         if (!confirm("Purge every message of this queue?")) return;
-        if (await act(e.target, () => api("queue/purge", { arn }))) { peekBox.replaceChildren(); refresh(); }
+        if (await act(e.target, () => api("queue/purge", { arn }))) { await peek(null); refresh(); }
       } }, "Purge")),
       h("p.note", {}, "Peeking does not receive: receive counts and visibility stay as they are."), peekBox),
     h("section", {}, h("h2", {}, "Attributes"), attrs));
