@@ -199,7 +199,16 @@ def test_functions_invoke_with_log_tail_and_recent_invocations(console_server, a
     ("GET", "topic?arn=arn:aws:sns:us-east-1:000000000000:missing", None, 404, "NotFound"),
 ])
 def test_bad_requests_get_clear_errors(api, method, path, body, status, code):
-    got = api.request(method, path, content=body)
+    got = api.request(method, path, content=body, headers={"content-type": "application/json"})
     assert got.status_code == status, got.text
     assert got.json()["error"]["code"] == code
     assert got.json()["error"]["message"]
+
+
+def test_actions_need_a_json_content_type(console_server, api):
+    """A form post from another site (no preflight) cannot act through the console."""
+    name = unique_name("csrf")
+    got = api.post("queues", content=json.dumps({"name": name}), headers={"content-type": "text/plain"})
+    assert got.status_code == 400 and "application/json" in got.json()["error"]["message"]
+    sqs = make_client(console_server.endpoint, "json")
+    assert not sqs.list_queues(QueueNamePrefix=name).get("QueueUrls")

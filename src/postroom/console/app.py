@@ -81,6 +81,12 @@ _NO_CACHE = [(b"cache-control", b"no-store")]
 def _arguments(request: Request) -> dict[str, Any]:
     """Query parameters (first value each), and for POSTs the JSON object body on top."""
     args: dict[str, Any] = {k: v[0] for k, v in parse_qs(request.query_string).items()}
+    if request.method == "POST":
+        # Only JSON: a browser must ask (CORS preflight, never granted) before sending it
+        # from another site, so other pages cannot act through a user's console.
+        content_type = (request.header(b"content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise handlers.BadRequest("Console actions take a JSON body (Content-Type: application/json).")
     if request.method == "POST" and request.body:
         try:
             body = orjson.loads(request.body)
