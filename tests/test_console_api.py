@@ -78,6 +78,12 @@ def test_queue_list_pages_and_searches_a_thousand_queues(console_server, api):
     assert len(doc["queues"]) == 100
     one = api.get("queues", params={"search": f"{prefix}-0999"}).json()
     assert [q["name"] for q in one["queues"]] == [f"{prefix}-0999"]
+    # Another account's queues are listed when that account is asked for.
+    other = make_client(console_server.endpoint, "json", access_key="123456789012")
+    other.create_queue(QueueName=f"{prefix}-other")
+    assert api.get("queues", params={"search": f"{prefix}-other"}).json()["total"] == 0
+    theirs = api.get("queues", params={"search": prefix, "account": "123456789012"}).json()
+    assert [q["name"] for q in theirs["queues"]] == [f"{prefix}-other"]
     # A page past the end answers the last page.
     assert api.get("queues", params={"search": prefix, "page": 99, "per_page": 100}).json()["page"] == 10
 

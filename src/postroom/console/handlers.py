@@ -112,7 +112,11 @@ def _message_attributes(args: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 async def list_queues(ops: Operations, args: dict[str, Any], base_url: str) -> dict[str, Any]:
     assert ops.apis.sqs is not None
-    stats = [s for s in await ops.apis.sqs.queue_stats() if _matches(s.name, args)]
+    account, region = _where(args)
+    stats = [
+        s for s in await ops.apis.sqs.queue_stats()
+        if s.account == account and s.region == region and _matches(s.name, args)
+    ]
     stats.sort(key=lambda s: (s.name, s.account, s.region))
     page, paging = _page(stats, args)
     return {**paging, "queues": page}
