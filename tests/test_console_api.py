@@ -189,6 +189,12 @@ def test_functions_invoke_with_log_tail_and_recent_invocations(console_server, a
     assert [r["error"] for r in doc["recent"]] == ["Unhandled", None]
     assert all(r["duration_ms"] > 0 for r in doc["recent"])
     assert "items" in doc["event_source_mappings"]
+    deadline = time.monotonic() + 10
+    while not any("working on -1" in e["message"] for e in doc["logs"]["events"]) and time.monotonic() < deadline:
+        time.sleep(0.2)  # function output reaches CloudWatch Logs within ~100 ms
+        doc = api.get("function", params={"name": name}).json()
+    assert doc["logs"]["group"] == f"/aws/lambda/{name}"
+    assert any("working on -1" in e["message"] for e in doc["logs"]["events"])
     missing = api.get("function", params={"name": "no-such-function"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "ResourceNotFoundException"
 

@@ -202,6 +202,7 @@ def test_function_pages_invoke_and_show_logs(page, console_server, shots):
     expect(page.locator("pre.log")).to_contain_text("pricing 4 items")
     expect(page.locator("pre.log")).to_contain_text("REPORT RequestId")
     expect(page.locator("tr.invocation")).to_have_count(1)
+    expect(page.locator("pre.events")).to_contain_text("pricing 4 items")  # from /aws/lambda/<name>
     page.screenshot(path=shots / "function.png", full_page=True)
 
 

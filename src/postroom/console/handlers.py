@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 LIST_PAGES_LIMIT = 1000  # pages of a List* operation read for one console listing
+LOG_EVENTS = 50  # log events shown on a function's page
 
 
 class BadRequest(Exception):
@@ -363,7 +364,36 @@ async def get_function(ops: Operations, args: dict[str, Any], base_url: str) -> 
         mappings = {"items": listed.get("EventSourceMappings", [])}
     except AWSError as error:  # served by a later release, or refused
         mappings = {"items": [], "unavailable": error.message}
-    return {"configuration": config, "recent": recent, "event_source_mappings": mappings}
+    return {
+        "configuration": config, "recent": recent, "event_source_mappings": mappings,
+        "logs": await _latest_log_events(ops, name, base_url, account, region),
+    }
+
+
+async def _latest_log_events(
+    ops: Operations, name: str, base_url: str, account: str, region: str
+) -> dict[str, Any]:
+    """The newest events of the function's newest log stream (``/aws/lambda/<name>``)."""
+    group = f"/aws/lambda/{name}"
+    try:
+        streams = await ops.call("logs", "DescribeLogStreams", {
+            "logGroupName": group, "orderBy": "LastEventTime", "descending": True, "limit": 1,
+        }, base_url, account, region)
+        found = streams.get("logStreams", [])
+        if not found:
+            return {"group": group, "stream": None, "events": []}
+        stream = found[0]["logStreamName"]
+        events = await ops.call("logs", "GetLogEvents", {
+            "logGroupName": group, "logStreamName": stream, "limit": LOG_EVENTS, "startFromHead": False,
+        }, base_url, account, region)
+    except AWSError as error:
+        if error.code == "ResourceNotFoundException":  # never invoked: no group yet
+            return {"group": group, "stream": None, "events": []}
+        return {"group": group, "stream": None, "events": [], "unavailable": error.message}
+    return {
+        "group": group, "stream": stream,
+        "events": [{"at": e["timestamp"], "message": e["message"]} for e in events.get("events", [])],
+    }
 
 
 async def invoke(ops: Operations, args: dict[str, Any], base_url: str) -> dict[str, Any]:

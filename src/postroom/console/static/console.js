@@ -466,7 +466,7 @@ views.functions = async (main, params, gen) => {
 
 views.function = async (main, params, gen) => {
   const name = params.id;
-  const config = h("div"), recent = h("div"), mappings = h("div"), result = h("div.result");
+  const config = h("div"), recent = h("div"), mappings = h("div"), result = h("div.result"), logs = h("div");
   const payload = h("textarea", { name: "payload", value: "{}" });
   main.append(h("h1", {}, name),
     h("div.grid2", {},
@@ -482,6 +482,7 @@ views.function = async (main, params, gen) => {
           refresh();
         } }, "Invoke")), result),
       h("section", {}, h("h2", {}, "Recent invocations"), recent)),
+    h("section", {}, h("h2", {}, "Latest log events"), logs),
     h("section", {}, h("h2", {}, "Event source mappings"), mappings),
     h("section", {}, h("h2", {}, "Configuration"), config));
   const refresh = async () => {
@@ -502,6 +503,11 @@ views.function = async (main, params, gen) => {
       doc.recent.map((r) => h("tr.invocation", {}, h("td", {}, when(r.at)), h("td", {}, r.version), h("td.num", {}, r.duration_ms.toFixed(1)),
         h("td", {}, r.error ? h("span.tag.bad", {}, r.error_type || r.error) : h("span.tag.ok", {}, "ok")))),
       "Not invoked since the server started."));
+    const l = doc.logs;
+    logs.replaceChildren(l.unavailable ? h("p.note", {}, "Not available: " + l.unavailable) :
+      !l.events.length ? h("p.note", {}, "No log events yet in " + l.group + ".") :
+        h("div", {}, h("p.note", {}, l.group + " · " + l.stream),
+          h("pre.box.events", {}, l.events.map((e) => when(e.at) + "  " + e.message.replace(/\n$/, "")).join("\n"))));
     const m = doc.event_source_mappings;
     mappings.replaceChildren(m.unavailable ? h("p.note", {}, "Not available: " + m.unavailable) :
       table(["UUID", "Source", "State", "#Batch size", "Last result"],
