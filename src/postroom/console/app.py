@@ -16,7 +16,8 @@ from urllib.parse import parse_qs
 import orjson
 
 from postroom.clock import Clock
-from postroom.console import handlers
+from postroom.console import endpoints
+from postroom.console.operations import BadRequest, Operations
 from postroom.http.request import Request, Response
 from postroom.protocol.errors import AWSError
 from postroom.service import Service
@@ -36,7 +37,7 @@ _JSON = b"application/json"
 
 class Console:
     def __init__(self, services: Mapping[str, Service], apis: Apis, clock: Clock) -> None:
-        self.ops = handlers.Operations(services, apis, clock)
+        self.ops = Operations(services, apis, clock)
         self._assets: dict[str, bytes] = {}
 
     async def handle(self, request: Request) -> Response:
@@ -52,7 +53,7 @@ class Console:
         return _error(404, "NotFound", f"No console page at {request.path}.")
 
     async def _api(self, name: str, request: Request) -> Response:
-        endpoint = handlers.ENDPOINTS.get((request.method, name))
+        endpoint = endpoints.ENDPOINTS.get((request.method, name))
         if endpoint is None:
             return _error(404, "NotFound", f"No console API {request.method} {name}.")
         try:
@@ -60,7 +61,7 @@ class Console:
             result = await endpoint(self.ops, args, request.ctx.base_url)
         except AWSError as error:
             return _error(error.status, error.code, error.message)
-        except handlers.BadRequest as error:
+        except BadRequest as error:
             return _error(400, "ValidationError", str(error))
         except Exception:  # a bug: say so plainly instead of dropping the connection
             log.exception("console API %s failed", name)
@@ -86,14 +87,14 @@ def _arguments(request: Request) -> dict[str, Any]:
         # from another site, so other pages cannot act through a user's console.
         content_type = (request.header(b"content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            raise handlers.BadRequest("Console actions take a JSON body (Content-Type: application/json).")
+            raise BadRequest("Console actions take a JSON body (Content-Type: application/json).")
     if request.method == "POST" and request.body:
         try:
             body = orjson.loads(request.body)
         except orjson.JSONDecodeError as exc:
-            raise handlers.BadRequest("The request body is not valid JSON.") from exc
+            raise BadRequest("The request body is not valid JSON.") from exc
         if not isinstance(body, dict):
-            raise handlers.BadRequest("The request body must be a JSON object.")
+            raise BadRequest("The request body must be a JSON object.")
         args.update(body)
     return args
 
