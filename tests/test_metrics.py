@@ -133,3 +133,23 @@ def test_storage_commit_histograms(metrics_server):
     assert m["postroom_storage_commit_operations_count"][()] == count
     # Every transaction holds at least one operation.
     assert m["postroom_storage_commit_operations_sum"][()] >= count
+
+
+def test_fifo_topic_duplicates_are_not_counted_twice(metrics_server):
+    endpoint = metrics_server.endpoint
+    sqs = make_client(endpoint, "json")
+    sns = lambda_client(endpoint, "sns")
+    name = unique_name("ordered") + ".fifo"
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    topic = sns.create_topic(Name=unique_name("ordered") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:000000000000:{name}")
+    before = scrape(endpoint)
+    for _ in range(2):  # the second is a duplicate within the deduplication window
+        sns.publish(TopicArn=topic, Message="once", MessageGroupId="g", MessageDeduplicationId="d1")
+    after = scrape(endpoint)
+    published = "postroom_sns_messages_published_total"
+    delivered = "postroom_sns_deliveries_total"
+    assert after[published][()] - before.get(published, {}).get((), 0) == 1
+    assert after[delivered][(("protocol", "sqs"),)] - before.get(delivered, {}).get((("protocol", "sqs"),), 0) == 1
+    assert after["postroom_sqs_messages_sent_total"][queue_labels(name)] == 1
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 1
