@@ -85,7 +85,8 @@ def _sns(deps: Deps) -> Service:
 
     assert deps.apis.sqs is not None
     svc = SnsService(
-        deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir, mobile=deps.store.sns_mobile
+        deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir, mobile=deps.store.sns_mobile,
+        apis=deps.apis,
     )
     deps.apis.sns = svc.api
     return svc
