@@ -201,6 +201,11 @@ def _find(svc: LambdaService, uuid: str | None, ctx: RequestContext) -> MappingR
 
 
 async def create_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    async with svc.pollers.changes:
+        return await _create(svc, p, ctx)
+
+
+async def _create(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     source = p.get("EventSourceArn")
     if not source:
         raise _invalid(svc, "Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
@@ -262,6 +267,11 @@ async def list_event_source_mappings(svc: LambdaService, p: dict[str, Any], ctx:
 
 
 async def update_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    async with svc.pollers.changes:
+        return await _update(svc, p, ctx)
+
+
+async def _update(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     current = _find(svc, p.get("UUID"), ctx)
     _check_shapes(svc, p)
     mapping = MappingRecord(**{name: getattr(current, name) for name in MappingRecord.__slots__})
@@ -292,6 +302,11 @@ async def update_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx
 
 
 async def delete_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
+    async with svc.pollers.changes:
+        return await _delete(svc, p, ctx)
+
+
+async def _delete(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     current = _find(svc, p.get("UUID"), ctx)
     mapping = MappingRecord(**{name: getattr(current, name) for name in MappingRecord.__slots__})
     mapping.state = states.DELETING

@@ -308,7 +308,9 @@ class MappingPollers:
         self.pollers: dict[str, SqsPoller] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # kept so tasks are never collected
         self._retired: set[SqsPoller] = set()  # stopped, with batches still running
-        self._lock = asyncio.Lock()
+        # Held by every change to a mapping (the operations and the settling here), so a
+        # settled state never overwrites a newer change.
+        self.changes = asyncio.Lock()
         self._stopping = False
 
     async def start(self) -> None:
@@ -335,7 +337,7 @@ class MappingPollers:
         task.add_done_callback(self._tasks.discard)
 
     async def _settle(self, uuid: str) -> None:
-        async with self._lock:  # one change at a time, in the order they were made
+        async with self.changes:
             try:
                 await self._apply(uuid)
             except asyncio.CancelledError:
