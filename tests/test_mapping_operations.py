@@ -282,3 +282,16 @@ def test_list_filters_and_pages():
 ])
 def test_function_names(name, expected):
     assert mappings.split_function_name(name) == expected
+
+
+def test_update_to_a_function_already_mapped_conflicts():
+    async def body(h, svc):
+        queue = await h.queue(visibility=60)
+        await svc.call("CreateEventSourceMapping", FunctionName="worker", EventSourceArn=queue)
+        other = await svc.call("CreateEventSourceMapping", FunctionName="slow", EventSourceArn=queue)
+        await expect(svc.call("UpdateEventSourceMapping", UUID=other["UUID"], FunctionName="worker"),
+                     "ResourceConflictException", status=409)
+        same = await svc.call("UpdateEventSourceMapping", UUID=other["UUID"], FunctionName="slow")
+        assert same["FunctionArn"].endswith(":function:slow")
+
+    scenario(body)

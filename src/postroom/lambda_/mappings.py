@@ -165,6 +165,21 @@ async def _check_source(svc: LambdaService, m: MappingRecord, ctx: RequestContex
         )
 
 
+def _check_unique(svc: LambdaService, m: MappingRecord) -> None:
+    """One mapping per queue and function (as named: an alias is a function of its own)."""
+    for other in svc.store.mappings.mappings.values():
+        if (
+            other.uuid != m.uuid and other.source_arn == m.source_arn
+            and other.function_arn == m.function_arn and other.state != states.DELETING
+        ):
+            raise svc.model.error(
+                "ResourceConflictException",
+                f'An event source mapping with SQS arn (" {m.source_arn} ") and function (" '
+                f'{m.function_arn.split(":")[6]} ") already exists. Please update or delete the existing '
+                f"mapping with UUID {other.uuid}",
+            )
+
+
 def _mapping_arn(m: MappingRecord) -> str:
     return f"arn:aws:lambda:{m.region}:{m.account}:event-source-mapping:{m.uuid}"
 
@@ -224,14 +239,7 @@ async def _create(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) ->
         maximum_concurrency=scaling.get("MaximumConcurrency"),
     )
     await _check_source(svc, mapping, ctx)
-    for other in svc.store.mappings.mappings.values():
-        if other.source_arn == source and other.function_arn == function_arn and other.state != states.DELETING:
-            raise svc.model.error(
-                "ResourceConflictException",
-                f'An event source mapping with SQS arn (" {source} ") and function (" '
-                f'{function_arn.split(":")[6]} ") already exists. Please update or delete the existing mapping '
-                f"with UUID {other.uuid}",
-            )
+    _check_unique(svc, mapping)
     await svc.store.mappings.save(mapping)
     answer = describe(mapping)
     svc.pollers.refresh(mapping)
@@ -277,6 +285,7 @@ async def _update(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) ->
     mapping = MappingRecord(**{name: getattr(current, name) for name in MappingRecord.__slots__})
     if p.get("FunctionName"):
         mapping.function_arn = await _function_arn(svc, p["FunctionName"], ctx)
+        _check_unique(svc, mapping)
     if p.get("BatchSize") is not None:
         mapping.batch_size = p["BatchSize"]
     if p.get("MaximumBatchingWindowInSeconds") is not None:
