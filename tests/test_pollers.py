@@ -414,3 +414,25 @@ def test_function_arn_reaches_the_invocation():
             assert seen[0] == (FUNCTION_ARN, "000000000000", REGION)
 
     run(body())
+
+
+def test_no_spinning_when_long_polls_end_early():
+    async def body():
+        async with Harness(FakeFunctions(ok)) as h:
+            queue = await h.queue()
+            calls = 0
+            receive = h.sqs.api.receive
+
+            async def counting(*args, **kwargs):
+                nonlocal calls
+                calls += 1
+                return await receive(*args, **kwargs)
+
+            h.sqs.api.receive = counting  # type: ignore[method-assign]
+            await h.map(queue)
+            await eventually(lambda: calls)
+            h.sqs.begin_shutdown()  # from now on every long poll answers at once, empty
+            await asyncio.sleep(1.2)
+            assert calls <= 5
+
+    run(body())

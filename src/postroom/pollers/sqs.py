@@ -52,6 +52,8 @@ FUNCTION_INFO_TTL_MS = 5_000
 UNAVAILABLE_WAIT_S = 5.0  # the queue or function is missing, or concurrency is 0
 THROTTLE_BACKOFF_S = (0.1, 5.0)
 ERROR_BACKOFF_S = 1.0
+EARLY_EMPTY_MS = 1_000
+EARLY_EMPTY_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +132,14 @@ class SqsPoller:
                 while len(self._batches) >= self.limit:
                     self._slot_free.clear()
                     await self._slot_free.wait()
+                asked_at = self.clock.now_ms()
                 batch = await self._gather()
                 if not batch:
                     self.limit = max(min(INITIAL_CONCURRENCY, cap), self.limit - 1)
+                    if self.clock.now_ms() - asked_at < EARLY_EMPTY_MS:
+                        # The long poll ended early and empty (the server is stopping, the
+                        # queue went): do not spin.
+                        await self.clock.sleep(EARLY_EMPTY_PAUSE_S)
                     continue
                 if len(batch) >= min(self.config.batch_size, MAX_RECEIVE) and len(self._batches) + 1 >= self.limit:
                     self.limit = min(cap, self.limit + 1)  # the queue has more: scale up
