@@ -5,8 +5,10 @@ window ends), and hands it to a task of its own that invokes the function synchr
 settles the messages: success deletes them; an error leaves them to reappear after the
 visibility timeout (so the queue's redrive policy takes them to its DLQ); with
 ``ReportBatchItemFailures`` only the reported ones stay. Up to ``MaximumConcurrency``
-batches run at once (or the function's reserved concurrency, if lower): a poller starts at
-five, as AWS does, and adds one whenever a full batch arrives with every slot busy.
+batches run at once (or the function's reserved concurrency, if lower): a poller allows
+five at first, as AWS does, and one more whenever a full batch arrives with every slot
+busy. Receives run in one loop while the queue is quiet (so a batching window fills one
+batch) and in up to ten at once while full batches keep coming.
 
 FIFO queues: SQS releases no message of a group while another of it is in flight, so
 batches in flight never share a group; a batch is exactly what one receive gave, and a
@@ -53,6 +55,7 @@ UNAVAILABLE_WAIT_S = 5.0  # the queue or function is missing, or concurrency is 
 THROTTLE_BACKOFF_S = (0.1, 5.0)
 ERROR_BACKOFF_S = 1.0
 EARLY_EMPTY_MS = 1_000
+MAX_GATHERERS = 10  # receive loops per mapping
 EARLY_EMPTY_PAUSE_S = 0.5
 
 
@@ -90,7 +93,11 @@ class SqsPoller:
         self.limit = INITIAL_CONCURRENCY
         self._batches: set[asyncio.Task[None]] = set()  # kept so tasks are never collected
         self._slot_free = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._reserved = 0  # slots taken by receives in progress
+        # Receive loops ("pollers" in AWS's words): one while the queue is quiet, one more
+        # each time a full batch shows the queue has more, fewer again as it drains.
+        self._gatherers: set[asyncio.Task[None]] = set()
+        self._gatherer_count = 0
         self._function: tuple[int, FunctionInfo | None] | None = None
         self._throttles = 0
 
@@ -99,13 +106,14 @@ class SqsPoller:
         return len(self._batches)
 
     def start(self) -> None:
-        self._loop_task = asyncio.create_task(self._loop(), name=f"poller-{self.config.source_arn}")
+        self._spawn_gatherer()
 
     async def stop_polling(self) -> None:
         """Stop taking new batches; those in flight carry on."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        gatherers = list(self._gatherers)
+        for task in gatherers:
+            task.cancel()
+        await asyncio.gather(*gatherers, return_exceptions=True)
 
     async def finish(self) -> None:
         """Wait for the batches in flight."""
@@ -121,7 +129,20 @@ class SqsPoller:
 
     # -- polling ---------------------------------------------------------------------------
 
-    async def _loop(self) -> None:
+    def _spawn_gatherer(self) -> None:
+        self._gatherer_count += 1
+        task = asyncio.create_task(self._gatherer(), name=f"poller-{self.config.source_arn}")
+        self._gatherers.add(task)
+        task.add_done_callback(self._gatherers.discard)
+
+    def _retire_gatherer(self) -> bool:
+        """Whether this receive loop may end (never the last one)."""
+        if self._gatherer_count > 1:
+            self._gatherer_count -= 1
+            return True
+        return False
+
+    async def _gatherer(self) -> None:
         while True:
             try:
                 cap = await self._concurrency_cap()
@@ -129,23 +150,36 @@ class SqsPoller:
                     await self.clock.sleep(UNAVAILABLE_WAIT_S)
                     continue
                 self.limit = max(1, min(self.limit, cap))
-                while len(self._batches) >= self.limit:
+                while len(self._batches) + self._reserved >= self.limit:
                     self._slot_free.clear()
                     await self._slot_free.wait()
+                self._reserved += 1
                 asked_at = self.clock.now_ms()
-                batch = await self._gather()
+                try:
+                    batch = await self._gather()
+                finally:
+                    self._reserved -= 1
+                    self._slot_free.set()
+                full = len(batch) >= self.config.batch_size
+                if batch:
+                    task = asyncio.create_task(self._process(batch), name="poller-batch")
+                    self._batches.add(task)
+                    task.add_done_callback(self._batch_done)
+                if full:
+                    # The queue has more: allow another batch at once, and receive in parallel.
+                    if len(self._batches) + self._reserved >= self.limit:
+                        self.limit = min(cap, self.limit + 1)
+                    if self._gatherer_count < min(self.limit, MAX_GATHERERS):
+                        self._spawn_gatherer()
+                    continue
+                if self._retire_gatherer():
+                    return
                 if not batch:
                     self.limit = max(min(INITIAL_CONCURRENCY, cap), self.limit - 1)
                     if self.clock.now_ms() - asked_at < EARLY_EMPTY_MS:
                         # The long poll ended early and empty (the server is stopping, the
                         # queue went): do not spin.
                         await self.clock.sleep(EARLY_EMPTY_PAUSE_S)
-                    continue
-                if len(batch) >= min(self.config.batch_size, MAX_RECEIVE) and len(self._batches) + 1 >= self.limit:
-                    self.limit = min(cap, self.limit + 1)  # the queue has more: scale up
-                task = asyncio.create_task(self._process(batch), name="poller-batch")
-                self._batches.add(task)
-                task.add_done_callback(self._batch_done)
             except asyncio.CancelledError:
                 raise
             except AWSError as error:
