@@ -134,10 +134,10 @@ def _filters(svc: LambdaService, criteria: dict[str, Any] | None) -> list[str]:
                 f"Member must have length less than or equal to {MAX_PATTERN_CHARS}",
             )
     try:
-        compile_patterns(patterns)  # type: ignore[arg-type]
+        compile_patterns(patterns)
     except InvalidPattern:
         raise _invalid(svc, "Invalid filter pattern definition.") from None
-    return patterns  # type: ignore[return-value]
+    return [str(text) for text in patterns]
 
 
 async def _check_source(svc: LambdaService, m: MappingRecord, ctx: RequestContext) -> None:

@@ -20,8 +20,9 @@ class InvalidPattern(ValueError):
     pass
 
 
-def compile_patterns(patterns: list[str]) -> list[FilterPolicy]:
-    """Compile the patterns of a FilterCriteria; InvalidPattern if one is not a pattern."""
+def compile_patterns(patterns: list[Any]) -> list[FilterPolicy]:
+    """Compile the patterns of a FilterCriteria (as given: anything but a JSON object in a
+    string is refused with InvalidPattern)."""
     compiled = []
     for text in patterns:
         if not isinstance(text, str) or not text.strip():
