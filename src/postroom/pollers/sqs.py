@@ -56,6 +56,9 @@ THROTTLE_BACKOFF_S = (0.1, 5.0)
 ERROR_BACKOFF_S = 1.0
 EARLY_EMPTY_MS = 1_000
 MAX_GATHERERS = 10  # receive loops per mapping
+# At most one more concurrent batch per interval: 20 a second, four times AWS's 300 a
+# minute, without starting more environments than a burst can use.
+SCALE_UP_INTERVAL_MS = 50
 EARLY_EMPTY_PAUSE_S = 0.5
 
 
@@ -100,6 +103,7 @@ class SqsPoller:
         self._gatherer_count = 0
         self._function: tuple[int, FunctionInfo | None] | None = None
         self._throttles = 0
+        self._next_scale_up = 0
 
     @property
     def in_flight(self) -> int:
@@ -167,8 +171,10 @@ class SqsPoller:
                     task.add_done_callback(self._batch_done)
                 if full:
                     # The queue has more: allow another batch at once, and receive in parallel.
-                    if len(self._batches) + self._reserved >= self.limit:
+                    now = self.clock.now_ms()
+                    if len(self._batches) + self._reserved >= self.limit and now >= self._next_scale_up:
                         self.limit = min(cap, self.limit + 1)
+                        self._next_scale_up = now + SCALE_UP_INTERVAL_MS
                     if self._gatherer_count < min(self.limit, MAX_GATHERERS):
                         self._spawn_gatherer()
                     continue
