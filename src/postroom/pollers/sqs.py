@@ -6,8 +6,8 @@ settles the messages: success deletes them; an error leaves them to reappear aft
 visibility timeout (so the queue's redrive policy takes them to its DLQ); with
 ``ReportBatchItemFailures`` only the reported ones stay. Up to ``MaximumConcurrency``
 batches run at once (or the function's reserved concurrency, if lower): a poller allows
-five at first, as AWS does, and one more whenever a full batch arrives with every slot
-busy. Receives run in one loop while the queue is quiet (so a batching window fills one
+five at first, as AWS does, and one more (at most twenty a second) whenever a full batch
+arrives with every slot busy. Receives run in one loop while the queue is quiet (so a batching window fills one
 batch) and in up to ten at once while full batches keep coming.
 
 FIFO queues: SQS releases no message of a group while another of it is in flight, so
