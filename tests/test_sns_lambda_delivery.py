@@ -8,6 +8,7 @@ import asyncio
 import json
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from pollers_harness import ACCOUNT, CTX, REGION, FakeFunctions, Harness, eventually, run
@@ -39,7 +40,7 @@ def scenario(functions: AsyncFunctions, body):
     async def main():
         async with Harness(FakeFunctions(lambda e: asyncio.sleep(0))) as h:
             apis = SimpleNamespace(sqs=h.sqs.api, lambda_=functions)
-            sns = SnsService(h.store.topics, h.sqs.api, h.clock, None, apis)
+            sns = SnsService(h.store.topics, h.sqs.api, h.clock, None, mobile=h.store.sns_mobile, apis=apis)
             await sns.start()
             try:
                 await body(h, sns)
@@ -83,7 +84,7 @@ def test_publish_invokes_the_function_with_the_sns_event():
         assert sns_part["TopicArn"] == topic and sns_part["Message"] == "hello"
         assert sns_part["Subject"] == "greeting"
         assert sns_part["MessageAttributes"] == {"kind": {"Type": "String", "Value": "a"}}
-        assert sns_part["UnsubscribeUrl"].endswith(sub.replace(":", "%3A"))
+        assert unquote(sns_part["UnsubscribeUrl"]).endswith(f"Action=Unsubscribe&SubscriptionArn={sub}")
         assert sns_part["Timestamp"].endswith("Z") and sns_part["Signature"]
         # Without a subject or attributes AWS writes null and {}.
         await sns.call("Publish", {"TopicArn": topic, "Message": "bare"}, CTX)

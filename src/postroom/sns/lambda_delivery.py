@@ -48,8 +48,8 @@ def lambda_event(doc: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
     sns = {
         "Type": doc["Type"], "MessageId": doc["MessageId"], "TopicArn": doc["TopicArn"],
         "Subject": doc.get("Subject"), "Message": doc["Message"], "Timestamp": doc["Timestamp"],
-        "SignatureVersion": doc["SignatureVersion"], "Signature": doc["Signature"],
-        "SigningCertUrl": doc["SigningCertURL"], "UnsubscribeUrl": doc["UnsubscribeURL"],
+        "SignatureVersion": doc.get("SignatureVersion"), "Signature": doc.get("Signature"),
+        "SigningCertUrl": doc.get("SigningCertURL"), "UnsubscribeUrl": doc["UnsubscribeURL"],
         "MessageAttributes": doc.get("MessageAttributes", {}),
     }
     return {"Records": [{
@@ -62,7 +62,9 @@ def lambda_item(
 ) -> tuple[OutboxItem, str]:
     """The outbox row for one function subscription, and the envelope (for a DLQ copy)."""
     version = topic.attributes.get("SignatureVersion", "1")
-    doc = notification(pub, topic.arn, sub.arn, "lambda", base_url, version, svc.signer.sign)
+    doc = notification(
+        pub, topic.arn, sub.arn, "lambda", base_url, version, svc.signer.sign, svc.signer.cert_path()
+    )
     envelope = orjson.dumps(doc).decode()
     payload = orjson.dumps({
         "function": sub.endpoint, "event": orjson.dumps(lambda_event(doc, sub.arn)).decode(),
