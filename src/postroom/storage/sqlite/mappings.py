@@ -18,7 +18,8 @@ class SqliteMappingStore:
 
     async def load(self) -> None:
         rows = await self._committer.run(
-            lambda conn, txn: conn.execute("SELECT doc FROM lambda_event_source_mappings").fetchall()
+            lambda conn, txn: conn.execute("SELECT doc FROM lambda_event_source_mappings").fetchall(),
+            drain=True,  # a read: a restart on a full disk still loads the mappings
         )
         for (doc,) in rows:
             mapping = MappingRecord(**orjson.loads(doc))
@@ -35,6 +36,7 @@ class SqliteMappingStore:
 
     async def delete(self, uuid: str) -> None:
         await self._committer.run(
-            lambda conn, txn: conn.execute("DELETE FROM lambda_event_source_mappings WHERE uuid=?", (uuid,))
+            lambda conn, txn: conn.execute("DELETE FROM lambda_event_source_mappings WHERE uuid=?", (uuid,)),
+            drain=True,  # frees space, so it runs on a full disk too
         )
         self.mappings.pop(uuid, None)
