@@ -46,11 +46,17 @@ def main() -> None:
     "--lambda-runtime", "lambda_runtimes", multiple=True, metavar="RUNTIME=EXECUTABLE",
     help="The interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable).",
 )
+@click.option(
+    "--clock", "clock_mode", default="system", show_default=True, type=click.Choice(["system", "manual"]),
+    help="manual: engine time starts now and moves only on POST /_postroom/clock (for tests).",
+)
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
+    clock_mode: str,
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
+    from postroom.clock import Clock, ManualClock, SystemClock
     from postroom.server import ServerConfig
     from postroom.server import serve as run_server
 
@@ -65,6 +71,7 @@ def serve(
     )
     from postroom.storage.errors import StorageError
 
+    clock: Clock = ManualClock() if clock_mode == "manual" else SystemClock()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is absent only on unsupported platforms
@@ -72,7 +79,7 @@ def serve(
     else:
         runner = uvloop.run
     try:
-        runner(run_server(config))
+        runner(run_server(config, clock))
     except StorageError as error:  # a problem the user can fix: one clear line, no traceback
         click.echo(f"postroom: error: {error}", err=True)
         sys.exit(1)

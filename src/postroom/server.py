@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import uvicorn
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
 from postroom.console.app import CONSOLE_PATH, Console
+from postroom.http.admin import Admin
 from postroom.http.app import PostroomApp
 from postroom.metrics.exporter import MetricsExporter
 from postroom.services import Deps, Settings, build_services
@@ -49,11 +51,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     """Run the server until it is told to stop; shut everything down cleanly."""
     started = time.monotonic()
     clock = clock or SystemClock()
+    # Bound before anything else so that with --port 0 the port the system picked is known
+    # to the log line and to the endpoint URL function environments call back on.
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
+        raise SystemExit(1) from None
+    port = sock.getsockname()[1]
     store = SqliteStore(config.data_dir)
     await store.start()
     settings = Settings(
         data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight,
-        endpoint_url=f"http://{_local_host(config.host)}:{config.port}",
+        endpoint_url=f"http://{_local_host(config.host)}:{port}",
         lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
         lambda_runtimes=config.lambda_runtimes,
     )
@@ -68,18 +78,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         for svc in reversed(started_services):
             await svc.stop()
         await store.close()
+        sock.close()
         raise
     console = Console({svc.name: svc for svc in services}, deps.apis, clock)
     app = PostroomApp(
         services, store.description,
         routes={"/metrics": MetricsExporter(deps.apis, store).route},
-        mounts={CONSOLE_PATH: console.handle},
+        mounts={CONSOLE_PATH: console.handle}, control=Admin(clock, services, store.reset),
     )
     server = _Server(
         uvicorn.Config(
             app,
             host=config.host,
-            port=config.port,
+            port=port,
             http="httptools",
             loop="none",
             lifespan="off",
@@ -103,9 +114,9 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_stop)
-    ready = asyncio.create_task(_announce(server, config, store.description, started))
+    ready = asyncio.create_task(_announce(server, config.host, port, store.description, started))
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         ready.cancel()
         for svc in reversed(services):
@@ -114,14 +125,28 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         log.info("postroom stopped")
 
 
-async def _announce(server: uvicorn.Server, config: ServerConfig, storage: str, started: float) -> None:
+async def _announce(server: uvicorn.Server, host: str, port: int, storage: str, started: float) -> None:
+    # Real time on purpose: this waits for the socket to bind and times the start-up.
     while not server.started:
         await asyncio.sleep(0.01)
     elapsed = (time.monotonic() - started) * 1000
     log.info(
         "postroom %s ready on http://%s:%d (storage: %s, %.0f ms)",
-        __version__, config.host, config.port, storage, elapsed,
+        __version__, host, port, storage, elapsed,
     )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _local_host(host: str) -> str:

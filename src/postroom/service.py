@@ -30,6 +30,12 @@ class Service(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def reset(self) -> None:
+        """Forget everything held in memory (caches, cool-downs) and stop background work,
+        as ``stop`` does but keeping resources; the server then empties storage and calls
+        ``start`` again (``POST /_postroom/reset``)."""
+        ...
+
     async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None: ...
 
     def http_routes(self) -> dict[str, RawRoute]:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from postroom import __version__
+from postroom.http import admin
 from postroom.http.pipeline import Handler, Step, build_pipeline
 from postroom.http.request import Request, Response
 from postroom.http.router import XML, Router
@@ -33,10 +34,12 @@ class PostroomApp:
     def __init__(
         self, services: Sequence[Service], storage_description: str, steps: Sequence[Step] = (),
         routes: Mapping[str, RawRoute] | None = None, mounts: Mapping[str, Handler] | None = None,
+        control: admin.Admin | None = None,
     ) -> None:
         """``routes``: extra GET paths (``/metrics``); ``mounts``: path prefixes under
         ``/_postroom/`` whose requests (any method) go to a handler of their own."""
         self.router = Router(services)
+        self.control = control  # the /_postroom/ clock and reset endpoints
         self.storage_description = storage_description
         self.routes: dict[str, RawRoute] = {}
         for svc in services:
@@ -60,6 +63,9 @@ class PostroomApp:
             return
         path = scope["path"]
         query_string = scope.get("query_string", b"").decode("latin-1")
+        if self.control is not None and path in admin.PATHS:
+            await _respond(send, await self.control.handle(scope["method"], path, body), request_id)
+            return
         if scope["method"] == "GET":
             if path == "/health":
                 await _respond(send, self._health(), request_id)

@@ -110,6 +110,12 @@ class LambdaService:
     def begin_shutdown(self) -> None:
         pass
 
+    async def reset(self) -> None:
+        await self.async_invoker.stop()
+        if self.environments is not None:
+            await self.environments.stop()  # every environment of every function ends
+        self.resolve_cache.clear()
+
     async def stop(self) -> None:
         await self.pollers.stop()
         await self.async_invoker.stop()

@@ -52,6 +52,7 @@ class HttpDelivery:
         self._last_send: dict[str, list[float]] = {}
 
     async def start(self) -> None:
+        # Real time on purpose: this bounds a network call to an endpoint outside the engine.
         self._client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, follow_redirects=False)
         self._task = asyncio.create_task(self._loop(), name="sns-http-delivery")
 
@@ -62,6 +63,11 @@ class HttpDelivery:
         await asyncio.gather(*running, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+
+    def forget(self) -> None:
+        """Drop per-subscription state (after a reset; the worker is stopped)."""
+        self._in_progress.clear()
+        self._last_send.clear()
 
     def wake(self) -> None:
         self._wake.set()

@@ -73,6 +73,12 @@ class SnsService:
     async def stop(self) -> None:
         await self.delivery.stop()
 
+    async def reset(self) -> None:
+        await self.delivery.stop()
+        self.delivery.forget()
+        self._filters.clear()
+        self._dedup.clear()
+
     async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         handler = self.operations.get(operation)
         if handler is None:

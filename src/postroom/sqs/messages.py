@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from typing import TYPE_CHECKING, Any
@@ -292,9 +291,8 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
     visibility_ms = (settings.visibility_timeout if visibility is None else visibility) * 1000
     wait_s = settings.receive_wait_seconds if wait is None else wait
     await _check_in_flight(svc, queue)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
     store, signals, clock = svc.store, svc.signals, svc.clock
+    deadline = clock.now_ms() + wait_s * 1000
     while True:
         version = signals.version(queue.id)
         now = clock.now_ms()
@@ -308,13 +306,13 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
             redrive = svc.redrive_for(queue)
             if redrive is not None:
                 signals.notify(redrive.dead_letter_queue_id)
-        remaining = deadline - loop.time()
+        remaining = (deadline - clock.now_ms()) / 1000
         if result.messages or remaining <= 0 or svc.closing:
             break
         timeout = remaining
         if result.next_visible_at is not None:
             timeout = min(timeout, max((result.next_visible_at - clock.now_ms()) / 1000, 0.001))
-        await signals.wait(queue.id, version, timeout)
+        await signals.wait(queue.id, version, timeout, clock)
         if store.queue_by_id(queue.id) is None:
             return {}
     if not result.messages:

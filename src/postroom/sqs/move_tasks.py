@@ -80,7 +80,7 @@ class MoveTasks:
                     return
                 for queue_id, _ in origins.values():
                     svc.signals.notify(queue_id)
-                await asyncio.sleep(1.0 if task.rate else 0)
+                await svc.clock.sleep(1.0 if task.rate else 0)
         except asyncio.CancelledError:
             raise
         except Exception:

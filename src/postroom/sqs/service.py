@@ -92,9 +92,16 @@ class SqsService:
             except asyncio.CancelledError:
                 pass
 
+    async def reset(self) -> None:
+        await self.stop()
+        self.signals.notify_all()  # waiting receives look again (and find their queue gone)
+        for cache in (self.deleted_at, self.purged_at, self.receive_attempts, self._settings, self.in_flight,
+                      self.move_tasks.tasks):
+            cache.clear()
+
     async def _sweep_retention(self) -> None:
         while True:
-            await asyncio.sleep(limits.RETENTION_SWEEP_INTERVAL_S)
+            await self.clock.sleep(limits.RETENTION_SWEEP_INTERVAL_S)
             try:
                 now = self.clock.now_ms()
                 queues = self.store.all_queues()

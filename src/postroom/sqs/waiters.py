@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from postroom.clock import Clock
+
 
 class QueueSignals:
     """Per-queue wake-ups. ``version`` lets a receiver detect a send that happened between
@@ -28,14 +30,17 @@ class QueueSignals:
         for queue_id in list(self._waiters):
             self.notify(queue_id)
 
-    async def wait(self, queue_id: int, since_version: int, timeout: float) -> None:
-        """Wait until ``notify(queue_id)`` or ``timeout`` seconds, whichever is first."""
+    async def wait(self, queue_id: int, since_version: int, timeout: float, clock: Clock) -> None:
+        """Wait until ``notify(queue_id)`` or ``timeout`` seconds of ``clock`` time,
+        whichever is first."""
         if self._versions.get(queue_id, 0) != since_version or timeout <= 0:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(queue_id, set()).add(fut)
         try:
-            await asyncio.wait((fut,), timeout=timeout)
+            await clock.wait_for(fut, timeout)
+        except TimeoutError:
+            pass
         finally:
             waiters = self._waiters.get(queue_id)
             if waiters is not None:

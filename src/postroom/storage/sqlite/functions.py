@@ -29,6 +29,11 @@ class SqliteFunctionStore:
         self.functions: dict[Key, FunctionRecord] = {}
         self.layers: dict[Key, LayerRecord] = {}
 
+    def forget(self) -> None:
+        """Drop the cached copies (storage was emptied)."""
+        self.functions.clear()
+        self.layers.clear()
+
     async def load(self) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list, list, list, list]:
             return (

@@ -111,6 +111,24 @@ class SqliteStore:
         if self._lock is not None:
             self._lock.release()
 
+    async def reset(self) -> None:
+        """Delete every row of every table (the schema stays) and every cached copy."""
+        committer = self._committer
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            tables = [row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name != 'meta'"
+            )]
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')
+            committer.totals.clear()  # owned by the storage thread, which runs this
+
+        await committer.run(op)
+        self._by_name.clear()
+        self._by_id.clear()
+        self.topics.forget()
+        self.functions.forget()
+
     @property
     def commit_histograms(self) -> tuple[Histogram, Histogram]:
         """(seconds per transaction, operations per transaction) since start."""

@@ -38,6 +38,11 @@ class SqliteTopicStore:
         self.topics: dict[str, TopicRecord] = {}
         self.subscriptions: dict[str, SubscriptionRecord] = {}
 
+    def forget(self) -> None:
+        """Drop the cached copies (storage was emptied)."""
+        self.topics.clear()
+        self.subscriptions.clear()
+
     async def load(self) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
             return (
