@@ -100,8 +100,13 @@ class SqsService:
             cache.clear()
 
     async def _sweep_retention(self) -> None:
+        interval_ms = int(limits.RETENTION_SWEEP_INTERVAL_S * 1000)
+        due = self.clock.now_ms() + interval_ms
         while True:
-            await self.clock.sleep(limits.RETENTION_SWEEP_INTERVAL_S)
+            await self.clock.sleep((due - self.clock.now_ms()) / 1000)
+            # Fixed rate, not fixed delay: when time jumped while a sweep ran (a manual clock
+            # moved by minutes), the next sweep starts at once instead of an interval later.
+            due = max(due + interval_ms, self.clock.now_ms())
             try:
                 now = self.clock.now_ms()
                 queues = self.store.all_queues()
