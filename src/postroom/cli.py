@@ -47,17 +47,31 @@ def main() -> None:
     help="The interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable).",
 )
 @click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="A resources file (TOML) to apply once the server is ready.",
+)
+@click.option(
+    "--init-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Run the .sh and .py scripts of DIR/ready.d once the server is ready (and --config applied).",
+)
+@click.option(
     "--clock", "clock_mode", default="system", show_default=True, type=click.Choice(["system", "manual"]),
     help="manual: engine time starts now and moves only on POST /_postroom/clock (for tests).",
 )
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
-    clock_mode: str,
+    clock_mode: str, config_file: Path | None, init_dir: Path | None,
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
     from postroom.clock import Clock, ManualClock, SystemClock
+    from postroom.declare.config import ConfigError, load
     from postroom.server import ServerConfig
+
+    try:  # a broken file stops the start before anything listens
+        resources = load(config_file) if config_file is not None else None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     from postroom.server import serve as run_server
 
     logging.basicConfig(
@@ -68,6 +82,7 @@ def serve(
         host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
         sqs_max_in_flight=sqs_max_in_flight, lambda_retry_scale=lambda_retry_scale,
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
+        resources=resources, init_dir=init_dir,
     )
     from postroom.storage.errors import StorageError
 
@@ -93,3 +108,24 @@ def _runtimes(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected RUNTIME=EXECUTABLE, got {value!r}", param_hint="--lambda-runtime")
         out[runtime] = executable
     return out
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--endpoint-url", envvar="AWS_ENDPOINT_URL", default="http://localhost:4566", show_default=True,
+    help="The server to apply to (default: $AWS_ENDPOINT_URL, else this).",
+)
+def apply(file: Path, endpoint_url: str) -> None:
+    """Create or update the queues, topics, subscriptions, functions and event source
+    mappings FILE declares (nothing is deleted; applying twice changes nothing)."""
+    from postroom.declare.apply import Applier
+    from postroom.declare.config import ConfigError, load
+
+    try:
+        changes = Applier(endpoint_url, click.echo).apply(load(file))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # the server is unreachable, or answers something unexpected
+        raise click.ClickException(f"{file}: {exc}") from None
+    click.echo(f"{file}: {changes} change(s)" if changes else f"{file}: nothing to change")

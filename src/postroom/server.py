@@ -17,6 +17,7 @@ import uvicorn
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
 from postroom.console.app import CONSOLE_PATH, Console
+from postroom.declare.config import Config
 from postroom.http.admin import Admin
 from postroom.http.app import PostroomApp
 from postroom.metrics.exporter import MetricsExporter
@@ -45,6 +46,8 @@ class ServerConfig:
     lambda_retry_scale: float = 1.0  # async-invocation retry waits multiplied by this
     lambda_idle_timeout: float = 300.0
     lambda_runtimes: dict[str, str] = field(default_factory=dict)
+    resources: Config | None = None  # --config: applied once the server is ready
+    init_dir: Path | None = None  # --init-dir: its ready.d/ scripts run after that
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
@@ -114,7 +117,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_stop)
-    ready = asyncio.create_task(_announce(server, config.host, port, store.description, started))
+    failed = False
+
+    async def when_ready() -> None:
+        nonlocal failed
+        await _announce(server, config.host, port, store.description, started)
+        if config.resources is not None or config.init_dir is not None:
+            from postroom.declare.startup import on_ready
+
+            if not await on_ready(settings.endpoint_url, config.resources, config.init_dir):
+                failed = True
+                request_stop()
+
+    ready = asyncio.create_task(when_ready())
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -123,6 +138,8 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             await svc.stop()
         await store.close()
         log.info("postroom stopped")
+    if failed:
+        raise SystemExit(1)
 
 
 async def _announce(server: uvicorn.Server, host: str, port: int, storage: str, started: float) -> None:
