@@ -108,3 +108,36 @@ def test_the_pytest_plugin_example_passes_in_well_under_a_second(tmp_path):
     call = re.search(r"([\d.]+)s call\s+test_example.py::test_an_unprocessed_order", proc.stdout)
     assert call and float(call.group(1)) < 1.0, proc.stdout
     assert time.monotonic() - started < 60
+
+
+def test_the_resources_example_applies(fresh, tmp_path):
+    from postroom.declare.apply import Applier
+    from postroom.declare.config import load
+
+    fresh.reset()
+    [(lang, text)] = blocks(section("Declaring resources"))
+    assert lang == "toml"
+    (tmp_path / "postroom.toml").write_text(text)
+    code = tmp_path / "functions" / "worker"
+    code.mkdir(parents=True)
+    (code / "app.py").write_text("def handler(event, context):\n    return None\n")
+    config = load(tmp_path / "postroom.toml")
+    assert [len(config.of(k)) for k in ("queues", "topics", "subscriptions", "functions",
+                                        "event_source_mappings")] == [2, 1, 1, 1, 1]
+    # Event source mappings are checked (names, types) but not applied here: they are served
+    # by the pollers, tested with them.
+    config.resources["event_source_mappings"] = []
+    lines: list[str] = []
+    assert Applier(fresh.url, lines.append).apply(config) == 6, lines
+    assert Applier(fresh.url, lines.append).apply(config) == 0
+    sqs, sns = fresh.client("sqs"), fresh.client("sns")
+    url = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
+    topic = "arn:aws:sns:us-east-1:000000000000:events"
+    sns.publish(TopicArn=topic, Message="skipped", MessageAttributes={
+        "type": {"DataType": "String", "StringValue": "refund"}})
+    sns.publish(TopicArn=topic, Message="kept", MessageAttributes={
+        "type": {"DataType": "String", "StringValue": "order"}})
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in got] == ["kept"]
+    assert fresh.client("lambda").get_function(FunctionName="worker")["Configuration"]["Environment"] == {
+        "Variables": {"STAGE": "dev"}}

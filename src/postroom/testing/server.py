@@ -39,6 +39,7 @@ class PostroomServer:
         self.log_path = self._log_dir / "postroom.log"
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
+        self._session: Any = None  # boto3's, made on first use
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -90,15 +91,19 @@ class PostroomServer:
     # -- what tests call -------------------------------------------------------------------
 
     def client(self, service: str, region: str = "us-east-1", **kwargs: Any) -> Any:
-        """A boto3 client for ``service`` ("sqs", "sns", "lambda", ...) pointed at this server."""
-        import boto3
+        """A boto3 client for ``service`` ("sqs", "sns", "lambda", ...) pointed at this server.
 
+        Clients are made from one boto3 session, so each service model is loaded once."""
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session()
         options: dict[str, Any] = {
             "endpoint_url": self.url, "region_name": region,
             "aws_access_key_id": "test", "aws_secret_access_key": "test",
         }
         options.update(kwargs)
-        return boto3.client(service, **options)
+        return self._session.client(service, **options)
 
     def advance(self, seconds: float) -> int:
         """Move the engine's clock forward; timers due on the way fire. The new time (ms)."""
