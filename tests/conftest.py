@@ -7,7 +7,6 @@ that is already running (tests needing private servers are then skipped).
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -144,34 +143,3 @@ def private_server(request, tmp_path):
     yield start
     for proc in procs:
         proc.stop()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def retention_scenario(request):
-    """Start test_retention's 60 s clock at session start, so the wait overlaps other tests.
-
-    Does nothing unless test_retention is collected. Failures are handed to the test."""
-    state: dict = {}
-    if not any(item.module.__name__ == "test_retention" for item in request.session.items):
-        yield state
-        return
-    try:
-        sqs = make_client(request.getfixturevalue("endpoint"), "json")
-        url = sqs.create_queue(QueueName=unique_name("retention"),
-                               Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
-        state.update(sqs=sqs, url=url)
-        sqs.send_message(QueueUrl=url, MessageBody="in flight")
-        state["sent"] = time.monotonic()
-        [inflight] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=600)["Messages"]
-        state["receipt_handle"] = inflight["ReceiptHandle"]
-        sqs.send_message(QueueUrl=url, MessageBody="visible")
-        state["attributes_before"] = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    except Exception as e:  # noqa: BLE001 - reported by the test itself
-        state["error"] = e
-    yield state
-    if "url" in state:
-        try:
-            state["sqs"].delete_queue(QueueUrl=state["url"])
-        except Exception:  # noqa: BLE001 - best effort cleanup
-            pass

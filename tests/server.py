@@ -249,6 +249,14 @@ def queue_arn(name: str, account: str = ACCOUNT, region: str = REGION) -> str:
     return f"arn:aws:sqs:{region}:{account}:{name}"
 
 
+def advance_clock(endpoint: str, seconds: float) -> int:
+    """Move a ``--clock manual`` server's time forward; the new time (ms)."""
+    request = urllib.request.Request(endpoint + "/_postroom/clock", method="POST",
+                                     data=json.dumps({"advance_seconds": seconds}).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["now_ms"]
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1):
     """Poll predicate() until it returns a truthy value; return that value (or the last)."""
     deadline = time.monotonic() + timeout

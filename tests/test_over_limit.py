@@ -3,17 +3,17 @@
 AWS's limit is about 120,000 per standard queue; a private server started with
 `--sqs-max-in-flight 5` makes it reachable. The server recounts in-flight messages at most
 once a second (AWS's count is approximate too), so after a delete or a visibility expiry
-the tests wait a little over a second before expecting receives to work again.
+the tests move the server's manual clock a little over a second before expecting receives
+to work again.
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from botocore.exceptions import ClientError
-from server import ServerProcess, error_code, make_client, unique_name, wait_until
+from server import ServerProcess, advance_clock, error_code, make_client, unique_name, wait_until
 
 LIMIT = 5
 RECOUNT_WAIT = 1.3  # > the server's 1 s recount interval
@@ -21,7 +21,7 @@ RECOUNT_WAIT = 1.3  # > the server's 1 s recount interval
 
 class LimitedServer(ServerProcess):
     def command(self) -> list[str]:
-        return super().command() + ["--sqs-max-in-flight", str(LIMIT)]
+        return super().command() + ["--sqs-max-in-flight", str(LIMIT), "--clock", "manual"]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_over_limit_until_deleted(limited):
     assert a["ApproximateNumberOfMessagesNotVisible"] == str(LIMIT)
     sqs.send_message(QueueUrl=url, MessageBody="still accepted")
     sqs.delete_message(QueueUrl=url, ReceiptHandle=held.pop()["ReceiptHandle"])
-    time.sleep(RECOUNT_WAIT)
+    advance_clock(limited.meta.endpoint_url, RECOUNT_WAIT)
     [msg] = receive(sqs, url)
     held.append(msg)
     assert_over_limit(sqs, url)
@@ -84,7 +84,7 @@ def test_over_limit_until_deleted(limited):
     assert receive(sqs, other)
     for m in held:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    time.sleep(RECOUNT_WAIT)
+    advance_clock(limited.meta.endpoint_url, RECOUNT_WAIT)
     assert len(receive(sqs, url, n=LIMIT)) == LIMIT
 
 
@@ -95,7 +95,7 @@ def test_over_limit_until_visibility_expires(limited):
     for _ in range(LIMIT):
         assert receive(sqs, url, visibility=1)
     assert_over_limit(sqs, url)
-    time.sleep(1 + RECOUNT_WAIT)  # the messages are visible again, and recounted
+    advance_clock(sqs.meta.endpoint_url, 1 + RECOUNT_WAIT)  # visible again, and recounted
 
     def receives():
         try:

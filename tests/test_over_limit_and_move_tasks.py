@@ -8,14 +8,14 @@ import time
 
 import boto3
 import pytest
-from server import ServerProcess, error_code, unique_name, wait_until
+from server import ServerProcess, advance_clock, error_code, unique_name, wait_until
 
 
 class LimitedServer(ServerProcess):
     """A private server with a low in-flight limit."""
 
     def command(self) -> list[str]:
-        return super().command() + ["--sqs-max-in-flight", "5"]
+        return super().command() + ["--sqs-max-in-flight", "5", "--clock", "manual"]
 
 
 def _sqs(endpoint):
@@ -36,7 +36,7 @@ def test_over_limit_when_in_flight_limit_is_reached(tmp_path):
         assert error_code(info.value) == "OverLimit"
         assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
         # Once the visibility timeout ends (and the count is retaken) receives work again.
-        time.sleep(2.2)
+        advance_clock(server.endpoint, 2.2)
         assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
     finally:
         server.stop()
