@@ -278,3 +278,47 @@ def test_plugin_server_refuses_control_after_stop(tmp_path):
             server.advance(1)
     finally:
         server.stop()
+
+
+# -- Lambda ------------------------------------------------------------------------------
+
+RECORDS_ATTEMPT = """\
+import boto3
+def handler(event, context):
+    boto3.client("sqs").send_message(QueueUrl=event["url"], MessageBody="attempt")
+    raise RuntimeError("always fails")
+"""
+
+
+def count_messages(sqs, url: str, expected: int, timeout: float = 20.0) -> int:
+    """Receive (without waiting on the engine's clock) until ``expected`` arrived or time is up."""
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while seen < expected and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        seen += len(got)
+        if not got:
+            time.sleep(0.05)
+    return seen
+
+
+def test_async_invoke_retries_wait_for_engine_time(pr, sqs):
+    from lambda_helpers import create_function
+
+    lam = pr.client("lambda")
+    attempts = sqs.create_queue(QueueName="attempts")["QueueUrl"]
+    name = create_function(lam, {"app.py": RECORDS_ATTEMPT})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"url": attempts}).encode())
+    assert count_messages(sqs, attempts, 1) == 1
+    time.sleep(0.5)
+    assert count_messages(sqs, attempts, 1, timeout=0.2) == 0  # AWS: the retry is a minute later
+    pr.advance(60)
+    assert count_messages(sqs, attempts, 1) == 1
+    pr.advance(119)
+    assert count_messages(sqs, attempts, 1, timeout=0.5) == 0  # and the next two minutes later
+    pr.advance(1)
+    assert count_messages(sqs, attempts, 1) == 1
+    pr.advance(3600)
+    assert count_messages(sqs, attempts, 1, timeout=0.5) == 0  # two retries, then no more

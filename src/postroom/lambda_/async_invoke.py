@@ -80,6 +80,8 @@ class AsyncInvoker:
                 if events or self._stopping:
                     continue
                 due = await self.store.next_due() if free > 0 else None
+                if due is not None and due <= clock.now_ms():
+                    continue  # due already: time moved while storage was read (a manual clock)
                 timeout = IDLE_WAIT_S if due is None else max((due - clock.now_ms()) / 1000, 0.005)
                 try:
                     await clock.wait_for(self._wake.wait(), min(timeout, IDLE_WAIT_S))

@@ -48,13 +48,14 @@ class PostroomServer:
         command = [sys.executable, "-m", "postroom", "serve", "--in-memory", "--host", "127.0.0.1",
                    "--port", "0", "--clock", self.clock, "--log-level", "info", *self.args]
         with open(self.log_path, "ab") as log:
+            offset = log.tell()  # a reused log directory: only this run's ready line counts
             self._proc = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self._log_dir, env=dict(os.environ, PYTHONUNBUFFERED="1"),
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = _READY.search(self.log_path.read_bytes())
+            found = _READY.search(self.log_path.read_bytes(), offset)
             if found:
                 self.url = found.group(1).decode()
                 return self
