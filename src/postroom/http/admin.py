@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from postroom.clock import Clock, ManualClock
 from postroom.http.request import Response
 from postroom.service import Service
 
+log = logging.getLogger("postroom")
 JSON = b"application/json"
 CLOCK_PATH = "/_postroom/clock"
 RESET_PATH = "/_postroom/reset"
@@ -51,10 +53,16 @@ class Admin:
     async def reset(self) -> None:
         """Stop every service's background work, empty storage, start them again."""
         async with self._resetting:
+            stopped = []
             for svc in reversed(self.services):
-                await svc.reset()
+                reset = getattr(svc, "reset", None)
+                if reset is None:  # storage is still emptied; only its caches are left
+                    log.warning("service %s has no reset(): its in-memory caches are kept", svc.name)
+                    continue
+                await reset()
+                stopped.append(svc)
             await self.reset_storage()
-            for svc in self.services:
+            for svc in reversed(stopped):
                 await svc.start()
 
     def _clock_state(self) -> Response:
