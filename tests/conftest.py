@@ -143,3 +143,23 @@ def private_server(request, tmp_path):
     yield start
     for proc in procs:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def manual_server(tmp_path_factory):
+    """A shared in-memory server on the manual clock (``--clock manual``), for tests whose
+    subject is a timer's effect rather than real time passing. Advancing it affects every
+    test using it, so tests use their own queues."""
+    if EXTERNAL:
+        pytest.skip("needs a private server (POSTROOM_TEST_ENDPOINT is set)")
+    from postroom.testing import PostroomServer
+
+    srv = PostroomServer(log_dir=tmp_path_factory.mktemp("manual-clock")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def manual_sqs(manual_server, protocol, _query_model):
+    """An SQS client of ``manual_server``, once per wire protocol."""
+    return make_client(manual_server.url, protocol)

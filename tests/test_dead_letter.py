@@ -58,15 +58,21 @@ def test_message_moves_to_dlq_after_max_receive_count(sqs, make_queue):
     assert moved["Attributes"].get("DeadLetterQueueSourceArn", src_arn) == src_arn
 
 
-def test_dlq_move_after_visibility_expiry(sqs, make_queue):
-    dlq = make_queue("dlq")
+def test_dlq_move_after_visibility_expiry(manual_sqs, manual_server, make_queue):
+    """(On the manual clock: the subject is the move, not the second of waiting.)"""
+    sqs = manual_sqs
+    dlq = make_queue("dlq", client=sqs)
     src = make_queue("src", attributes={"RedrivePolicy": redrive(arn_of(sqs, dlq), 1),
-                                        "VisibilityTimeout": "1"})
+                                        "VisibilityTimeout": "60"}, client=sqs)
     sqs.send_message(QueueUrl=src, MessageBody="expire me")
     [msg] = sqs.receive_message(QueueUrl=src)["Messages"]
     assert msg["Body"] == "expire me"
-    # No delete: after the 1 s timeout the next receive moves it rather than delivering it.
-    resp = sqs.receive_message(QueueUrl=src, WaitTimeSeconds=3)
+    manual_server.advance(59.9)
+    assert sqs.receive_message(QueueUrl=src).get("Messages", []) == []  # still in flight
+    assert sqs.receive_message(QueueUrl=dlq).get("Messages", []) == []
+    manual_server.advance(0.1)
+    # No delete: after the timeout the next receive moves it rather than delivering it.
+    resp = sqs.receive_message(QueueUrl=src)
     assert resp.get("Messages", []) == []
     moved = receive_all(sqs, dlq, 1)
     assert [m["Body"] for m in moved] == ["expire me"]

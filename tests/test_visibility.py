@@ -39,15 +39,17 @@ def test_received_message_is_invisible_then_reappears(sqs, queue_url):
             == first["Attributes"]["ApproximateFirstReceiveTimestamp"])
 
 
-def test_queue_visibility_timeout_is_default(sqs, make_queue):
-    url = make_queue(attributes={"VisibilityTimeout": "2"})
+def test_queue_visibility_timeout_is_default(manual_sqs, manual_server, make_queue):
+    """(On the manual clock, with AWS's default of 30 s.)"""
+    sqs = manual_sqs
+    url = make_queue(client=sqs)
     sqs.send_message(QueueUrl=url, MessageBody="q-vis")
-    start = time.monotonic()
     assert receive_one(sqs, url) is not None
+    manual_server.advance(29.9)
     assert receive_one(sqs, url) is None
-    again = wait_until(lambda: receive_one(sqs, url, WaitTimeSeconds=1), timeout=15)
+    manual_server.advance(0.1)
+    again = receive_one(sqs, url)
     assert again is not None and again["Attributes"]["ApproximateReceiveCount"] == "2"
-    assert time.monotonic() - start >= 1.8
 
 
 def test_change_visibility_to_zero_releases_at_once(sqs, queue_url):
@@ -61,14 +63,20 @@ def test_change_visibility_to_zero_releases_at_once(sqs, queue_url):
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"
 
 
-def test_change_visibility_extends(sqs, queue_url):
+def test_change_visibility_extends(manual_sqs, manual_server, make_queue):
+    """(On the manual clock: the subject is the new timeout, not seconds of waiting.)"""
+    sqs = manual_sqs
+    queue_url = make_queue(client=sqs)
     sqs.send_message(QueueUrl=queue_url, MessageBody="extend")
     msg = receive_one(sqs, queue_url, VisibilityTimeout=2)
     sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"],
                                   VisibilityTimeout=60)
-    resp = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=3)
+    manual_server.advance(3)
+    resp = sqs.receive_message(QueueUrl=queue_url)
     assert resp.get("Messages", []) == [], "still invisible after the original 2 s"
     assert counters(sqs, queue_url)[:2] == (0, 1)
+    manual_server.advance(57)  # 60 s after the change
+    assert receive_one(sqs, queue_url)["Body"] == "extend"
 
 
 def test_receive_visibility_zero(sqs, queue_url):
@@ -109,12 +117,17 @@ def test_deleted_message_visibility_change_fails(sqs, queue_url):
 # --------------------------------------------------------------------------- delay
 
 
-def test_queue_delay(sqs, make_queue):
-    url = make_queue(attributes={"DelaySeconds": "2"})
+def test_queue_delay(manual_sqs, manual_server, make_queue):
+    """(On the manual clock, with the longest delay, 15 minutes.)"""
+    sqs = manual_sqs
+    url = make_queue(attributes={"DelaySeconds": "900"}, client=sqs)
     sqs.send_message(QueueUrl=url, MessageBody="delayed")
     assert receive_one(sqs, url) is None, "not receivable during the delay"
     assert counters(sqs, url) == (0, 0, 1)
-    msg = wait_until(lambda: receive_one(sqs, url, WaitTimeSeconds=1), timeout=15)
+    manual_server.advance(899.9)
+    assert receive_one(sqs, url) is None
+    manual_server.advance(0.1)
+    msg = receive_one(sqs, url)
     assert msg is not None and msg["Body"] == "delayed"
 
 
