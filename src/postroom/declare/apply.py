@@ -37,6 +37,7 @@ class Applier:
         self.endpoint_url = endpoint_url
         self.report = report
         self._clients: dict[tuple[str, str, str], Any] = {}
+        self._session: Any = None  # one boto3 session: each service model is loaded once
 
     def apply(self, config: Config) -> int:
         """Apply everything; the number of changes made (0 when all was already so)."""
@@ -69,7 +70,9 @@ class Applier:
             import boto3
             from botocore.config import Config as BotoConfig
 
-            self._clients[key] = boto3.session.Session().client(
+            if self._session is None:
+                self._session = boto3.session.Session()
+            self._clients[key] = self._session.client(
                 service, endpoint_url=self.endpoint_url, region_name=res.region,
                 # A 12-digit access key id is the account (see the README); "test" is the default.
                 aws_access_key_id=res.account if res.account != DEFAULT_ACCOUNT else "test",

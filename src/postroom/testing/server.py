@@ -53,7 +53,7 @@ class PostroomServer:
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self._log_dir, env=dict(os.environ, PYTHONUNBUFFERED="1"),
             )
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # real time: this process waits for another
         while time.monotonic() < deadline:
             found = _READY.search(self.log_path.read_bytes(), offset)
             if found:
