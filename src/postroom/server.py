@@ -149,7 +149,7 @@ async def _announce(server: uvicorn.Server, host: str, port: int, storage: str, 
     elapsed = (time.monotonic() - started) * 1000
     log.info(
         "postroom %s ready on http://%s:%d (storage: %s, %.0f ms)",
-        __version__, host, port, storage, elapsed,
+        __version__, f"[{host}]" if ":" in host else host, port, storage, elapsed,
     )
 
 
