@@ -141,3 +141,28 @@ def test_the_resources_example_applies(fresh, tmp_path):
     assert [m["Body"] for m in got] == ["kept"]
     assert fresh.client("lambda").get_function(FunctionName="worker")["Configuration"]["Environment"] == {
         "Variables": {"STAGE": "dev"}}
+
+
+def test_postroom_arg_reaches_the_server(tmp_path):
+    (tmp_path / "test_limit.py").write_text(textwrap.dedent('''
+        import pytest
+        from botocore.exceptions import ClientError
+
+
+        def test_over_limit(postroom):
+            sqs = postroom.client("sqs")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="a")
+            sqs.send_message(QueueUrl=url, MessageBody="b")
+            assert sqs.receive_message(QueueUrl=url)["Messages"]
+            with pytest.raises(ClientError, match="OverLimit"):
+                sqs.receive_message(QueueUrl=url)
+    '''))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--postroom-arg=--sqs-max-in-flight=1", "test_limit.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
