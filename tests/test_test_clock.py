@@ -101,7 +101,8 @@ def test_control_paths_refuse_other_methods(pr):
 
 
 def test_reset_empties_queues_topics_and_cool_downs(pr, sqs):
-    sns = pr.client("sns")
+    sns, logs = pr.client("sns"), pr.client("logs")
+    logs.create_log_group(logGroupName="kept")
     url = sqs.create_queue(QueueName="kept")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="m")
     topic = sns.create_topic(Name="t")["TopicArn"]
@@ -111,6 +112,8 @@ def test_reset_empties_queues_topics_and_cool_downs(pr, sqs):
     pr.reset()
     assert sqs.list_queues().get("QueueUrls", []) == []
     assert sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == []
+    assert logs.describe_log_groups()["logGroups"] == []
+    logs.create_log_group(logGroupName="kept")  # no cached copy says it exists
     with pytest.raises(ClientError) as info:
         sqs.send_message(QueueUrl=url, MessageBody="m")
     assert error_code(info.value) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
@@ -322,3 +325,22 @@ def test_async_invoke_retries_wait_for_engine_time(pr, sqs):
     assert count_messages(sqs, attempts, 1) == 1
     pr.advance(3600)
     assert count_messages(sqs, attempts, 1, timeout=0.5) == 0  # two retries, then no more
+
+
+def test_functions_and_their_logs_work_while_time_stands_still(pr):
+    from lambda_helpers import create_function
+
+    lam, logs = pr.client("lambda"), pr.client("logs")
+    name = create_function(lam, {"app.py": "def handler(event, context):\n    print('hi', event)\n    return 1\n"})
+    before = pr.now_ms()
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b'{"n": 1}')["Payload"].read()) == 1
+    deadline = time.monotonic() + 10  # lines are flushed on real time, not engine time
+    lines: list[str] = []
+    while not any("hi {'n': 1}" in line for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        lines = [e["message"] for e in found]
+    assert any("hi {'n': 1}" in line for line in lines), lines
+    assert pr.now_ms() == before
+    pr.reset()
+    assert lam.list_functions()["Functions"] == []

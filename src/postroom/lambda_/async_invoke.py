@@ -44,6 +44,7 @@ class AsyncInvoker:
     async def start(self) -> None:
         # One process owns the SQLite data directory, so any lease left is a crashed run's.
         await self.store.release_leases()
+        self._stopping = False  # started again after a stop (POST /_postroom/reset)
         self._loop_task = asyncio.create_task(self._loop(), name="lambda-async")
 
     async def stop(self) -> None:

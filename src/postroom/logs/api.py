@@ -55,6 +55,7 @@ class LogsApi:
             await self._store.ensure_and_append(batches, self._clock.now_ms())
 
     def start(self) -> None:
+        self._closing = False  # started again after a stop (POST /_postroom/reset)
         self._task = asyncio.create_task(self._run(), name="postroom-logs-writer")
 
     async def stop(self) -> None:
@@ -70,7 +71,10 @@ class LogsApi:
     async def _run(self) -> None:
         while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await self._clock.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
+                # Real time on purpose: the flush interval bounds how long a written line
+                # waits in memory, not when anything happens in the engine; on a manual
+                # clock, lines must still appear while time stands still.
+                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
             self._wake.clear()
             try:
                 await self.flush()

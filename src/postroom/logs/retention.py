@@ -46,6 +46,7 @@ class RetentionSweep:
         return total
 
     def start(self) -> None:
+        self._closing = False  # started again after a stop (POST /_postroom/reset)
         self._task = asyncio.create_task(self._run(), name="postroom-logs-retention")
 
     async def stop(self) -> None:

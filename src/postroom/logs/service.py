@@ -49,6 +49,9 @@ class LogsService:
         await self.retention.stop()
         await self.api.stop()
 
+    async def reset(self) -> None:
+        await self.stop()  # buffered lines are flushed, then emptied with everything else
+
     async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         handler = self.operations.get(operation)
         if handler is None:

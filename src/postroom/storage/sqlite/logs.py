@@ -56,6 +56,11 @@ class SqliteLogStore:
         self.streams: dict[int, dict[str, LogStreamRecord]] = {}  # group id -> name -> stream
         self.streams_by_id: dict[int, LogStreamRecord] = {}
 
+    def forget(self) -> None:
+        """Drop the cached copies (storage was emptied)."""
+        for cache in (self.groups, self.groups_by_id, self.streams, self.streams_by_id):
+            cache.clear()
+
     # drain=True below: loading, reading, deleting and expiring run on a full disk too.
     async def load(self) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:

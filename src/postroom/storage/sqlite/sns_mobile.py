@@ -27,6 +27,11 @@ class SqliteSnsMobileStore:
         self._sms: dict[tuple[str, str], dict[str, str]] = {}
         self._numbers: dict[tuple[str, str], dict[str, str]] = {}
 
+    def forget(self) -> None:
+        """Drop the cached copies (storage was emptied)."""
+        for cache in (self.applications, self.endpoints, self._sms, self._numbers):
+            cache.clear()
+
     async def load(self) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], ...]:
             return (

@@ -112,13 +112,18 @@ class SqliteStore:
             self._lock.release()
 
     async def reset(self) -> None:
-        """Delete every row of every table (the schema stays) and every cached copy."""
+        """Delete every row of every table (the schema stays) and every cached copy: each
+        sub-store (``topics``, ``logs``, ...) drops its caches in its ``forget()``."""
         committer = self._committer
 
         def op(conn: sqlite3.Connection, txn: Txn) -> None:
-            tables = [row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name != 'meta'"
-            )]
+            # Virtual tables are emptied through themselves, never through their shadow tables.
+            try:
+                listed = [(row[1], row[2]) for row in conn.execute("PRAGMA main.table_list")]
+            except sqlite3.OperationalError:  # SQLite before 3.37 has no table_list
+                listed = [(row[0], "table") for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            tables = [name for name, kind in listed
+                      if kind in ("table", "virtual") and not name.startswith("sqlite_") and name != "meta"]
             for table in tables:
                 conn.execute(f'DELETE FROM "{table}"')
             committer.totals.clear()  # owned by the storage thread, which runs this
@@ -126,8 +131,10 @@ class SqliteStore:
         await committer.run(op)
         self._by_name.clear()
         self._by_id.clear()
-        self.topics.forget()
-        self.functions.forget()
+        for part in vars(self).values():
+            forget = getattr(part, "forget", None)
+            if callable(forget):
+                forget()
 
     @property
     def commit_histograms(self) -> tuple[Histogram, Histogram]:
