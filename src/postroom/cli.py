@@ -67,12 +67,12 @@ def serve(
     from postroom.clock import Clock, ManualClock, SystemClock
     from postroom.declare.config import ConfigError, load
     from postroom.server import ServerConfig
+    from postroom.server import serve as run_server
 
     try:  # a broken file stops the start before anything listens
         resources = load(config_file) if config_file is not None else None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    from postroom.server import serve as run_server
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
