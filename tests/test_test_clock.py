@@ -101,8 +101,9 @@ def test_control_paths_refuse_other_methods(pr):
 
 
 def test_reset_empties_queues_topics_and_cool_downs(pr, sqs):
-    sns, logs = pr.client("sns"), pr.client("logs")
+    sns, logs, iam = pr.client("sns"), pr.client("logs"), pr.client("iam")
     logs.create_log_group(logGroupName="kept")
+    iam.create_user(UserName="kept")
     url = sqs.create_queue(QueueName="kept")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="m")
     topic = sns.create_topic(Name="t")["TopicArn"]
@@ -114,6 +115,8 @@ def test_reset_empties_queues_topics_and_cool_downs(pr, sqs):
     assert sns.list_topics()["Topics"] == [] and sns.list_subscriptions()["Subscriptions"] == []
     assert logs.describe_log_groups()["logGroups"] == []
     logs.create_log_group(logGroupName="kept")  # no cached copy says it exists
+    assert iam.list_users()["Users"] == []
+    iam.create_user(UserName="kept")
     with pytest.raises(ClientError) as info:
         sqs.send_message(QueueUrl=url, MessageBody="m")
     assert error_code(info.value) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")

@@ -56,6 +56,9 @@ class IamService:
     async def stop(self) -> None:
         pass
 
+    async def reset(self) -> None:
+        pass  # nothing in memory but the store's caches, which the store forgets
+
     async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         handler = self.operations.get(operation)
         if handler is None:

@@ -53,6 +53,7 @@ class AsyncInvoker:
         self._stopping = True
         self._wake.set()
         if self._loop_task is not None:
+            # Real time on purpose: a bound on how long a stop may take, not engine time.
             await asyncio.wait([self._loop_task], timeout=5)
             self._loop_task.cancel()
         running = list(self._running)

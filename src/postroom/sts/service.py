@@ -60,6 +60,9 @@ class StsService:
     async def stop(self) -> None:
         pass
 
+    async def reset(self) -> None:
+        pass  # nothing in memory but the store's caches, which the store forgets
+
     def http_routes(self) -> dict[str, RawRoute]:
         return {}
 

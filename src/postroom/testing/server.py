@@ -119,7 +119,7 @@ class PostroomServer:
         return int(self._control("/_postroom/clock")["now_ms"])
 
     def reset(self) -> None:
-        """Delete every queue, message, topic, subscription and function."""
+        """Delete everything: queues, topics, functions, log groups, IAM entities..."""
         self._control("/_postroom/reset", {})
 
     def _control(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

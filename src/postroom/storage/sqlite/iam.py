@@ -53,6 +53,11 @@ class SqliteIamStore:
         self.access_keys: dict[str, AccessKeyRecord] = {}
         self.sessions: dict[str, SessionRecord] = {}
 
+    def forget(self) -> None:
+        """Drop the cached copies (storage was emptied)."""
+        for cache in (self.roles, self.policies, self.users, self.access_keys, self.sessions):
+            cache.clear()
+
     async def load(self) -> None:
         def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[Any], ...]:
             return tuple(
