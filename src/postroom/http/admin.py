@@ -46,7 +46,11 @@ class Admin:
         if path == CLOCK_PATH and method == "POST":
             return await self._move_clock(body)
         if path == RESET_PATH and method == "POST":
-            await self.reset()
+            try:
+                await self.reset()
+            except Exception:  # a bug, not bad input: logged, answered in JSON
+                log.exception("reset failed")
+                return _error(500, "InternalFailure", "The reset failed; see the server's log.")
             return _json(200, {"status": "reset"})
         return _error(405, "MethodNotAllowed", f"{method} is not allowed on {path}.")
 
@@ -54,16 +58,18 @@ class Admin:
         """Stop every service's background work, empty storage, start them again."""
         async with self._resetting:
             stopped = []
-            for svc in reversed(self.services):
-                reset = getattr(svc, "reset", None)
-                if reset is None:  # storage is still emptied; only its caches are left
-                    log.warning("service %s has no reset(): its in-memory caches are kept", svc.name)
-                    continue
-                await reset()
-                stopped.append(svc)
-            await self.reset_storage()
-            for svc in reversed(stopped):
-                await svc.start()
+            try:
+                for svc in reversed(self.services):
+                    reset = getattr(svc, "reset", None)
+                    if reset is None:  # storage is still emptied; only its caches are left
+                        log.warning("service %s has no reset(): its in-memory caches are kept", svc.name)
+                        continue
+                    await reset()
+                    stopped.append(svc)
+                await self.reset_storage()
+            finally:  # whatever failed, what was stopped runs again
+                for svc in reversed(stopped):
+                    await svc.start()
 
     def _clock_state(self) -> Response:
         now = self.clock.now_ms()

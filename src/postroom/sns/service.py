@@ -77,7 +77,6 @@ class SnsService:
         await self.delivery.stop()
         self.delivery.forget()
         self._filters.clear()
-        self._dedup.clear()
 
     async def call(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         handler = self.operations.get(operation)
