@@ -124,9 +124,8 @@ def test_the_resources_example_applies(fresh, tmp_path):
     config = load(tmp_path / "postroom.toml")
     assert [len(config.of(k)) for k in ("queues", "topics", "subscriptions", "functions",
                                         "event_source_mappings")] == [2, 1, 1, 1, 1]
-    # Event source mappings are checked (names, types) but not applied here: they are served
-    # by the pollers, tested with them.
-    config.resources["event_source_mappings"] = []
+    # The mapping (applied last, below) would let the function take the queue's messages.
+    mappings, config.resources["event_source_mappings"] = config.resources["event_source_mappings"], []
     lines: list[str] = []
     assert Applier(fresh.url, lines.append).apply(config) == 6, lines
     assert Applier(fresh.url, lines.append).apply(config) == 0
@@ -139,8 +138,16 @@ def test_the_resources_example_applies(fresh, tmp_path):
         "type": {"DataType": "String", "StringValue": "order"}})
     got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in got] == ["kept"]
-    assert fresh.client("lambda").get_function(FunctionName="worker")["Configuration"]["Environment"] == {
+    lam = fresh.client("lambda")
+    assert lam.get_function(FunctionName="worker")["Configuration"]["Environment"] == {
         "Variables": {"STAGE": "dev"}}
+    config.resources["event_source_mappings"] = mappings
+    assert Applier(fresh.url, lines.append).apply(config) == 1, lines
+    assert Applier(fresh.url, lines.append).apply(config) == 0, lines
+    [mapping] = lam.list_event_source_mappings(FunctionName="worker")["EventSourceMappings"]
+    assert mapping["BatchSize"] == 10 and mapping["EventSourceArn"].endswith(":orders")
+    fresh.reset()
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
 
 
 def test_postroom_arg_reaches_the_server(tmp_path):

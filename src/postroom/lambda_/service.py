@@ -111,6 +111,7 @@ class LambdaService:
         pass
 
     async def reset(self) -> None:
+        await self.pollers.stop()
         await self.async_invoker.stop()
         if self.environments is not None:
             await self.environments.stop()  # every environment of every function ends

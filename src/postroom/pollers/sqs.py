@@ -362,6 +362,7 @@ class MappingPollers:
 
     async def start(self) -> None:
         """Bring every stored mapping to its settled state (a restart resumes polling)."""
+        self._stopping = False  # started again after a stop (POST /_postroom/reset)
         for uuid in list(self.store.mappings):
             await self._settle(uuid)
 

@@ -16,6 +16,10 @@ class SqliteMappingStore:
         self._committer = committer
         self.mappings: dict[str, MappingRecord] = {}
 
+    def forget(self) -> None:
+        """Drop the cached copies (storage was emptied)."""
+        self.mappings.clear()
+
     async def load(self) -> None:
         rows = await self._committer.run(
             lambda conn, txn: conn.execute("SELECT doc FROM lambda_event_source_mappings").fetchall(),
