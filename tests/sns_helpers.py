@@ -18,7 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -68,11 +71,20 @@ def sqs_queue_arn(sqs, url: str) -> str:
         "Attributes"]["QueueArn"]
 
 
-def get_records(endpoint: str) -> list[dict]:
-    """The would-be deliveries Postroom recorded (email, sms, lambda, ...), newest first."""
-    with urllib.request.urlopen(endpoint + RECORDS_PATH, timeout=10) as resp:
+def get_records(endpoint: str, access_key: str = ACCOUNT) -> list[dict]:
+    """The would-be deliveries Postroom recorded (email, sms, lambda, ...) for the signing
+    key's account, newest first (the records route needs a signed request)."""
+    with urllib.request.urlopen(signed_request(endpoint + RECORDS_PATH, access_key), timeout=10) as resp:
         assert resp.status == 200
         return json.loads(resp.read())
+
+
+def signed_request(url: str, access_key: str = "test", secret: str = "test", service: str = "sns",
+                   method: str = "GET", data: bytes | None = None) -> urllib.request.Request:
+    """A urllib request signed with SigV4 (botocore's signer), as an SDK would send it."""
+    aws = AWSRequest(method=method, url=url, data=data)
+    SigV4Auth(Credentials(access_key, secret), service, REGION).add_auth(aws)
+    return urllib.request.Request(url, data=data, headers=dict(aws.headers.items()), method=method)
 
 
 def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:

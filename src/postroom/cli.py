@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -46,13 +47,50 @@ def main() -> None:
     "--lambda-runtime", "lambda_runtimes", multiple=True, metavar="RUNTIME=EXECUTABLE",
     help="The interpreter for a runtime, e.g. python3.12=/usr/bin/python3.12 (repeatable).",
 )
+@click.option(
+    "--auth", "auth_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), envvar="POSTROOM_AUTH_FILE",
+    help="Access keys (TOML or JSON) to verify SigV4 signatures with; default: any key is accepted.",
+)
+@click.option(
+    "--allow-unsigned", is_flag=True, envvar="POSTROOM_ALLOW_UNSIGNED",
+    help="Also serve requests without AWS authentication (curl-style local use).",
+)
+@click.option(
+    "--allow-host", "allowed_hosts", multiple=True, metavar="NAME", envvar="POSTROOM_ALLOW_HOSTS",
+    help="A Host name to serve besides IP addresses and localhost (repeatable; * for any).",
+)
+@click.option(
+    "--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN", envvar="POSTROOM_CORS_ORIGINS",
+    help="An origin whose browser requests (CORS) are allowed (repeatable; * for any).",
+)
+@click.option("--idle-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a connection may stay open with no request in progress.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a client may take to send a request's headers.")
+@click.option("--body-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Longest pause (seconds) while a request body arrives.")
+@click.option("--max-body-memory", default=256, show_default=True, type=click.IntRange(16),
+              help="MiB of request bodies held at once across all connections.")
+@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1),
+              help="Open connections (or running requests) above which requests answer 503.")
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
+    auth_file: Path | None, allow_unsigned: bool, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
+    idle_timeout: float, header_timeout: float, body_timeout: float, max_body_memory: int,
+    max_connections: int,
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
+    from postroom.http.keys import KeyFileError, load_keys
+    from postroom.http.limits import HttpLimits
     from postroom.server import ServerConfig
     from postroom.server import serve as run_server
+
+    if auth_file is not None:
+        try:
+            load_keys(auth_file)  # fail here, with the file's problem, before anything starts
+        except KeyFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--auth") from None
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -62,7 +100,14 @@ def serve(
         host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
         sqs_max_in_flight=sqs_max_in_flight, lambda_retry_scale=lambda_retry_scale,
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
+        auth_file=auth_file, allow_unsigned=allow_unsigned, allowed_hosts=_split(allowed_hosts),
+        cors_origins=_split(cors_origins),
+        http_limits=HttpLimits(
+            idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
+            body_memory=max_body_memory * 1024 * 1024, max_connections=max_connections,
+        ),
     )
+    os.umask(0o077)  # data files 0600, directories 0700: stored messages are private
     from postroom.storage.errors import StorageError
 
     try:
@@ -86,3 +131,9 @@ def _runtimes(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected RUNTIME=EXECUTABLE, got {value!r}", param_hint="--lambda-runtime")
         out[runtime] = executable
     return out
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeated options, each of which may also hold a comma- or space-separated list (the
+    environment variables' form)."""
+    return tuple(part for value in values for part in value.replace(",", " ").split())

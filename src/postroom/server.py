@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -16,6 +17,13 @@ import uvicorn
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
 from postroom.http.app import PostroomApp
+from postroom.http.auth import AuthConfig, auth_step
+from postroom.http.cors import CorsPolicy, cors_step, method_step
+from postroom.http.hosts import HostPolicy, host_step
+from postroom.http.keys import load_keys
+from postroom.http.limits import HttpLimits
+from postroom.http.protocol import protocol_class
+from postroom.http.router import Router
 from postroom.services import Deps, Settings, build_services
 from postroom.storage.sqlite import SqliteStore
 
@@ -41,19 +49,29 @@ class ServerConfig:
     lambda_retry_scale: float = 1.0  # async-invocation retry waits multiplied by this
     lambda_idle_timeout: float = 300.0
     lambda_runtimes: dict[str, str] = field(default_factory=dict)
+    auth_file: Path | None = None  # access keys to verify signatures with; None: any key
+    allow_unsigned: bool = False  # serve unsigned requests (curl-style local use)
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides IPs and localhost ("*": any)
+    cors_origins: tuple[str, ...] = ()  # origins whose CORS preflights are answered ("*": any)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     """Run the server until it is told to stop; shut everything down cleanly."""
     started = time.monotonic()
     clock = clock or SystemClock()
+    keys = load_keys(config.auth_file) if config.auth_file is not None else None
+    # With verified signatures, function environments get a secret no one else knows.
+    function_secret = secrets.token_urlsafe(30) if keys is not None else "test"
+    if config.data_dir is not None:
+        _private_dir(config.data_dir)
     store = SqliteStore(config.data_dir)
     await store.start()
     settings = Settings(
         data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight,
         endpoint_url=f"http://{_local_host(config.host)}:{config.port}",
         lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
-        lambda_runtimes=config.lambda_runtimes,
+        lambda_runtimes=config.lambda_runtimes, function_secret=function_secret,
     )
     services = build_services(Deps(store, clock, settings))
     started_services = []
@@ -66,13 +84,20 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             await svc.stop()
         await store.close()
         raise
-    app = PostroomApp(services, store.description)
+    router = Router(services)
+    steps = [
+        host_step(HostPolicy(config.host, config.allowed_hosts), router),
+        cors_step(CorsPolicy(config.cors_origins), router),
+        method_step(router),
+        auth_step(AuthConfig(keys, config.allow_unsigned, function_secret if keys else None), router, clock),
+    ]
+    app = PostroomApp(services, store.description, steps, config.http_limits, router=router)
     server = _Server(
         uvicorn.Config(
             app,
             host=config.host,
             port=config.port,
-            http="httptools",
+            http=protocol_class(config.http_limits),
             loop="none",
             lifespan="off",
             access_log=False,
@@ -80,7 +105,8 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             server_header=False,
             proxy_headers=False,
             date_header=False,
-            timeout_keep_alive=75,
+            timeout_keep_alive=int(config.http_limits.idle_timeout),
+            limit_concurrency=config.http_limits.max_connections,
             timeout_graceful_shutdown=10,
         )
     )
@@ -123,3 +149,10 @@ def _local_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
+
+
+def _private_dir(path: Path) -> None:
+    """The data directory readable by its owner only (0700): queues hold other people's
+    messages. Files in it are created 0600 (``postroom serve`` sets the umask)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)

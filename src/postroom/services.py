@@ -43,6 +43,7 @@ class Settings:
     data_dir: Path | None = None  # None: nothing on disk
     sqs_max_in_flight: int = 120_000
     endpoint_url: str = "http://127.0.0.1:4566"  # how local processes reach this server
+    function_secret: str = "test"  # the secret key function environments sign with
     lambda_retry_scale: float = 1.0
     lambda_idle_timeout: float = 300.0
     lambda_runtimes: dict[str, str] = field(default_factory=dict)
@@ -70,7 +71,8 @@ def _lambda(deps: Deps) -> Service:
 
     settings = deps.settings
     runtime = RuntimeSettings(
-        endpoint_url=settings.endpoint_url, idle_timeout_s=settings.lambda_idle_timeout,
+        endpoint_url=settings.endpoint_url, secret_access_key=settings.function_secret,
+        idle_timeout_s=settings.lambda_idle_timeout,
         interpreters=dict(settings.lambda_runtimes),
     )
     svc = LambdaService(

@@ -1,44 +1,58 @@
 """The ASGI application: HTTP in, the request pipeline, HTTP out.
 
-One endpoint serves every service and protocol. The app reads the body (bounded), answers
-the few fixed routes (``/health``, services' extra GET paths) and hands everything else to
-the pipeline, whose innermost handler is the router (decode, call, encode).
+One endpoint serves every service and protocol. The app reads the body within the request
+limits (size declared up front, pauses, memory held at once) and hands the request to the
+pipeline, whose steps check host, CORS, method and authentication; its innermost handler
+answers the fixed routes (``/health``, services' extra GET paths) or calls the router
+(decode, call, encode).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
 from postroom import __version__
+from postroom.http.limits import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES, BodyBudget, HttpLimits
 from postroom.http.pipeline import Handler, Step, build_pipeline
 from postroom.http.request import Request, Response
-from postroom.http.router import XML, Router
+from postroom.http.router import Router
+from postroom.http.sigv4 import is_presigned
 from postroom.ids import new_id
 from postroom.protocol.context import make_context
 from postroom.protocol.errors import AWSError
-from postroom.protocol.query import encode_query_error
 from postroom.service import RawRoute, Service
 
-MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a 1 MiB message, percent-encoded, fits with room to spare
-# rest-json uploads (a function's 50 MB zip, base64-encoded in JSON) need more room.
-MAX_UPLOAD_BYTES = 70 * 1024 * 1024
+_CLOSE = (b"connection", b"close")
+
+
+class BodyError(Exception):
+    """The body could not be read within the limits: answer ``error`` and close."""
+
+    def __init__(self, error: AWSError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class PostroomApp:
     """Reads requests, runs them through the pipeline, writes the answers."""
 
     def __init__(
-        self, services: Sequence[Service], storage_description: str, steps: Sequence[Step] = ()
+        self, services: Sequence[Service], storage_description: str, steps: Sequence[Step] = (),
+        limits: HttpLimits | None = None, router: Router | None = None,
     ) -> None:
-        self.router = Router(services)
+        self.router = router or Router(services)
         self.storage_description = storage_description
+        self.limits = limits or HttpLimits()
+        self.budget = BodyBudget(self.limits.body_memory)
         self.routes: dict[str, RawRoute] = {}
         for svc in services:
             self.routes.update(svc.http_routes())
-        self.handle: Handler = build_pipeline(steps, self.router.handle)
+        self.handle: Handler = build_pipeline(steps, self._endpoint)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -47,29 +61,33 @@ class PostroomApp:
         request_id = new_id()
         raw_path = scope.get("raw_path")
         raw = raw_path.decode("latin-1") if raw_path else scope["path"]
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        scheme = scope.get("scheme", "http")
+        host = _text(headers.get(b"host")) or "localhost"
+        credential = _text(headers.get(b"authorization"))
+        if credential is None and is_presigned(query_string):
+            credential = _presigned_credential(query_string)
+        ctx = make_context(credential, host, scheme, request_id)
+        request = Request(scope["method"], scope["path"], raw, query_string, headers, b"", scheme, ctx)
         limit = MAX_UPLOAD_BYTES if self.router.rest_json_for(scope["method"], raw) else MAX_REQUEST_BYTES
         try:
-            body = await _read_body(receive, limit)
-        except AWSError as error:
-            await _respond(send, Response(error.status, XML, encode_query_error(None, error, request_id)), request_id)
+            request.body = await self._read_body(headers, receive, limit)
+        except BodyError as exc:
+            response = self.router.error_response(request, exc.error)
+            response.headers.append(_CLOSE)  # the rest of the body is never read
+            await _respond(send, response, request_id)
             return
-        path = scope["path"]
-        query_string = scope.get("query_string", b"").decode("latin-1")
-        if scope["method"] == "GET":
-            if path == "/health":
-                await _respond(send, self._health(), request_id)
-                return
-            route = self.routes.get(path)
-            if route is not None:
-                status, content_type, payload = await route(query_string)
-                await _respond(send, Response(status, content_type, payload), request_id)
-                return
-        scheme = scope.get("scheme", "http")
-        ctx = make_context(
-            _text(headers.get(b"authorization")), _text(headers.get(b"host")) or "localhost", scheme, request_id
-        )
-        request = Request(scope["method"], path, raw, query_string, headers, body, scheme, ctx)
         await _respond(send, await self.handle(request), request_id)
+
+    async def _endpoint(self, request: Request) -> Response:
+        if request.method == "GET":
+            if request.path == "/health":
+                return self._health()
+            route = self.routes.get(request.path)
+            if route is not None:
+                status, content_type, payload = await route(request.query_string, request.ctx)
+                return Response(status, content_type, payload)
+        return await self.router.handle(request)
 
     def _health(self) -> Response:
         doc = {
@@ -80,27 +98,73 @@ class PostroomApp:
         }
         return Response(200, b"application/json", orjson.dumps(doc))
 
+    async def _read_body(self, headers: dict[bytes, bytes], receive: Any, limit: int) -> bytes:
+        """The body, refused before it is read if its declared size is over ``limit``;
+        its size is reserved from the memory budget while the request runs."""
+        declared = _content_length(headers.get(b"content-length"))
+        if declared is not None and declared > limit:
+            raise BodyError(_too_large(limit))
+        if declared == 0:
+            return b""
+        reserve = declared if declared is not None else limit
+        if not await self.budget.reserve(reserve, self.limits.body_timeout):
+            raise BodyError(AWSError(
+                "ServiceUnavailable", "Too many large requests are in progress; retry shortly.",
+                status=503, sender=False,
+            ))
+        try:
+            return await self._receive_body(receive, limit, declared)
+        finally:
+            self.budget.release(reserve)
+
+    async def _receive_body(self, receive: Any, limit: int, declared: int | None) -> bytes:
+        buffer = bytearray()
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), self.limits.body_timeout)
+            except TimeoutError:
+                raise BodyError(AWSError(
+                    "RequestTimeout",
+                    "Your socket connection to the server was not read from or written to within "
+                    "the timeout period. Idle connections will be closed.",
+                )) from None
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            if chunk:
+                if not buffer and not message.get("more_body", False):
+                    return chunk  # the whole body in one piece: no copy
+                if len(buffer) + len(chunk) > limit:
+                    raise BodyError(_too_large(limit))
+                buffer += chunk
+            if not message.get("more_body", False):
+                break
+        return bytes(buffer)
+
+
+def _too_large(limit: int) -> AWSError:
+    return AWSError("RequestEntityTooLarge", f"Request body is larger than {limit} bytes.", status=413)
+
+
+def _content_length(value: bytes | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _presigned_credential(query: str) -> str | None:
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key == "X-Amz-Credential":
+            return unquote(value)
+    return None
+
 
 def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
-
-
-async def _read_body(receive: Any, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise AWSError("RequestEntityTooLarge", f"Request body is larger than {limit} bytes.", status=413)
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
 
 async def _respond(send: Any, response: Response, request_id: str) -> None:

@@ -67,6 +67,31 @@ class Router:
         first = raw_path.lstrip("/").split("/", 1)[0]
         return first in self.rest_routes
 
+    def error_response(self, request: Request, error: AWSError) -> Response:
+        """``error`` in the protocol ``request`` speaks (for answers given before routing)."""
+        target = request.headers.get(b"x-amz-target")
+        if target is not None:
+            svc = self.by_target.get(target.decode("latin-1").partition(".")[0])
+            model = svc.model if svc is not None else None
+            json11 = model is not None and model.metadata.get("jsonVersion") == "1.1"
+            payload, extra = encode_json_error(model, error)
+            return Response(error.status, JSON_11 if json11 else JSON_10, payload, extra)
+        if self.rest_routes and self.rest_json_for(request.method, request.raw_path):
+            encoded = encode_restjson_error(error)
+            return Response(encoded.status, encoded.content_type, encoded.body, encoded.headers)
+        svc = self._query_service(request.ctx.service, None, request.path)
+        payload = encode_query_error(svc.model if svc is not None else None, error, request.ctx.request_id)
+        return Response(error.status, XML, payload)
+
+    def allowed_methods(self, request: Request) -> tuple[str, ...]:
+        """The methods AWS accepts for the protocol ``request`` speaks: POST for AWS JSON,
+        GET and POST for Query; rest-json routes name their own."""
+        if b"x-amz-target" in request.headers:
+            return ("POST",)
+        if self.rest_routes and self.rest_json_for(request.method, request.raw_path):
+            return ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
+        return ("GET", "POST")
+
     async def handle(self, request: Request) -> Response:
         target = request.headers.get(b"x-amz-target")
         if target is not None:

@@ -162,7 +162,7 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
         return {"MessageId": pub.message_id}
     if p.get("TargetArn") and mobile.ENDPOINT_ARN.match(p["TargetArn"]):
         return await _publish_to_endpoint(svc, p, now)
-    topic = svc.topic(target, ctx.region)
+    topic = svc.topic(target, ctx.region, ctx)
     pub = validate(p, topic, now)
     await fan_out(svc, topic, [pub], ctx, now)
     out = {"MessageId": pub.message_id}
@@ -201,7 +201,7 @@ def _endpoint_enabled(svc: SnsService, arn: str) -> bool:
 
 
 async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     entries = p["PublishBatchRequestEntries"]
     if not entries:
         raise batch_error("EmptyBatchRequestException", "The batch request doesn't contain any entries")

@@ -77,7 +77,7 @@ def _fifo_pair(topic_arn: str, protocol: str, endpoint: str) -> bool:
 
 
 async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     protocol = p["Protocol"]
     if protocol not in limits.PROTOCOLS:
         raise invalid_parameter(f"Amazon SNS does not support this protocol string: {protocol}")
@@ -170,7 +170,7 @@ async def list_subscriptions(svc: SnsService, p: dict[str, Any], ctx: RequestCon
 
 
 async def list_subscriptions_by_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     subs = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn]
     return _listing(subs, p.get("NextToken"))
 

@@ -172,12 +172,15 @@ class SqliteTopicStore:
 
         await self._committer.run(op, drain=True)
 
-    async def records(self, limit: int = 1000) -> list[dict[str, object]]:
+    async def records(self, limit: int = 1000, account: str | None = None) -> list[dict[str, object]]:
+        """The newest recorded deliveries, of one account's subscriptions or (None) all."""
+        pattern = f"arn:%:sns:%:{account}:%" if account is not None else "%"
+
         def op(conn: sqlite3.Connection, txn: Txn) -> list[dict[str, object]]:
             rows = conn.execute(
                 "SELECT id, subscription_arn, protocol, endpoint, payload, created_at FROM sns_records"
-                " ORDER BY id DESC LIMIT ?",
-                (limit,),
+                " WHERE subscription_arn LIKE ? ORDER BY id DESC LIMIT ?",
+                (pattern, limit),
             ).fetchall()
             return [
                 {"id": i, "subscriptionArn": s, "protocol": p, "endpoint": e, "message": orjson.loads(m), "timestamp": t}
