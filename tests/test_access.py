@@ -15,11 +15,13 @@ import xml.etree.ElementTree as ET
 import boto3
 import botocore.auth
 import pytest
-from botocore.exceptions import ClientError
-from http_raw import request as raw_request
-from lambda_helpers import create_function
-from server import CLIENT_CONFIG, REGION, ServerProcess, make_client, unique_name
-from sns_helpers import get_records, signed_request
+
+pytest.register_assert_rewrite("sns_helpers")
+from botocore.exceptions import ClientError  # noqa: E402
+from http_raw import request as raw_request  # noqa: E402
+from lambda_helpers import create_function  # noqa: E402
+from server import CLIENT_CONFIG, REGION, ServerProcess, make_client, unique_name  # noqa: E402
+from sns_helpers import get_records, signed_request  # noqa: E402
 
 ALICE, BOB = "111111111111", "222222222222"
 KEYS_TOML = f"""

@@ -23,6 +23,7 @@ from postroom.sns.envelope import Publication, dumps, notification
 from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
 from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.sns_fifo import FifoPublication
+from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -158,7 +159,10 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
             raise invalid_parameter(f"PhoneNumber Reason: {phone} is not valid to publish to")
         pub = validate(p, None, now)
         if not sms.is_opted_out(svc, ctx.account, phone):  # AWS accepts, but never texts, opted-out numbers
-            await svc.topics.publish([], [], [("", "sms", phone, orjson.dumps({"Message": pub.message}), now)], now)
+            # No subscription: the row names the publisher's account instead, so that
+            # account (and only it) sees the record.
+            row = (DIRECT_RECORD_PREFIX + ctx.account, "sms", phone, orjson.dumps({"Message": pub.message}), now)
+            await svc.topics.publish([], [], [row], now)
         return {"MessageId": pub.message_id}
     if p.get("TargetArn") and mobile.ENDPOINT_ARN.match(p["TargetArn"]):
         return await _publish_to_endpoint(svc, p, now)
