@@ -80,14 +80,15 @@ def get_records(endpoint: str, access_key: str = ACCOUNT) -> list[dict]:
 
 
 def signed_request(url: str, access_key: str = "test", secret: str = "test", service: str = "sns",
-                   method: str = "GET", data: bytes | None = None) -> urllib.request.Request:
+                   method: str = "GET", data: bytes | None = None,
+                   headers: dict[str, str] | None = None) -> urllib.request.Request:
     """A urllib request signed with SigV4 (botocore's signer), as an SDK would send it."""
-    aws = AWSRequest(method=method, url=url, data=data)
+    aws = AWSRequest(method=method, url=url, data=data, headers=headers or {})
     SigV4Auth(Credentials(access_key, secret), service, REGION).add_auth(aws)
     return urllib.request.Request(url, data=data, headers=dict(aws.headers.items()), method=method)
 
 
-def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+def http_get(url: str | urllib.request.Request, timeout: float = 10.0) -> tuple[int, bytes]:
     """A plain unsigned GET (as a user's browser or an endpoint would fetch a SubscribeURL)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:

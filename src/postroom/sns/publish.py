@@ -195,7 +195,8 @@ async def _publish_to_endpoint(svc: SnsService, p: dict[str, Any], now: int) -> 
     record = {"Message": p["Message"], "MessageStructure": p.get("MessageStructure"), "MessageId": pub.message_id}
     if pub.attributes:
         record["MessageAttributes"] = pub.attributes
-    await svc.topics.publish([], [], [("", "application", found.arn, orjson.dumps(record), now)], now)
+    owner = DIRECT_RECORD_PREFIX + found.arn.split(":")[4]  # the endpoint's account sees the record
+    await svc.topics.publish([], [], [(owner, "application", found.arn, orjson.dumps(record), now)], now)
     return {"MessageId": pub.message_id}
 
 
