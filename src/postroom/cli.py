@@ -73,12 +73,16 @@ def main() -> None:
               help="MiB of request bodies held at once across all connections.")
 @click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1),
               help="Open connections (or running requests) above which requests answer 503.")
+@click.option("--sns-queue-policies", is_flag=True, envvar="POSTROOM_SNS_QUEUE_POLICIES",
+              help="SNS delivers to an SQS queue only if the queue policy allows it (as AWS does).")
+@click.option("--deny-private-targets", is_flag=True, envvar="POSTROOM_DENY_PRIVATE_TARGETS",
+              help="HTTP/S subscriptions may not target loopback, private or link-local addresses.")
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
     auth_file: Path | None, allow_unsigned: bool, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
     idle_timeout: float, header_timeout: float, body_timeout: float, max_body_memory: int,
-    max_connections: int,
+    max_connections: int, sns_queue_policies: bool, deny_private_targets: bool,
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
     from postroom.http.keys import KeyFileError, load_keys
@@ -102,6 +106,7 @@ def serve(
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
         auth_file=auth_file, allow_unsigned=allow_unsigned, allowed_hosts=_split(allowed_hosts),
         cors_origins=_split(cors_origins),
+        sns_queue_policies=sns_queue_policies, deny_private_targets=deny_private_targets,
         http_limits=HttpLimits(
             idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
             body_memory=max_body_memory * 1024 * 1024, max_connections=max_connections,

@@ -54,6 +54,8 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()  # Host names served besides IPs and localhost ("*": any)
     cors_origins: tuple[str, ...] = ()  # origins whose CORS preflights are answered ("*": any)
     http_limits: HttpLimits = field(default_factory=HttpLimits)
+    sns_queue_policies: bool = False  # SNS copies to SQS need the queue policy's permission
+    deny_private_targets: bool = False  # HTTP/S subscriptions may reach public addresses only
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
@@ -72,6 +74,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         endpoint_url=f"http://{_local_host(config.host)}:{config.port}",
         lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
         lambda_runtimes=config.lambda_runtimes, function_secret=function_secret,
+        sns_queue_policies=config.sns_queue_policies, deny_private_targets=config.deny_private_targets,
     )
     services = build_services(Deps(store, clock, settings))
     started_services = []
@@ -105,7 +108,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             server_header=False,
             proxy_headers=False,
             date_header=False,
-            timeout_keep_alive=int(config.http_limits.idle_timeout),
+            timeout_keep_alive=config.http_limits.idle_timeout,  # type: ignore[arg-type]  # a float works
             limit_concurrency=config.http_limits.max_connections,
             timeout_graceful_shutdown=10,
         )

@@ -310,8 +310,9 @@ class _Copies:
             )
             if sub.protocol == "sqs":
                 queue = svc.queues.queue(sub.endpoint)
-                if queue is None:
-                    # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
+                if queue is None or not svc.queue_allows(topic, queue):
+                    # The queue is gone, or its policy refuses SNS: a client-side error, so the
+                    # copy goes to the DLQ (or is dropped).
                     self.queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now, raw))
                     continue
                 self.queue_copies.append(

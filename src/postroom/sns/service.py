@@ -37,6 +37,7 @@ class SnsService:
 
     def __init__(
         self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
+        *, enforce_queue_policies: bool = False, deny_private_targets: bool = False,
     ) -> None:
         from postroom.sns import mobile as mobile_ops
         from postroom.sns import publish, sms, subscriptions
@@ -47,6 +48,10 @@ class SnsService:
         self.mobile = mobile
         self.queues = queues
         self.clock = clock
+        # Shared-deployment options: SQS copies need the queue policy's permission, as on
+        # AWS; HTTP/S subscriptions may reach public addresses only.
+        self.enforce_queue_policies = enforce_queue_policies
+        self.deny_private_targets = deny_private_targets
         self.signer = Signer(data_dir)
         self.delivery = HttpDelivery(self)
         self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
@@ -134,6 +139,18 @@ class SnsService:
                 f"User: arn:aws:iam::{ctx.account}:root is not authorized to perform: "
                 f"{action} on resource: {topic.arn}",
             )
+
+    def queue_allows(self, topic: TopicRecord, queue: QueueRef) -> bool:
+        """With queue policies enforced, whether ``queue``'s policy lets SNS send this
+        topic's messages (Principal sns.amazonaws.com, aws:SourceArn / aws:SourceAccount)."""
+        if not self.enforce_queue_policies:
+            return True
+        caller = Caller(service="sns.amazonaws.com", context={
+            "aws:sourcearn": topic.arn, "aws:sourceaccount": topic.account,
+        })
+        # Same-account queues too: on AWS the SNS service principal always needs the grant.
+        decision = evaluate(self.queues.policy(queue), caller, "sqs:SendMessage", queue.arn)
+        return decision is Decision.ALLOW
 
     def forget_filter(self, subscription_arn: str) -> None:
         self._filters.pop(subscription_arn, None)

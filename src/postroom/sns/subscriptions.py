@@ -19,6 +19,7 @@ from postroom.sns.errors import (
     not_found,
 )
 from postroom.sns.names import check_endpoint, new_subscription_arn, parse_topic_arn
+from postroom.sns.targets import is_public, literal_host
 from postroom.sns.topics import _page
 from postroom.sqs.api import parse_queue_arn
 from postroom.storage.base import SubscriptionRecord
@@ -82,6 +83,10 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
     if protocol not in limits.PROTOCOLS:
         raise invalid_parameter(f"Amazon SNS does not support this protocol string: {protocol}")
     endpoint = check_endpoint(protocol, p.get("Endpoint"))
+    if protocol in ("http", "https") and svc.deny_private_targets:
+        host = literal_host(endpoint)
+        if host is not None and not is_public(host):
+            raise invalid_parameter("Endpoint Reason: private and loopback addresses are not allowed on this server")
     if protocol == "sqs" and endpoint.endswith(".fifo") and topic.attributes.get("FifoTopic") != "true":
         raise invalid_parameter(
             "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics"
