@@ -402,3 +402,14 @@ def test_bad_auth_file_stops_the_server_at_start(tmp_path):
     proc = ServerProcess(tmp_path / "data", args=["--auth", str(bad)])
     with pytest.raises(RuntimeError, match="account must be a 12-digit string"):
         proc.start(timeout=10)
+
+
+def test_data_directory_is_private(authed):
+    """Stored messages are private: the data directory 0700, the files in it 0600 (unpacked
+    function code keeps its package's modes, as on AWS, inside the private directory)."""
+    _client(authed.endpoint, "sqs", "AKIAALICE", "alice-secret").create_queue(QueueName=unique_name("perm"))
+    assert authed.data_dir.stat().st_mode & 0o777 == 0o700
+    unpacked = authed.data_dir / "lambda" / "unpacked"
+    files = [p for p in authed.data_dir.rglob("*") if p.is_file() and unpacked not in p.parents]
+    assert files and all(p.stat().st_mode & 0o077 == 0 for p in files), [
+        (p.name, oct(p.stat().st_mode)) for p in files]

@@ -70,14 +70,21 @@ class PostroomApp:
         ctx = make_context(credential, host, scheme, request_id)
         request = Request(scope["method"], scope["path"], raw, query_string, headers, b"", scheme, ctx)
         limit = MAX_UPLOAD_BYTES if self.router.rest_json_for(scope["method"], raw) else MAX_REQUEST_BYTES
+        reserved = 0
         try:
-            request.body = await self._read_body(headers, receive, limit)
+            reserved = await self._reserve(headers, limit)
+            if reserved:
+                request.body = await self._receive_body(receive, limit)
         except BodyError as exc:
+            self.budget.release(reserved)
             response = self.router.error_response(request, exc.error)
             response.headers.append(_CLOSE)  # the rest of the body is never read
             await _respond(send, response, request_id)
             return
-        await _respond(send, await self.handle(request), request_id)
+        try:
+            await _respond(send, await self.handle(request), request_id)
+        finally:
+            self.budget.release(reserved)  # the body is held until the answer is sent
 
     async def _endpoint(self, request: Request) -> Response:
         if request.method == "GET":
@@ -98,26 +105,23 @@ class PostroomApp:
         }
         return Response(200, b"application/json", orjson.dumps(doc))
 
-    async def _read_body(self, headers: dict[bytes, bytes], receive: Any, limit: int) -> bytes:
-        """The body, refused before it is read if its declared size is over ``limit``;
-        its size is reserved from the memory budget while the request runs."""
+    async def _reserve(self, headers: dict[bytes, bytes], limit: int) -> int:
+        """Bytes reserved from the memory budget for this request's body (0: it has none);
+        a body declared larger than ``limit`` is refused before any of it is read."""
         declared = _content_length(headers.get(b"content-length"))
+        if declared is None and b"transfer-encoding" not in headers:
+            return 0  # HTTP/1.1: no length and not chunked means no body
         if declared is not None and declared > limit:
             raise BodyError(_too_large(limit))
-        if declared == 0:
-            return b""
-        reserve = declared if declared is not None else limit
-        if not await self.budget.reserve(reserve, self.limits.body_timeout):
+        size = declared if declared is not None else limit  # chunked: room for the largest
+        if size and not await self.budget.reserve(size, self.limits.body_timeout):
             raise BodyError(AWSError(
                 "ServiceUnavailable", "Too many large requests are in progress; retry shortly.",
                 status=503, sender=False,
             ))
-        try:
-            return await self._receive_body(receive, limit, declared)
-        finally:
-            self.budget.release(reserve)
+        return min(size, self.budget.capacity)
 
-    async def _receive_body(self, receive: Any, limit: int, declared: int | None) -> bytes:
+    async def _receive_body(self, receive: Any, limit: int) -> bytes:
         buffer = bytearray()
         while True:
             try:

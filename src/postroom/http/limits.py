@@ -61,6 +61,8 @@ class BodyBudget:
         return True
 
     def release(self, size: int) -> None:
+        if not size:
+            return
         self.used -= min(size, self.capacity)
         if self._freed is not None:
             self._freed.set()  # every waiter re-checks; the next to wait makes a new event
