@@ -340,7 +340,7 @@ def test_auth_presigned_urls(authed):
     short = sns.generate_presigned_url("list_topics", ExpiresIn=1, HttpMethod="GET")
     time.sleep(2.1)
     status, _, body = _fetch(short)
-    assert status == 403 and _xml_code(body) == "RequestExpired"
+    assert status == 400 and _xml_code(body) == "RequestExpired"
 
 
 @pytest.mark.parametrize("minutes,expect", [(-10, "Signature expired"), (10, "Signature not yet current"), (-4, None)])

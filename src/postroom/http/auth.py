@@ -103,8 +103,8 @@ def _check_time(stamp: str, signed_ms: int, expires: int | None, now_ms: int) ->
                 type_name="IncompleteSignatureException",
             )
         if now_ms > signed_ms + expires * 1000 or now_ms + SKEW_MS < signed_ms:
-            raise AWSError(
-                "RequestExpired", "Request has expired.", status=403, type_name="InvalidSignatureException"
+            raise AWSError(  # AWS's common errors: RequestExpired, HTTP 400
+                "RequestExpired", "Request has expired.", type_name="InvalidSignatureException"
             )
         return
     if now_ms - signed_ms > SKEW_MS:
