@@ -18,15 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client
+from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client, signed_request
 
 ACCOUNT = "000000000000"
 RECORDS_PATH = "/_postroom/sns/records"
@@ -77,15 +74,6 @@ def get_records(endpoint: str, access_key: str = ACCOUNT) -> list[dict]:
     with urllib.request.urlopen(signed_request(endpoint + RECORDS_PATH, access_key), timeout=10) as resp:
         assert resp.status == 200
         return json.loads(resp.read())
-
-
-def signed_request(url: str, access_key: str = "test", secret: str = "test", service: str = "sns",
-                   method: str = "GET", data: bytes | None = None,
-                   headers: dict[str, str] | None = None) -> urllib.request.Request:
-    """A urllib request signed with SigV4 (botocore's signer), as an SDK would send it."""
-    aws = AWSRequest(method=method, url=url, data=data, headers=headers or {})
-    SigV4Auth(Credentials(access_key, secret), service, REGION).add_auth(aws)
-    return urllib.request.Request(url, data=data, headers=dict(aws.headers.items()), method=method)
 
 
 def http_get(url: str | urllib.request.Request, timeout: float = 10.0) -> tuple[int, bytes]:

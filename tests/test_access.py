@@ -348,7 +348,7 @@ def test_auth_clock_skew(authed, monkeypatch, minutes, expect):
     skewed = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=minutes)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: skewed.replace(tzinfo=None))
     req = signed_request(f"{authed.endpoint}/?Action=ListTopics&Version=2010-03-31",
-                         access_key="AKIAALICE", secret="alice-secret")
+                         access_key="AKIAALICE", secret="alice-secret", service="sns")
     status, _, body = _fetch(req)
     if expect is None:
         assert status == 200

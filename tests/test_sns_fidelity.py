@@ -40,7 +40,7 @@ def _phone() -> str:
 
 def test_query_errors_carry_no_detail_element(endpoint):
     body = "Action=GetTopicAttributes&Version=2010-03-31&TopicArn=arn:aws:sns:us-east-1:000000000000:nope"
-    request = signed_request(endpoint + "/", method="POST", data=body.encode(),
+    request = signed_request(endpoint + "/", service="sns", method="POST", data=body.encode(),
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
         urllib.request.urlopen(request, timeout=10)
