@@ -204,3 +204,20 @@ def test_rss_returns_near_idle_after_a_burst_of_large_bodies(limited):
     time.sleep(0.5)
     after = _rss_kb(pid)
     assert after - idle < 24 * 1024, (idle, after)  # without giving heap back: ~40 MiB more
+
+
+def test_connections_over_the_limit_get_503_until_idle_ones_close(tmp_path):
+    from server import ServerProcess
+
+    proc = ServerProcess(tmp_path / "data", args=["--max-connections", "3", "--idle-timeout", "1"]).start()
+    try:
+        idle = [connect(proc.port) for _ in range(3)]
+        status, headers, body = request(proc.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert status == 503 and _xml_code(body) == "ServiceUnavailable"
+        for sock in idle:
+            assert closed_within(sock, 5) is not None
+            sock.close()
+        status, _, _ = request(proc.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert status == 200
+    finally:
+        proc.stop()

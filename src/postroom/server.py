@@ -109,7 +109,6 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             proxy_headers=False,
             date_header=False,
             timeout_keep_alive=config.http_limits.idle_timeout,  # type: ignore[arg-type]  # a float works
-            limit_concurrency=config.http_limits.max_connections,
             timeout_graceful_shutdown=10,
         )
     )

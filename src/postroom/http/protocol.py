@@ -32,6 +32,23 @@ def malformed_request_body(headers: list[tuple[bytes, bytes]] | None) -> tuple[b
     return b"text/xml", encode_query_error(None, error, new_id())
 
 
+async def _busy(scope: Any, receive: Any, send: Any) -> None:
+    """The ASGI answer for requests over the connection limit: 503 ServiceUnavailable."""
+    error = AWSError("ServiceUnavailable", "The server is handling too many connections; retry shortly.",
+                     status=503, sender=False)
+    json = any(name == b"x-amz-target" for name, _ in scope.get("headers", ()))
+    if json:
+        content_type = b"application/x-amz-json-1.0"
+        body = b'{"__type":"com.amazon.coral.service#ServiceUnavailableException","message":"' + \
+            error.message.encode() + b'"}'
+    else:
+        content_type, body = b"text/xml", encode_query_error(None, error, new_id())
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", content_type), (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def protocol_class(limits: HttpLimits) -> type[HttpToolsProtocol]:
     """An httptools protocol class bound to ``limits`` (uvicorn takes a class)."""
 
@@ -83,6 +100,15 @@ def protocol_class(limits: HttpLimits) -> type[HttpToolsProtocol]:
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            # Over the connection limit: answer 503 as AWS does when busy (uvicorn's own
+            # limit answers plain text), without running the request.
+            if len(self.connections) > limits.max_connections or len(self.tasks) >= limits.max_connections:
+                app, self.app = self.app, _busy
+                try:
+                    super().on_headers_complete()
+                finally:
+                    self.app = app
+                return
             super().on_headers_complete()
 
         def send_400_response(self, msg: str) -> None:
