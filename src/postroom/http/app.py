@@ -136,10 +136,10 @@ class PostroomApp:
                 break
             chunk = message.get("body", b"")
             if chunk:
-                if not buffer and not message.get("more_body", False):
-                    return chunk  # the whole body in one piece: no copy
                 if len(buffer) + len(chunk) > limit:
                     raise BodyError(_too_large(limit))
+                if not buffer and not message.get("more_body", False):
+                    return chunk  # the whole body in one piece: no copy
                 buffer += chunk
             if not message.get("more_body", False):
                 break
