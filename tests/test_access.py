@@ -128,6 +128,42 @@ def test_no_cors_preflight_without_configured_origins(endpoint):
     assert status == 403 and "access-control-allow-origin" not in headers
 
 
+AUTH_HEADER = ("Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, "
+               "SignedHeaders=host, Signature=00\r\n")
+
+
+def test_cross_site_links_are_refused_even_when_presigned_looking(endpoint):
+    """A page can put presigned-looking parameters in a link: the browser's Sec-Fetch-Site
+    (or Origin) gives it away."""
+    query = ("/?Action=ListQueues&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20260101"
+             "%2Fus-east-1%2Fsqs%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60"
+             "&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+    status, _, body = raw_request(_port(endpoint), (
+        f"GET {query} HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: cross-site\r\n\r\n").encode())
+    assert status == 403 and _xml_code(body) == "AccessDenied"
+    status, _, _ = raw_request(_port(endpoint), f"GET {query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    assert status == 200  # the same URL from a non-browser client (auth off: any key)
+
+
+@pytest.mark.parametrize("origin,expected", [
+    ("http://evil.example", 403), ("null", 403), ("http://127.0.0.1:{port}", 200),
+])
+def test_requests_from_other_origins_are_refused(endpoint, origin, expected):
+    port = _port(endpoint)
+    status, _, _ = raw_request(port, (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origin.format(port=port)}\r\n{AUTH_HEADER}"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 17\r\n\r\nAction=ListQueues").encode())
+    assert status == expected
+
+
+def test_sns_links_work_from_a_mail_reader(endpoint):
+    """SubscribeURL/UnsubscribeURL links clicked in webmail arrive cross-site and unsigned."""
+    status, _, body = raw_request(_port(endpoint), (
+        b"GET /?Action=Unsubscribe&SubscriptionArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3Ax%3Ay HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nSec-Fetch-Site: cross-site\r\n\r\n"))
+    assert status != 403, body
+
+
 # -- two accounts, auth off: isolation and resource policies ------------------------------
 
 

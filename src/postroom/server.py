@@ -156,5 +156,8 @@ def _local_host(host: str) -> str:
 def _private_dir(path: Path) -> None:
     """The data directory readable by its owner only (0700): queues hold other people's
     messages. Files in it are created 0600 (``postroom serve`` sets the umask)."""
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+    except OSError:
+        pass  # opening the store reports the problem (a full disk, no permission) clearly

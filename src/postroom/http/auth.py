@@ -23,7 +23,13 @@ from postroom.http.keys import AccessKey
 from postroom.http.pipeline import Handler, Step
 from postroom.http.request import Request, Response
 from postroom.http.router import Router
-from postroom.http.sigv4 import MalformedSignature, parse_signature, signature_matches, signed_at_ms
+from postroom.http.sigv4 import (
+    MalformedSignature,
+    is_presigned,
+    parse_signature,
+    signature_matches,
+    signed_at_ms,
+)
 from postroom.protocol.errors import AWSError
 
 SKEW_MS = 5 * 60 * 1000  # AWS refuses header-signed requests more than 5 minutes off
@@ -57,14 +63,10 @@ def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
 
 
 def _authenticate(request: Request, config: AuthConfig, clock: Clock) -> None:
-    if request.method == "GET" and (request.path in PUBLIC_PATHS or _CERTIFICATE.match(request.path)):
+    if is_public(request):
         return
-    try:
-        claim = parse_signature(request)
-    except MalformedSignature as exc:
-        raise AWSError("IncompleteSignature", str(exc), type_name="IncompleteSignatureException") from None
-    if claim is None:
-        if config.allow_unsigned or _is_sns_link(request):
+    if request.header(b"authorization") is None and not is_presigned(request.query_string):
+        if config.allow_unsigned:
             return
         raise AWSError(
             "MissingAuthenticationToken",
@@ -72,7 +74,15 @@ def _authenticate(request: Request, config: AuthConfig, clock: Clock) -> None:
             status=403, type_name="MissingAuthenticationTokenException",
         )
     if config.keys is None:
+        # Any key, signature unchecked: what keeps web pages out is that a browser cannot
+        # send an Authorization header cross-origin (preflights are refused) and that
+        # cross-origin requests are refused (the CORS step), presigned links included.
         return
+    try:
+        claim = parse_signature(request)
+    except MalformedSignature as exc:
+        raise AWSError("IncompleteSignature", str(exc), type_name="IncompleteSignatureException") from None
+    assert claim is not None
     key = config.keys.get(claim.access_key)
     if key is None and config.function_secret and claim.access_key.isdigit() and len(claim.access_key) == 12:
         key = AccessKey(claim.access_key, config.function_secret, claim.access_key)
@@ -127,9 +137,12 @@ def _stamp(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _is_sns_link(request: Request) -> bool:
-    if request.method != "GET" or request.body:
+def is_public(request: Request) -> bool:
+    """Whether anyone may make this request unsigned, from anywhere: the health check,
+    certificates, code locations and SNS's SubscribeURL/UnsubscribeURL links (followed by
+    endpoints and from mail readers)."""
+    if request.method != "GET":
         return False
-    return any(
-        pair in LINK_ACTIONS for pair in request.query_string.split("&")
-    )
+    if request.path in PUBLIC_PATHS or _CERTIFICATE.match(request.path):
+        return True
+    return not request.body and any(pair in LINK_ACTIONS for pair in request.query_string.split("&"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from postroom.http.auth import is_public
 from postroom.http.pipeline import Handler, Step
 from postroom.http.request import Request, Response
 from postroom.http.router import Router
@@ -41,6 +42,14 @@ def cors_step(policy: CorsPolicy, router: Router) -> Step:
                 (b"vary", b"Origin"),
             ]
             return Response(200, b"text/plain", b"", headers)
+        if not allowed and _cross_origin(request, origin) and not is_public(request):
+            # A web page's request (a link, a form, a script): refused unless its origin is
+            # configured, whatever it carries (a presigned query is just a link).
+            error = AWSError(
+                "AccessDenied", "Cross-origin requests are refused; allow the origin with --cors-origin.",
+                status=403, type_name="AccessDeniedException",
+            )
+            return router.error_response(request, error)
         response = await after(request)
         if allowed:
             assert origin is not None
@@ -52,6 +61,19 @@ def cors_step(policy: CorsPolicy, router: Router) -> Step:
         return response
 
     return step
+
+
+def _cross_origin(request: Request, origin: str | None) -> bool:
+    """Whether a browser sent this request on behalf of another site's page: its Origin is
+    not this server, or Sec-Fetch-Site says so (sent by browsers on every request, links
+    included). SDKs and curl send neither."""
+    fetch_site = request.header(b"sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return True
+    if origin is None or origin == "null":
+        return origin == "null"
+    host = request.header(b"host") or ""
+    return origin.split("://", 1)[-1].rstrip("/").lower() != host.lower()
 
 
 def method_step(router: Router) -> Step:

@@ -203,6 +203,10 @@ class Router:
 
 def as_aws_error(exc: Exception) -> AWSError:
     if isinstance(exc, AWSError):
+        # The traceback holds the failed call's frames, and with them the decoded request
+        # (megabytes for a large body); the handler's frame holding the error closes a
+        # cycle that only the garbage collector would free, at some later allocation.
+        exc.__traceback__ = None
         return exc
     log.exception("unexpected error while handling a request")
     return internal_error()
