@@ -449,3 +449,31 @@ def test_data_directory_is_private(authed):
     files = [p for p in authed.data_dir.rglob("*") if p.is_file() and unpacked not in p.parents]
     assert files and all(p.stat().st_mode & 0o077 == 0 for p in files), [
         (p.name, oct(p.stat().st_mode)) for p in files]
+
+
+def test_auth_caller_identity_is_the_keys_account(authed):
+    sts = _client(authed.endpoint, "sts", "AKIAALICE", "alice-secret")
+    assert sts.get_caller_identity()["Account"] == ALICE
+
+
+def test_auth_keys_issued_by_iam_and_sts_sign_requests(authed):
+    iam = _client(authed.endpoint, "iam", "AKIAALICE", "alice-secret")
+    user = unique_name("u")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = _client(authed.endpoint, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    assert as_user.get_caller_identity()["Arn"] == f"arn:aws:iam::{ALICE}:user/{user}"
+    creds = as_user.get_session_token()["Credentials"]
+    temp = boto3.session.Session().client(
+        "sqs", endpoint_url=authed.endpoint, region_name=REGION, config=CLIENT_CONFIG,
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"])
+    assert f"/{ALICE}/" in temp.create_queue(QueueName=unique_name("temp"))["QueueUrl"]
+    without_token = _client(authed.endpoint, "sqs", creds["AccessKeyId"], creds["SecretAccessKey"])
+    with pytest.raises(ClientError) as exc:
+        without_token.list_queues()
+    assert _code(exc) == "InvalidClientTokenId"
+    iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(ClientError) as exc:
+        as_user.get_caller_identity()
+    assert _code(exc) == "InvalidClientTokenId"

@@ -76,7 +76,8 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         lambda_runtimes=config.lambda_runtimes, function_secret=function_secret,
         sns_queue_policies=config.sns_queue_policies, deny_private_targets=config.deny_private_targets,
     )
-    services = build_services(Deps(store, clock, settings))
+    deps = Deps(store, clock, settings)
+    services = build_services(deps)
     started_services = []
     try:
         for svc in services:
@@ -92,7 +93,10 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         host_step(HostPolicy(config.host, config.allowed_hosts), router),
         cors_step(CorsPolicy(config.cors_origins), router),
         method_step(router),
-        auth_step(AuthConfig(keys, config.allow_unsigned, function_secret if keys else None), router, clock),
+        auth_step(AuthConfig(
+            keys, config.allow_unsigned, function_secret if keys else None,
+            deps.apis.iam.issued_credentials if deps.apis.iam is not None else None,
+        ), router, clock),
     ]
     app = PostroomApp(services, store.description, steps, config.http_limits, router=router)
     server = _Server(

@@ -15,8 +15,10 @@ server's (presigned URLs: before they expire).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from postroom.clock import Clock
 from postroom.http.keys import AccessKey
@@ -30,6 +32,7 @@ from postroom.http.sigv4 import (
     signature_matches,
     signed_at_ms,
 )
+from postroom.iam.api import IssuedCredentials
 from postroom.protocol.errors import AWSError
 
 SKEW_MS = 5 * 60 * 1000  # AWS refuses header-signed requests more than 5 minutes off
@@ -47,6 +50,8 @@ class AuthConfig:
     allow_unsigned: bool = False
     # Function environments sign with their account id as key id and this secret.
     function_secret: str | None = None
+    # Keys issued by Postroom's IAM (access keys) and STS (temporary credentials).
+    issued: Callable[[str], IssuedCredentials | None] | None = None
 
 
 def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
@@ -86,6 +91,8 @@ def _authenticate(request: Request, config: AuthConfig, clock: Clock) -> None:
     key = config.keys.get(claim.access_key)
     if key is None and config.function_secret and claim.access_key.isdigit() and len(claim.access_key) == 12:
         key = AccessKey(claim.access_key, config.function_secret, claim.access_key)
+    if key is None and config.issued is not None:
+        key = _issued_key(request, claim.access_key, config.issued(claim.access_key), clock)
     if key is None:
         raise AWSError(
             "InvalidClientTokenId", "The security token included in the request is invalid.",
@@ -102,6 +109,30 @@ def _authenticate(request: Request, config: AuthConfig, clock: Clock) -> None:
     request.ctx.account = key.account
     request.ctx.access_key = key.access_key_id
     request.ctx.admin = key.admin
+
+
+def _issued_key(request: Request, key_id: str, issued: IssuedCredentials | None, clock: Clock) -> AccessKey | None:
+    """The key an IAM access key or STS session stands for, if it may sign this request."""
+    if issued is None or not issued.active:
+        return None
+    if issued.session_token is not None:
+        token = request.header(b"x-amz-security-token") or _query_param(request.query_string, "X-Amz-Security-Token")
+        if token != issued.session_token:
+            return None
+        if issued.expires_at is not None and clock.now_ms() >= issued.expires_at:
+            raise AWSError(
+                "ExpiredToken", "The security token included in the request is expired",
+                status=403, type_name="ExpiredTokenException",
+            )
+    return AccessKey(key_id, issued.secret, issued.account)
+
+
+def _query_param(query: str, name: str) -> str | None:
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return unquote(value)
+    return None
 
 
 def _check_time(stamp: str, signed_ms: int, expires: int | None, now_ms: int) -> None:
