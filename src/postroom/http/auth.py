@@ -59,7 +59,7 @@ def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
 
     async def step(request: Request, after: Handler) -> Response:
         try:
-            _authenticate(request, config, clock)
+            _authenticate(request, config, clock, router.unsigned_actions)
         except AWSError as error:
             return router.error_response(request, error)
         return await after(request)
@@ -67,11 +67,11 @@ def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
     return step
 
 
-def _authenticate(request: Request, config: AuthConfig, clock: Clock) -> None:
+def _authenticate(request: Request, config: AuthConfig, clock: Clock, unsigned_actions: frozenset[str]) -> None:
     if is_public(request):
         return
     if request.header(b"authorization") is None and not is_presigned(request.query_string):
-        if config.allow_unsigned:
+        if config.allow_unsigned or _action(request) in unsigned_actions:
             return
         raise AWSError(
             "MissingAuthenticationToken",
@@ -125,6 +125,15 @@ def _issued_key(request: Request, key_id: str, issued: IssuedCredentials | None,
                 status=403, type_name="ExpiredTokenException",
             )
     return AccessKey(key_id, issued.secret, issued.account)
+
+
+def _action(request: Request) -> str | None:
+    """The Query protocol's Action, from the query string or a form body."""
+    action = _query_param(request.query_string, "Action")
+    content_type = request.header(b"content-type") or ""
+    if action is None and request.body and content_type.startswith("application/x-www-form-urlencoded"):
+        action = _query_param(request.body.decode("latin-1"), "Action")
+    return action
 
 
 def _query_param(query: str, name: str) -> str | None:

@@ -61,6 +61,12 @@ class Router:
                     self.rest_routes.setdefault(route.first_segment, []).append((route, svc))
         for routes in self.rest_routes.values():
             routes.sort(key=lambda pair: -pair[0].literal_chars)
+        # Query actions AWS serves without authentication (the model's "authtype": "none"):
+        # STS AssumeRoleWithWebIdentity and AssumeRoleWithSAML.
+        self.unsigned_actions = frozenset(
+            name for svc in self.query_services for name, spec in svc.model.operations.items()
+            if spec.get("authtype") == "none" or "smithy.api#noAuth" in (spec.get("auth") or [])
+        )
 
     def rest_json_for(self, method: str, raw_path: str) -> bool:
         """Whether a rest-json service has routes under this path's first segment."""
