@@ -16,6 +16,7 @@ import uvicorn
 
 from postroom import __version__
 from postroom.clock import Clock, SystemClock
+from postroom.console.app import CONSOLE_PATH, Console
 from postroom.http.app import PostroomApp
 from postroom.http.auth import AuthConfig, auth_step
 from postroom.http.cors import CorsPolicy, cors_step, method_step
@@ -24,6 +25,7 @@ from postroom.http.keys import load_keys
 from postroom.http.limits import HttpLimits
 from postroom.http.protocol import protocol_class
 from postroom.http.router import Router
+from postroom.metrics.exporter import MetricsExporter
 from postroom.services import Deps, Settings, build_services
 from postroom.storage.sqlite import SqliteStore
 
@@ -98,7 +100,12 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             deps.apis.iam.issued_credentials if deps.apis.iam is not None else None,
         ), router, clock),
     ]
-    app = PostroomApp(services, store.description, steps, config.http_limits, router=router)
+    console = Console({svc.name: svc for svc in services}, deps.apis, clock)
+    app = PostroomApp(
+        services, store.description, steps, config.http_limits, router=router,
+        routes={"/metrics": MetricsExporter(deps.apis, store).route},
+        mounts={CONSOLE_PATH: console.handle},
+    )
     server = _Server(
         uvicorn.Config(
             app,

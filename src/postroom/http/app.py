@@ -10,7 +10,7 @@ answers the fixed routes (``/health``, services' extra GET paths) or calls the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,7 +23,7 @@ from postroom.http.request import Request, Response
 from postroom.http.router import Router
 from postroom.http.sigv4 import is_presigned
 from postroom.ids import new_id
-from postroom.protocol.context import make_context
+from postroom.protocol.context import RequestContext, make_context
 from postroom.protocol.errors import AWSError
 from postroom.service import RawRoute, Service
 
@@ -44,7 +44,12 @@ class PostroomApp:
     def __init__(
         self, services: Sequence[Service], storage_description: str, steps: Sequence[Step] = (),
         limits: HttpLimits | None = None, router: Router | None = None,
+        routes: Mapping[str, Callable[[str], Awaitable[tuple[int, bytes, bytes]]]] | None = None,
+        mounts: Mapping[str, Handler] | None = None,
     ) -> None:
+        """``routes``: extra GET paths (``/metrics``); ``mounts``: path prefixes under
+        ``/_postroom/`` whose requests (any method) go to a handler of their own, after
+        the pipeline's steps."""
         self.router = router or Router(services)
         self.storage_description = storage_description
         self.limits = limits or HttpLimits()
@@ -52,6 +57,9 @@ class PostroomApp:
         self.routes: dict[str, RawRoute] = {}
         for svc in services:
             self.routes.update(svc.http_routes())
+        for path, route in (routes or {}).items():
+            self.routes[path] = _ignoring_caller(route)
+        self.mounts = tuple((mounts or {}).items())
         self.handle: Handler = build_pipeline(steps, self._endpoint)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -94,6 +102,10 @@ class PostroomApp:
             if route is not None:
                 status, content_type, payload = await route(request.query_string, request.ctx)
                 return Response(status, content_type, payload)
+        if self.mounts and request.path.startswith("/_postroom/"):
+            for prefix, mounted in self.mounts:
+                if request.path == prefix or request.path.startswith(prefix + "/"):
+                    return await mounted(request)
         return await self.router.handle(request)
 
     def _health(self) -> Response:
@@ -144,6 +156,13 @@ class PostroomApp:
             if not message.get("more_body", False):
                 break
         return bytes(buffer)
+
+
+def _ignoring_caller(route: Callable[[str], Awaitable[tuple[int, bytes, bytes]]]) -> RawRoute:
+    async def call(query: str, ctx: RequestContext) -> tuple[int, bytes, bytes]:
+        return await route(query)
+
+    return call
 
 
 def _too_large(limit: int) -> AWSError:

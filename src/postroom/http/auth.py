@@ -38,7 +38,10 @@ from postroom.protocol.errors import AWSError
 SKEW_MS = 5 * 60 * 1000  # AWS refuses header-signed requests more than 5 minutes off
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 # GET paths served to anyone, as AWS serves their equivalents (certificates, code zips).
-PUBLIC_PATHS = frozenset({"/health", "/_postroom/lambda/code"})
+PUBLIC_PATHS = frozenset({"/health", "/metrics", "/_postroom/lambda/code"})
+# The web console runs in a browser, unsigned: it is kept to this server's own origin by the
+# Host and cross-origin checks (and takes JSON only, which forms cannot send).
+CONSOLE_PREFIX = "/_postroom/console"
 _CERTIFICATE = re.compile(r"^/_postroom/sns/SimpleNotificationService(-[0-9a-f]{32})?\.pem$")
 # SNS's SubscribeURL and UnsubscribeURL: followed by endpoints and mail readers, unsigned.
 LINK_ACTIONS = ("Action=ConfirmSubscription", "Action=Unsubscribe")
@@ -68,7 +71,7 @@ def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
 
 
 def _authenticate(request: Request, config: AuthConfig, clock: Clock, unsigned_actions: frozenset[str]) -> None:
-    if is_public(request):
+    if is_public(request) or request.path == CONSOLE_PREFIX or request.path.startswith(CONSOLE_PREFIX + "/"):
         return
     if request.header(b"authorization") is None and not is_presigned(request.query_string):
         if config.allow_unsigned or _action(request) in unsigned_actions:

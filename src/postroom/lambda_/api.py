@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from postroom.lambda_.invoke import check_active, check_payload, enqueue, run_sync
 from postroom.lambda_.limits import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD
 from postroom.lambda_.resolve import resolve
+from postroom.lambda_.stats import InvocationSummary
 
 if TYPE_CHECKING:
     from postroom.lambda_.service import LambdaService
@@ -26,6 +27,18 @@ class SyncResult:
     payload: bytes
     function_error: str | None
     executed_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionStats:
+    """A function's invocations since the server started (every version together)."""
+
+    function_arn: str
+    invocations: int
+    errors: int
+    throttles: int
+    duration_buckets: list[tuple[str, int]]  # (le in seconds, cumulative count), ending +Inf
+    duration_sum_s: float
 
 
 class LambdaApi:
@@ -52,3 +65,17 @@ class LambdaApi:
         check_active(self._svc, fn)
         result = await run_sync(self._svc, fn, payload)
         return SyncResult(result.payload, result.function_error, fn.executed_version)
+
+    def stats(self) -> list[FunctionStats]:
+        """Invocation counts and durations of every function invoked since start."""
+        return [
+            FunctionStats(
+                arn, c.invocations, c.errors, c.throttles, c.duration.cumulative(), c.duration.sum
+            )
+            for arn, c in list(self._svc.counters.functions.items())
+        ]
+
+    def recent_invocations(self, function_arn: str) -> list[InvocationSummary]:
+        """The latest synchronous runs of a function (newest first), async retries included."""
+        counters = self._svc.counters.functions.get(function_arn)
+        return list(reversed(counters.recent)) if counters is not None else []

@@ -174,6 +174,7 @@ async def delete_function(svc: LambdaService, p: dict[str, Any], ctx: RequestCon
         if ref.qualifier is None:
             await svc.delete(fn)
             svc.retire_environments(ref.arn)
+            svc.counters.forget(ref.arn)
             return {"StatusCode": 204}
         if is_alias(ref.qualifier):
             raise invalid_parameter("Deletion of aliases is not supported.")

@@ -11,6 +11,7 @@ import orjson
 from postroom.ids import new_id
 from postroom.lambda_ import limits
 from postroom.lambda_.resolve import ResolvedFunction, resolve
+from postroom.lambda_.stats import InvocationSummary
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.runtime.api import Invocation, InvocationResult, Throttled
@@ -65,9 +66,11 @@ async def run_sync(
     """Run one invocation now; throttling becomes TooManyRequestsException."""
     assert svc.environments is not None
     invocation = Invocation(request_id or new_id(), payload, fn.qualified_arn, client_context)
+    counters = svc.counters.of(fn.function_arn)
     try:
         result = await svc.environments.invoke(fn.spec, invocation, reserved_concurrency=fn.reserved_concurrency)
     except Throttled as exc:
+        counters.throttles += 1
         raise svc.model.error("TooManyRequestsException", "Rate Exceeded.", Reason=exc.reason) from None
     if len(result.payload) > limits.MAX_SYNC_PAYLOAD:
         result.payload = orjson.dumps({
@@ -76,6 +79,14 @@ async def run_sync(
             "errorType": "Function.ResponseSizeTooLarge",
         })
         result.function_error = "Unhandled"
+    counters.invocations += 1
+    if result.function_error:
+        counters.errors += 1
+    counters.duration.observe(result.duration_ms / 1000)
+    counters.recent.append(InvocationSummary(
+        svc.clock.now_ms(), invocation.request_id, fn.executed_version, result.duration_ms,
+        result.function_error, result.error_type,
+    ))
     return result
 
 

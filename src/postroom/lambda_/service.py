@@ -17,6 +17,7 @@ from postroom.clock import Clock
 from postroom.lambda_.code import CodeStore
 from postroom.lambda_.errors import alias_not_found, function_not_found, invalid_parameter
 from postroom.lambda_.names import LATEST, FunctionRef, is_alias
+from postroom.lambda_.stats import LambdaCounters
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
 from postroom.runtime.api import RuntimeSettings
@@ -78,6 +79,7 @@ class LambdaService:
             runtime.work_dir = root / "environments"
         self.environments: EnvironmentPool | None = EnvironmentPool(clock, runtime, _LogsSink(apis))
         self.async_invoker = AsyncInvoker(self, retry_scale)
+        self.counters = LambdaCounters()
         self.api = LambdaApi(self)
         # Read-modify-write of a function is serialised; reads never wait on it.
         self.lock = asyncio.Lock()

@@ -3,12 +3,22 @@ and dead-letter topics). It runs the public Publish code, so every rule applies.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.sns import publish
 from postroom.sns.names import parse_topic_arn
+from postroom.sns.stats import DeliveryFailure
+
+
+@dataclass(frozen=True, slots=True)
+class SnsStats:
+    published: int
+    delivered: dict[str, int]  # by protocol
+    failed: dict[str, int]  # by protocol
+
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -20,6 +30,19 @@ class SnsApi:
 
     def topic_exists(self, arn: str) -> bool:
         return arn in self._svc.topics.topics
+
+    def stats(self) -> SnsStats:
+        """Publishes, and deliveries and failures by protocol, since the server started."""
+        counters = self._svc.counters
+        return SnsStats(counters.published, dict(counters.delivered), dict(counters.failed))
+
+    def recent_failures(self, topic_arn: str | None = None, limit: int = 50) -> list[DeliveryFailure]:
+        """The latest delivery failures (newest first), of one topic or of all."""
+        found = [
+            f for f in reversed(self._svc.counters.recent_failures)
+            if topic_arn is None or f.topic_arn == topic_arn
+        ]
+        return found[:limit]
 
     async def publish(
         self, topic_arn: str, message: str, *, subject: str | None = None,

@@ -22,6 +22,7 @@ from postroom.protocol.context import RequestContext
 from postroom.sns import limits
 from postroom.sns.envelope import Publication, dumps, iso_timestamp
 from postroom.sns.retry import healthy_retry_policy, retry_delay
+from postroom.sns.stats import DeliveryFailure
 from postroom.sns.targets import resolves_public
 from postroom.storage.base import OutboxItem, SubscriptionRecord, TopicRecord
 
@@ -201,7 +202,13 @@ class HttpDelivery:
         now = svc.clock.now_ms()
         if status is not None and 200 <= status < 500:
             await svc.topics.finish_outbox(item.id)
+            if item.kind == "notification":
+                svc.counters.delivered[sub.protocol] += 1
             return
+        reason = f"HTTP {status}" if status is not None else "connection failed or timed out"
+        svc.counters.failure(
+            DeliveryFailure(now, sub.topic_arn, sub.arn, sub.protocol, sub.endpoint, f"{item.kind}: {reason}")
+        )
         delay = retry_delay(policy, item.attempts + 1)
         if delay is not None:
             await svc.topics.finish_outbox(item.id, retry_at=now + int(delay * 1000))
@@ -212,7 +219,7 @@ class HttpDelivery:
             copies = svc.dead_letter_copies(sub, payload["body"], None, now)
         log.info("giving up on %s after %d attempts (status %s)", sub.endpoint, item.attempts + 1, status)
         await svc.topics.finish_outbox(item.id, dead_letter=copies, now=now)
-        svc.queues.delivered({copy.queue_id for copy in copies})
+        svc.queues.delivered([copy.queue_id for copy in copies])
 
     async def _post(self, payload: dict[str, Any]) -> int | None:
         assert self._client is not None

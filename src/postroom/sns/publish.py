@@ -21,6 +21,7 @@ from postroom.protocol.context import RequestContext
 from postroom.sns import limits, mobile, sms
 from postroom.sns.envelope import Publication, dumps, notification
 from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
+from postroom.sns.stats import DeliveryFailure
 from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.sns_fifo import FifoPublication
 from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
@@ -163,6 +164,8 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
             # account (and only it) sees the record.
             row = (DIRECT_RECORD_PREFIX + ctx.account, "sms", phone, orjson.dumps({"Message": pub.message}), now)
             await svc.topics.publish([], [], [row], now)
+            svc.counters.delivered["sms"] += 1
+        svc.counters.published += 1
         return {"MessageId": pub.message_id}
     if p.get("TargetArn") and mobile.ENDPOINT_ARN.match(p["TargetArn"]):
         return await _publish_to_endpoint(svc, p, now)
@@ -197,6 +200,8 @@ async def _publish_to_endpoint(svc: SnsService, p: dict[str, Any], now: int) -> 
         record["MessageAttributes"] = pub.attributes
     owner = DIRECT_RECORD_PREFIX + found.arn.split(":")[4]  # the endpoint's account sees the record
     await svc.topics.publish([], [], [(owner, "application", found.arn, orjson.dumps(record), now)], now)
+    svc.counters.published += 1
+    svc.counters.delivered["application"] += 1
     return {"MessageId": pub.message_id}
 
 
@@ -269,24 +274,28 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
         for pub, subs in matched:
             copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
         await svc.topics.publish(copies.queue_copies, copies.outbox, copies.records, now)
+        svc.counters.published += len(pubs)
         _delivered(svc, copies)
         return
     # No await between numbering and the commit hand-off: commits keep publish order.
     entries = []
+    per_entry = []
     for pub, subs in matched:
         svc.number(pub, now)
         copies = _Copies()
         copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
+        per_entry.append(copies)
         assert pub.dedup_id is not None and pub.sequence_number is not None
         entries.append(FifoPublication(
             pub.dedup_id, pub.message_id, pub.sequence_number, copies.queue_copies, copies.outbox, copies.records,
         ))
     originals = await svc.topics.publish_fifo(topic.arn, entries, now, limits.DEDUPLICATION_WINDOW_MS)
-    for (pub, _), entry, original in zip(matched, entries, originals, strict=True):
+    for (pub, _), copies, original in zip(matched, per_entry, originals, strict=True):
         if original is not None:
             pub.message_id, pub.sequence_number = original.message_id, original.sequence_number
         else:
-            _delivered(svc, _Copies(entry.queue_deliveries, entry.outbox))
+            svc.counters.published += 1
+            _delivered(svc, copies)
 
 
 class _Copies:
@@ -296,6 +305,9 @@ class _Copies:
         self.queue_copies: list[QueueDelivery] = queue_copies or []
         self.outbox: list[OutboxItem] = outbox or []
         self.records: list[tuple[str, str, str, bytes, int]] = []
+        # For the metrics and the console, counted once the copies are committed.
+        self.sqs_delivered = 0
+        self.failures: list[DeliveryFailure] = []
 
     def add(
         self, svc: SnsService, topic: TopicRecord, pub: Publication, subs: list[SubscriptionRecord],
@@ -314,10 +326,14 @@ class _Copies:
                     # The queue is gone, or its policy refuses SNS: a client-side error, so the
                     # copy goes to the DLQ (or is dropped).
                     self.queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now, raw))
+                    self.failures.append(DeliveryFailure(
+                        now, topic.arn, sub.arn, "sqs", sub.endpoint, "The queue does not exist."
+                    ))
                     continue
                 self.queue_copies.append(
                     svc.queue_copy(queue, body, pub.attributes if raw else None, pub, ctx.access_key, now)
                 )
+                self.sqs_delivered += 1
             elif sub.protocol in ("http", "https"):
                 self.outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
             elif sub.protocol == "application" and not _endpoint_enabled(svc, sub.endpoint):
@@ -327,7 +343,13 @@ class _Copies:
 
 
 def _delivered(svc: SnsService, copies: _Copies) -> None:
-    svc.queues.delivered({c.queue_id for c in copies.queue_copies})
+    svc.queues.delivered([c.queue_id for c in copies.queue_copies])
+    counters = svc.counters
+    counters.delivered["sqs"] += copies.sqs_delivered
+    for record in copies.records:
+        counters.delivered[record[1]] += 1
+    for failure in copies.failures:
+        counters.failure(failure)
     if copies.outbox:
         svc.delivery.wake()
 

@@ -23,6 +23,7 @@ from postroom.sns.envelope import Publication
 from postroom.sns.errors import invalid_parameter, invalid_topic_arn, topic_not_found
 from postroom.sns.names import parse_topic_arn
 from postroom.sns.signing import CERT_PATH, Signer
+from postroom.sns.stats import SnsCounters
 from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
 from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.sns_mobile import SnsMobileStore
@@ -56,6 +57,7 @@ class SnsService:
         self.delivery = HttpDelivery(self)
         self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
         self._sequence = 0
+        self.counters = SnsCounters()
         self.api = SnsApi(self)
         self.operations: dict[str, Operation] = {
             **topic_ops.OPERATIONS, **subscriptions.OPERATIONS, **publish.OPERATIONS,

@@ -15,7 +15,7 @@ from postroom.ids import new_id
 from postroom.protocol.context import DEFAULT_REGION, RequestContext
 from postroom.sqs import limits, messages
 from postroom.sqs.errors import queue_does_not_exist
-from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack
+from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack, unpack
 from postroom.sqs.names import parse_queue_arn
 
 __all__ = ["OutgoingMessage", "QueueRef", "ReceivedMessage", "SqsApi", "parse_queue_arn"]
@@ -64,6 +64,48 @@ class ReceivedMessage:
     md5_of_message_attributes: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A queue as operators see it: depth (as the SQS console shows it) and activity since
+    the server started."""
+
+    arn: str
+    account: str
+    region: str
+    name: str
+    fifo: bool
+    dead_letter_arn: str | None
+    visible: int
+    in_flight: int
+    delayed: int
+    oldest_age_s: float | None  # None when empty
+    sent: int
+    received: int
+    deleted: int
+    moved_to_dlq: int
+    created_at: int  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class PeekedMessage:
+    """A message looked at without receiving it."""
+
+    message_id: str
+    body: str
+    attributes: dict[str, dict[str, Any]]  # SQS wire form
+    sender_id: str
+    sent_at: int
+    receive_count: int
+    first_receive_at: int | None
+    state: str  # "visible", "in flight" or "delayed"
+    group_id: str | None
+    dedup_id: str | None
+    dead_letter_source: str | None
+
+
+MAX_PEEK = 100
+
+
 class SqsApi:
     def __init__(self, svc: SqsService) -> None:
         self._svc = svc
@@ -107,7 +149,10 @@ class SqsApi:
         )
 
     def delivered(self, queue_ids: set[int] | list[int]) -> None:
-        """Wake receivers of queues that copies were committed to."""
+        """Wake receivers of queues that copies were committed to (one id per copy)."""
+        sent = self._svc.counters.sent
+        for queue_id in queue_ids:
+            sent[queue_id] += 1
         for queue_id in set(queue_ids):
             self._svc.signals.notify(queue_id)
 
@@ -157,6 +202,58 @@ class SqsApi:
             self._svc, {"QueueUrl": self._url(arn), "ReceiptHandle": receipt_handle, "VisibilityTimeout": timeout},
             self._ctx(arn),
         )
+
+    # -- operators (console, metrics): read-only ---------------------------------------------
+
+    async def queue_stats(self, arns: list[str] | None = None) -> list[QueueStats]:
+        """Depth, age of the oldest message and activity counters of the queues ``arns``
+        names (missing ones are left out), or of every queue; one storage read for all."""
+        svc = self._svc
+        if arns is None:
+            queues = svc.store.all_queues()
+        else:
+            found = (svc.queue_by_arn(arn) for arn in arns)
+            queues = [q for q in found if q is not None]
+        now = svc.clock.now_ms()
+        gauges = await svc.store.inspect.gauges([q.id for q in queues], now)
+        counters = svc.counters
+        out = []
+        for queue in queues:
+            g = gauges[queue.id]
+            settings = svc.settings(queue)
+            out.append(QueueStats(
+                arn=settings.arn, account=queue.account, region=queue.region, name=queue.name,
+                fifo=settings.fifo, dead_letter_arn=settings.redrive_arn,
+                visible=g.visible, in_flight=g.in_flight, delayed=g.delayed,
+                oldest_age_s=None if g.oldest_sent_at is None else max(now - g.oldest_sent_at, 0) / 1000,
+                sent=counters.sent.get(queue.id, 0), received=counters.received.get(queue.id, 0),
+                deleted=counters.deleted.get(queue.id, 0),
+                moved_to_dlq=counters.moved_to_dlq.get(queue.id, 0), created_at=queue.created_at,
+            ))
+        return out
+
+    async def peek(self, arn: str, limit: int = 10) -> list[PeekedMessage]:
+        """Up to ``limit`` messages of a queue, oldest first, without receiving them: receive
+        counts, visibility and receipt handles stay as they were. Raises QueueDoesNotExist."""
+        svc = self._svc
+        queue = svc.queue_by_arn(arn)
+        if queue is None:
+            raise queue_does_not_exist()
+        now = svc.clock.now_ms()
+        out = []
+        for m in await svc.store.inspect.peek(queue.id, max(1, min(limit, MAX_PEEK))):
+            if m.visible_at <= now:
+                state = "visible"
+            elif m.first_receive_at is None:
+                state = "delayed"
+            else:
+                state = "in flight"
+            out.append(PeekedMessage(
+                m.message_id, m.body, unpack(m.attributes) if m.attributes else {}, m.sender_id,
+                m.sent_at, m.receive_count, m.first_receive_at, state, m.group_id, m.dedup_id,
+                m.dead_letter_source,
+            ))
+        return out
 
     def _url(self, arn: str) -> str:
         parsed = parse_queue_arn(arn)

@@ -152,6 +152,7 @@ async def _store(
     messages = [m for m, _ in prepared]
     if not settings.fifo:
         await svc.store.send(queue.id, messages)
+        svc.counters.sent[queue.id] += len(messages)
         svc.signals.notify(queue.id)
         return
     outcomes = await svc.store.send_fifo(
@@ -161,6 +162,7 @@ async def _store(
     for (_, answer), (message_id, seq, _duplicate) in zip(prepared, outcomes, strict=True):
         answer["MessageId"] = message_id
         answer["SequenceNumber"] = sequence_number(seq)
+    svc.counters.sent[queue.id] += len(messages)
     if not all(duplicate for _, _, duplicate in outcomes):
         svc.signals.notify(queue.id)
 
@@ -302,6 +304,7 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
             fifo_order=settings.fifo,
         )
         if result.moved:
+            svc.counters.moved_to_dlq[queue.id] += result.moved
             redrive = svc.redrive_for(queue)
             if redrive is not None:
                 signals.notify(redrive.dead_letter_queue_id)
@@ -316,6 +319,7 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
             return {}
     if not result.messages:
         return {}
+    svc.counters.received[queue.id] += len(result.messages)
     counted_at, in_flight = svc.in_flight[queue.id]
     svc.in_flight[queue.id] = (counted_at, in_flight + len(result.messages))
     system_names = _wanted_system_attributes(p)
@@ -363,6 +367,7 @@ async def _delete(svc: SqsService, queue: QueueRecord, handles: list[tuple[int, 
     receivers, since a deleted group head may release the group's next message."""
     fifo = svc.settings(queue).fifo
     expired = await svc.store.delete_messages(queue.id, handles, fifo_order=fifo, now=svc.clock.now_ms())
+    svc.counters.deleted[queue.id] += len(handles) - len(expired)
     if fifo:
         svc.signals.notify(queue.id)
     return expired

@@ -149,6 +149,7 @@ async def list_queues(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -
 async def delete_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     await svc.store.delete_queue(queue.id)
+    svc.counters.forget(queue.id)
     svc.deleted_at[(queue.account, queue.name)] = svc.clock.now_ms()
     svc.forget_settings(queue.id)
     svc.purged_at.pop(queue.id, None)

@@ -19,6 +19,7 @@ from postroom.sqs.api import SqsApi
 from postroom.sqs.errors import queue_does_not_exist, unsupported_operation
 from postroom.sqs.names import parse_queue_arn, parse_queue_url, queue_arn, queue_url
 from postroom.sqs.redrive import parse_redrive_policy
+from postroom.sqs.stats import QueueCounters
 from postroom.sqs.waiters import QueueSignals
 from postroom.storage.base import QueueRecord, Redrive, Storage
 
@@ -67,6 +68,7 @@ class SqsService:
             **queues.OPERATIONS, **messages.OPERATIONS, **move_tasks.OPERATIONS,
         }
         self.move_tasks = move_tasks.MoveTasks(self)
+        self.counters = QueueCounters()
         self.api = SqsApi(self)
         self.max_in_flight = max_in_flight
         # Per queue: (when counted, in-flight count since then) for the OverLimit check.

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from postroom.storage.inspect import InspectStore
+
 
 @dataclass
 class QueueRecord:
@@ -167,6 +169,7 @@ class Storage(Protocol):
     change is durable (per the backend's durability setting)."""
 
     description: str
+    inspect: InspectStore  # read-only gauges and peeks for operators
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...

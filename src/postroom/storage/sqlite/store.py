@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from postroom.metrics.histogram import Histogram
 from postroom.storage.base import (
     MoveTask,
     NewMessage,
@@ -24,6 +25,7 @@ from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.functions import SqliteFunctionStore
 from postroom.storage.sqlite.iam import SqliteIamStore
+from postroom.storage.sqlite.inspect import SqliteInspectStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.lock import DataDirLock
 from postroom.storage.sqlite.logs import SqliteLogStore
@@ -75,6 +77,7 @@ class SqliteStore:
         self.sns_mobile = SqliteSnsMobileStore(self._committer)
         self.logs = SqliteLogStore(self._committer)
         self.iam = SqliteIamStore(self._committer)
+        self.inspect = SqliteInspectStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -104,6 +107,11 @@ class SqliteStore:
     def release_lock(self) -> None:
         if self._lock is not None:
             self._lock.release()
+
+    @property
+    def commit_histograms(self) -> tuple[Histogram, Histogram]:
+        """(seconds per transaction, operations per transaction) since start."""
+        return self._committer.commit_seconds, self._committer.group_size
 
     @property
     def stats(self) -> dict[str, int]:

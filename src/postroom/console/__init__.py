@@ -1,0 +1,1 @@
+"""The web console at ``/_postroom/console``: static assets and the JSON API they call."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics: plain counters kept by the services, exported at scrape time."""
