@@ -54,11 +54,12 @@ def handler(event, context):
 POWERTOOLS_PROCESSOR = RECORDER + """
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 processor = BatchProcessor(event_type=EventType.SQS)
-def order(record_):
-    o = json.loads(record_.body)
+write = record  # powertools passes the SQS record as ``record=``
+def order(record):
+    o = json.loads(record.body)
     if o["address"] is None:
         raise ValueError("order without an address")
-    record(fn="process", id=o["id"])
+    write(fn="process", id=o["id"])
 def handler(event, context):
     return process_partial_response(event=event, record_handler=order, processor=processor, context=context)
 """

@@ -620,3 +620,23 @@ def test_standard_queue_accepts_message_group_id(sqs, queue_url):
     [msg] = sqs.receive_message(QueueUrl=queue_url, AttributeNames=["All"])["Messages"]
     assert msg["Body"] == "tenant"
     assert msg["Attributes"]["MessageGroupId"] == "tenant-1"
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_long_poll_returns_when_a_delete_frees_the_group(sqs, fifo, batch):
+    url = fifo()
+    send(sqs, url, "first")
+    send(sqs, url, "second")
+    [first] = receive(sqs, url, n=1)
+    got: list[dict] = []
+    waiter = threading.Thread(target=lambda: got.extend(receive(sqs, url, n=1, WaitTimeSeconds=10)))
+    started = time.monotonic()
+    waiter.start()
+    time.sleep(0.3)  # the long poll is waiting: the group is in flight
+    if batch:
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "1", "ReceiptHandle": first["ReceiptHandle"]}])
+    else:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    waiter.join(12)
+    assert bodies(got) == ["second"]
+    assert time.monotonic() - started < 3  # woken by the delete, not the end of the wait

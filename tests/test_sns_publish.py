@@ -114,16 +114,14 @@ def test_message_structure_json(endpoint, sns, queues, make_topic, make_sqs_queu
     envelope_queue, raw_queue = make_sqs_queue("env"), make_sqs_queue("raw")
     subscribe_queue(topic, envelope_queue)
     subscribe_queue(topic, raw_queue, raw=True)
-    lambda_arn = sns.subscribe(
-        TopicArn=topic, Protocol="lambda",
-        Endpoint="arn:aws:lambda:us-east-1:000000000000:function:structure")["SubscriptionArn"]
-    structure = {"default": "for everyone", "sqs": "for queues", "lambda": "for functions"}
+    sms_arn = sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15555550124")["SubscriptionArn"]
+    structure = {"default": "for everyone", "sqs": "for queues", "sms": "for phones"}
     sns.publish(TopicArn=topic, MessageStructure="json", Message=json.dumps(structure))
     assert envelopes(drain(queues, envelope_queue.url, 1))[0]["Message"] == "for queues"
     assert bodies(drain(queues, raw_queue.url, 1)) == ["for queues"]
-    records = [r for r in get_records(endpoint) if r["subscriptionArn"] == lambda_arn]
+    records = [r for r in get_records(endpoint) if r["subscriptionArn"] == sms_arn]
     assert len(records) == 1
-    assert "for functions" in json.dumps(records[0]["message"])
+    assert "for phones" in json.dumps(records[0]["message"])
     assert "for queues" not in json.dumps(records[0]["message"])
 
     # Only "default": every protocol gets it.

@@ -90,6 +90,7 @@ def _sns(deps: Deps) -> Service:
     assert deps.apis.sqs is not None
     svc = SnsService(
         deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir, mobile=deps.store.sns_mobile,
+        apis=deps.apis,
         enforce_queue_policies=deps.settings.sns_queue_policies,
         deny_private_targets=deps.settings.deny_private_targets,
     )

@@ -52,6 +52,7 @@ class LambdaService:
             functions,
             invoke,
             layers,
+            mappings,
             permissions,
             tags,
             unsupported,
@@ -59,6 +60,7 @@ class LambdaService:
         )
         from postroom.lambda_.api import LambdaApi
         from postroom.lambda_.async_invoke import AsyncInvoker
+        from postroom.pollers.sqs import MappingPollers
 
         self.model = load_service_model("lambda")
         self.store = store  # the whole store: invocation code reads ``store.invocations``
@@ -80,6 +82,7 @@ class LambdaService:
         self.environments: EnvironmentPool | None = EnvironmentPool(clock, runtime, _LogsSink(apis))
         self.async_invoker = AsyncInvoker(self, retry_scale)
         self.counters = LambdaCounters()
+        self.pollers = MappingPollers(store.mappings, apis, clock)  # event source mappings at work
         self.api = LambdaApi(self)
         # Read-modify-write of a function is serialised; reads never wait on it.
         self.lock = asyncio.Lock()
@@ -95,17 +98,20 @@ class LambdaService:
             **layers.OPERATIONS,
             **unsupported.OPERATIONS,
             **invoke.OPERATIONS,
+            **mappings.OPERATIONS,
         }
 
     async def start(self) -> None:
         assert self.environments is not None
         await self.environments.start()
         await self.async_invoker.start()
+        await self.pollers.start()
 
     def begin_shutdown(self) -> None:
         pass
 
     async def stop(self) -> None:
+        await self.pollers.stop()
         await self.async_invoker.stop()
         if self.environments is not None:
             await self.environments.stop()

@@ -19,7 +19,7 @@ import orjson
 
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
-from postroom.sns import limits
+from postroom.sns import lambda_delivery, limits
 from postroom.sns.envelope import Publication, dumps, iso_timestamp
 from postroom.sns.retry import healthy_retry_policy, retry_delay
 from postroom.sns.stats import DeliveryFailure
@@ -191,6 +191,9 @@ class HttpDelivery:
         sub = svc.topics.subscriptions.get(item.subscription_arn)
         if sub is None:  # unsubscribed since
             await svc.topics.finish_outbox(item.id)
+            return
+        if item.kind == lambda_delivery.KIND:
+            await lambda_delivery.deliver(svc, item, sub)
             return
         topic = svc.topics.topics.get(sub.topic_arn)
         policy = healthy_retry_policy(

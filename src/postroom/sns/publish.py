@@ -21,6 +21,7 @@ from postroom.protocol.context import RequestContext
 from postroom.sns import limits, mobile, sms
 from postroom.sns.envelope import Publication, dumps, notification
 from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
+from postroom.sns.lambda_delivery import lambda_item
 from postroom.sns.stats import DeliveryFailure
 from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.sns_fifo import FifoPublication
@@ -338,6 +339,8 @@ class _Copies:
                 self.outbox.append(svc.delivery.notification_item(sub, pub, body, raw, topic, now))
             elif sub.protocol == "application" and not _endpoint_enabled(svc, sub.endpoint):
                 continue  # AWS delivers nothing to a disabled (or deleted) mobile endpoint
+            elif sub.protocol == "lambda" and svc.apis is not None and svc.apis.lambda_ is not None:
+                self.outbox.append(lambda_item(svc, sub, pub, topic, ctx.base_url, now)[0])
             else:
                 self.records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
 

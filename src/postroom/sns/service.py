@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -28,6 +28,9 @@ from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
 from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.sns_mobile import SnsMobileStore
 
+if TYPE_CHECKING:
+    from postroom.services import Apis
+
 Operation = Callable[["SnsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
 
@@ -38,7 +41,8 @@ class SnsService:
 
     def __init__(
         self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
-        *, enforce_queue_policies: bool = False, deny_private_targets: bool = False,
+        apis: Apis | None = None,
+        enforce_queue_policies: bool = False, deny_private_targets: bool = False,
     ) -> None:
         from postroom.sns import mobile as mobile_ops
         from postroom.sns import publish, sms, subscriptions
@@ -48,6 +52,7 @@ class SnsService:
         self.topics = topics
         self.mobile = mobile
         self.queues = queues
+        self.apis = apis  # late lookup of services built after SNS (apis.lambda_)
         self.clock = clock
         # Shared-deployment options: SQS copies need the queue policy's permission, as on
         # AWS; HTTP/S subscriptions may reach public addresses only.

@@ -29,6 +29,7 @@ from postroom.storage.sqlite.inspect import SqliteInspectStore
 from postroom.storage.sqlite.invocations import SqliteInvocationStore
 from postroom.storage.sqlite.lock import DataDirLock
 from postroom.storage.sqlite.logs import SqliteLogStore
+from postroom.storage.sqlite.mappings import SqliteMappingStore
 from postroom.storage.sqlite.reserve import Reserve
 from postroom.storage.sqlite.rows import insert_messages, next_visible_at
 from postroom.storage.sqlite.sns_mobile import SqliteSnsMobileStore
@@ -78,6 +79,7 @@ class SqliteStore:
         self.logs = SqliteLogStore(self._committer)
         self.iam = SqliteIamStore(self._committer)
         self.inspect = SqliteInspectStore(self._committer)
+        self.mappings = SqliteMappingStore(self._committer)
         self._by_id: dict[int, QueueRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -99,6 +101,7 @@ class SqliteStore:
         await self.sns_mobile.load()
         await self.logs.load()
         await self.iam.load()
+        await self.mappings.load()
 
     async def close(self) -> None:
         await self._committer.close()

@@ -1,0 +1,42 @@
+"""Event source mappings on SQLite: one JSON row per mapping, cached in memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+import orjson
+
+from postroom.storage.mappings import MappingRecord
+from postroom.storage.sqlite.committer import Committer, Txn
+
+
+class SqliteMappingStore:
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self.mappings: dict[str, MappingRecord] = {}
+
+    async def load(self) -> None:
+        rows = await self._committer.run(
+            lambda conn, txn: conn.execute("SELECT doc FROM lambda_event_source_mappings").fetchall(),
+            drain=True,  # a read: a restart on a full disk still loads the mappings
+        )
+        for (doc,) in rows:
+            mapping = MappingRecord(**orjson.loads(doc))
+            self.mappings[mapping.uuid] = mapping
+
+    async def save(self, mapping: MappingRecord) -> None:
+        row = (mapping.uuid, orjson.dumps(dataclasses.asdict(mapping)).decode())
+
+        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+            conn.execute("INSERT OR REPLACE INTO lambda_event_source_mappings (uuid, doc) VALUES (?,?)", row)
+
+        await self._committer.run(op)
+        self.mappings[mapping.uuid] = mapping
+
+    async def delete(self, uuid: str) -> None:
+        await self._committer.run(
+            lambda conn, txn: conn.execute("DELETE FROM lambda_event_source_mappings WHERE uuid=?", (uuid,)),
+            drain=True,  # frees space, so it runs on a full disk too
+        )
+        self.mappings.pop(uuid, None)
