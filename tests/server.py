@@ -19,7 +19,10 @@ from pathlib import Path
 
 import boto3
 import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 TESTS_DIR = Path(__file__).resolve().parent
 CACHE_DIR = TESTS_DIR / ".cache"
@@ -311,3 +314,12 @@ def receive_all(sqs, url, expected: int, timeout: float = 10.0, **kwargs) -> lis
                                    **kwargs)
         got += resp.get("Messages", [])
     return got
+
+
+def signed_request(url: str, access_key: str = "test", secret: str = "test", service: str = "sqs",
+                   method: str = "GET", data: bytes | None = None,
+                   headers: dict[str, str] | None = None) -> urllib.request.Request:
+    """A urllib request signed with SigV4 (botocore's signer), as an SDK would send it."""
+    aws = AWSRequest(method=method, url=url, data=data, headers=headers or {})
+    SigV4Auth(Credentials(access_key, secret), service, REGION).add_auth(aws)
+    return urllib.request.Request(url, data=data, headers=dict(aws.headers.items()), method=method)

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client
+from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client, signed_request
 
 ACCOUNT = "000000000000"
 RECORDS_PATH = "/_postroom/sns/records"
@@ -68,14 +68,15 @@ def sqs_queue_arn(sqs, url: str) -> str:
         "Attributes"]["QueueArn"]
 
 
-def get_records(endpoint: str) -> list[dict]:
-    """The would-be deliveries Postroom recorded (email, sms, lambda, ...), newest first."""
-    with urllib.request.urlopen(endpoint + RECORDS_PATH, timeout=10) as resp:
+def get_records(endpoint: str, access_key: str = ACCOUNT) -> list[dict]:
+    """The would-be deliveries Postroom recorded (email, sms, lambda, ...) for the signing
+    key's account, newest first (the records route needs a signed request)."""
+    with urllib.request.urlopen(signed_request(endpoint + RECORDS_PATH, access_key), timeout=10) as resp:
         assert resp.status == 200
         return json.loads(resp.read())
 
 
-def http_get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+def http_get(url: str | urllib.request.Request, timeout: float = 10.0) -> tuple[int, bytes]:
     """A plain unsigned GET (as a user's browser or an endpoint would fetch a SubscribeURL)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:

@@ -233,7 +233,8 @@ def test_fuzz_sqs_json_protocol(target):
     def run(request: tuple[str, bytes]) -> None:
         action, body = request
         status, payload = target.post(body, {
-            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AmazonSQS.{action}"})
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AmazonSQS.{action}",
+            "Authorization": _auth("sqs")})
         assert status < 500, (status, payload[:500], action, body[:500])
         json.loads(payload)
 

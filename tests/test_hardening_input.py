@@ -53,8 +53,10 @@ def query(endpoint: str, params: dict[str, str] | list[tuple[str, str]], service
 
 
 def json_call(endpoint: str, action: str, body: dict) -> tuple[int, bytes]:
+    """A raw AWS JSON POST, signed (the server refuses unsigned requests by default)."""
+    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"
     return _post(endpoint, json.dumps(body).encode(), {
-        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AmazonSQS.{action}",
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"AmazonSQS.{action}", "Authorization": auth,
     })
 
 

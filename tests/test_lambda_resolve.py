@@ -14,7 +14,7 @@ from lambda_helpers import ROLE, zip_code
 from postroom.clock import SystemClock
 from postroom.lambda_.resolve import resolve
 from postroom.lambda_.service import LambdaService
-from postroom.protocol.context import RequestContext
+from postroom.protocol.context import RequestContext, make_context
 from postroom.protocol.errors import AWSError
 from postroom.services import Apis
 from postroom.storage.sqlite import SqliteStore
@@ -214,9 +214,10 @@ def test_code_store_limits_and_layout(tmp_path):
             p for p in (tmp_path / "lambda" / "unpacked").iterdir() if p.name.startswith(".")
         ]
         assert created["CodeSize"] == len(package)
-        status, kind, body = await svc.http_routes()["/_postroom/lambda/code"](f"sha={sha_hex}")
+        anyone = make_context(None, "localhost", "http", "r")
+        status, kind, body = await svc.http_routes()["/_postroom/lambda/code"](f"sha={sha_hex}", anyone)
         assert (status, body) == (200, package)
-        assert (await svc.http_routes()["/_postroom/lambda/code"]("sha=../../etc"))[0] == 400
+        assert (await svc.http_routes()["/_postroom/lambda/code"]("sha=../../etc", anyone))[0] == 400
 
     run(scenario, data_dir=tmp_path)
 

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 from server import error_code
-from sns_helpers import get_records, http_get, sns_client, topic_name
+from sns_helpers import get_records, http_get, signed_request, sns_client, topic_name
 
 pytest_plugins = ["sns_helpers"]
 
@@ -40,8 +40,8 @@ def _phone() -> str:
 
 def test_query_errors_carry_no_detail_element(endpoint):
     body = "Action=GetTopicAttributes&Version=2010-03-31&TopicArn=arn:aws:sns:us-east-1:000000000000:nope"
-    request = urllib.request.Request(endpoint + "/", data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = signed_request(endpoint + "/", service="sns", method="POST", data=body.encode(),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
         urllib.request.urlopen(request, timeout=10)
         raise AssertionError("expected an error")
@@ -306,7 +306,7 @@ def test_sms_attributes(sns):
 def test_opt_out_and_opt_in(sns, endpoint):
     number = _phone()
     assert sns.check_if_phone_number_is_opted_out(phoneNumber=number)["isOptedOut"] is False
-    status, _ = http_get(f"{endpoint}/_postroom/sns/opt-out?phoneNumber=%2B{number[1:]}")
+    status, _ = http_get(signed_request(f"{endpoint}/_postroom/sns/opt-out?phoneNumber=%2B{number[1:]}"))
     assert status == 200
     assert sns.check_if_phone_number_is_opted_out(phoneNumber=number)["isOptedOut"] is True
     assert number in sns.list_phone_numbers_opted_out()["phoneNumbers"]

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
-from server import error_code, unique_name
+from server import error_code, signed_request, unique_name
 
 
 def _error(call, **kwargs) -> ClientError:
@@ -199,8 +199,8 @@ def test_policy_and_kms_attributes_kept_as_given(sqs, make_queue):
 def test_query_error_document_keeps_detail(endpoint):
     """Captured AWS SQS query errors carry an empty <Detail/> (SNS's do not)."""
     body = f"Action=GetQueueUrl&Version=2012-11-05&QueueName={unique_name('missing')}"
-    request = urllib.request.Request(endpoint + "/", data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = signed_request(endpoint + "/", method="POST", data=body.encode(),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(request, timeout=10)
     xml = e.value.read().decode()

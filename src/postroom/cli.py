@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -58,14 +59,49 @@ def main() -> None:
     "--clock", "clock_mode", default="system", show_default=True, type=click.Choice(["system", "manual"]),
     help="manual: engine time starts now and moves only on POST /_postroom/clock (for tests).",
 )
+@click.option(
+    "--auth", "auth_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), envvar="POSTROOM_AUTH_FILE",
+    help="Access keys (TOML or JSON) to verify SigV4 signatures with; default: any key is accepted.",
+)
+@click.option(
+    "--allow-unsigned", is_flag=True, envvar="POSTROOM_ALLOW_UNSIGNED",
+    help="Also serve requests without AWS authentication (curl-style local use).",
+)
+@click.option(
+    "--allow-host", "allowed_hosts", multiple=True, metavar="NAME", envvar="POSTROOM_ALLOW_HOSTS",
+    help="A Host name to serve besides IP addresses and localhost (repeatable; * for any).",
+)
+@click.option(
+    "--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN", envvar="POSTROOM_CORS_ORIGINS",
+    help="An origin whose browser requests (CORS) are allowed (repeatable; * for any).",
+)
+@click.option("--idle-timeout", default=60.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a connection may stay open with no request in progress.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a client may take to send a request's headers.")
+@click.option("--body-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Longest pause (seconds) while a request body arrives.")
+@click.option("--max-body-memory", default=256, show_default=True, type=click.IntRange(16),
+              help="MiB of request bodies held at once across all connections.")
+@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1),
+              help="Open connections (or running requests) above which requests answer 503.")
+@click.option("--sns-queue-policies", is_flag=True, envvar="POSTROOM_SNS_QUEUE_POLICIES",
+              help="SNS delivers to an SQS queue only if the queue policy allows it (as AWS does).")
+@click.option("--deny-private-targets", is_flag=True, envvar="POSTROOM_DENY_PRIVATE_TARGETS",
+              help="HTTP/S subscriptions may not target loopback, private or link-local addresses.")
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
+    auth_file: Path | None, allow_unsigned: bool, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
+    idle_timeout: float, header_timeout: float, body_timeout: float, max_body_memory: int,
+    max_connections: int, sns_queue_policies: bool, deny_private_targets: bool,
     clock_mode: str, config_file: Path | None, init_dir: Path | None,
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
     from postroom.clock import Clock, ManualClock, SystemClock
     from postroom.declare.config import ConfigError, load
+    from postroom.http.keys import KeyFileError, load_keys
+    from postroom.http.limits import HttpLimits
     from postroom.server import ServerConfig
     from postroom.server import serve as run_server
 
@@ -73,6 +109,11 @@ def serve(
         resources = load(config_file) if config_file is not None else None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if auth_file is not None:
+        try:
+            load_keys(auth_file)  # fail here, with the file's problem, before anything starts
+        except KeyFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--auth") from None
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -83,7 +124,15 @@ def serve(
         sqs_max_in_flight=sqs_max_in_flight, lambda_retry_scale=lambda_retry_scale,
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
         resources=resources, init_dir=init_dir,
+        auth_file=auth_file, allow_unsigned=allow_unsigned, allowed_hosts=_split(allowed_hosts),
+        cors_origins=_split(cors_origins),
+        sns_queue_policies=sns_queue_policies, deny_private_targets=deny_private_targets,
+        http_limits=HttpLimits(
+            idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
+            body_memory=max_body_memory * 1024 * 1024, max_connections=max_connections,
+        ),
     )
+    os.umask(0o077)  # data files 0600, directories 0700: stored messages are private
     from postroom.storage.errors import StorageError
 
     clock: Clock = ManualClock() if clock_mode == "manual" else SystemClock()
@@ -129,3 +178,9 @@ def apply(file: Path, endpoint_url: str) -> None:
     except Exception as exc:  # the server is unreachable, or answers something unexpected
         raise click.ClickException(f"{file}: {exc}") from None
     click.echo(f"{file}: {changes} change(s)" if changes else f"{file}: nothing to change")
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeated options, each of which may also hold a comma- or space-separated list (the
+    environment variables' form)."""
+    return tuple(part for value in values for part in value.replace(",", " ").split())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import socket
 import time
@@ -20,6 +21,13 @@ from postroom.console.app import CONSOLE_PATH, Console
 from postroom.declare.config import Config
 from postroom.http.admin import Admin
 from postroom.http.app import PostroomApp
+from postroom.http.auth import AuthConfig, auth_step
+from postroom.http.cors import CorsPolicy, cors_step, method_step
+from postroom.http.hosts import HostPolicy, host_step
+from postroom.http.keys import load_keys
+from postroom.http.limits import HttpLimits
+from postroom.http.protocol import protocol_class
+from postroom.http.router import Router
 from postroom.metrics.exporter import MetricsExporter
 from postroom.services import Deps, Settings, build_services
 from postroom.storage.sqlite import SqliteStore
@@ -48,6 +56,13 @@ class ServerConfig:
     lambda_runtimes: dict[str, str] = field(default_factory=dict)
     resources: Config | None = None  # --config: applied once the server is ready
     init_dir: Path | None = None  # --init-dir: its ready.d/ scripts run after that
+    auth_file: Path | None = None  # access keys to verify signatures with; None: any key
+    allow_unsigned: bool = False  # serve unsigned requests (curl-style local use)
+    allowed_hosts: tuple[str, ...] = ()  # Host names served besides IPs and localhost ("*": any)
+    cors_origins: tuple[str, ...] = ()  # origins whose CORS preflights are answered ("*": any)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
+    sns_queue_policies: bool = False  # SNS copies to SQS need the queue policy's permission
+    deny_private_targets: bool = False  # HTTP/S subscriptions may reach public addresses only
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
@@ -62,13 +77,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
         raise SystemExit(1) from None
     port = sock.getsockname()[1]
+    keys = load_keys(config.auth_file) if config.auth_file is not None else None
+    # With verified signatures, function environments get a secret no one else knows.
+    function_secret = secrets.token_urlsafe(30) if keys is not None else "test"
+    if config.data_dir is not None:
+        _private_dir(config.data_dir)
     store = SqliteStore(config.data_dir)
     await store.start()
     settings = Settings(
         data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight,
         endpoint_url=f"http://{_local_host(config.host)}:{port}",
         lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
-        lambda_runtimes=config.lambda_runtimes,
+        lambda_runtimes=config.lambda_runtimes, function_secret=function_secret,
+        sns_queue_policies=config.sns_queue_policies, deny_private_targets=config.deny_private_targets,
     )
     deps = Deps(store, clock, settings)
     services = build_services(deps)
@@ -83,9 +104,19 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         await store.close()
         sock.close()
         raise
+    router = Router(services)
+    steps = [
+        host_step(HostPolicy(config.host, config.allowed_hosts), router),
+        cors_step(CorsPolicy(config.cors_origins), router),
+        method_step(router),
+        auth_step(AuthConfig(
+            keys, config.allow_unsigned, function_secret if keys else None,
+            deps.apis.iam.issued_credentials if deps.apis.iam is not None else None,
+        ), router, clock),
+    ]
     console = Console({svc.name: svc for svc in services}, deps.apis, clock)
     app = PostroomApp(
-        services, store.description,
+        services, store.description, steps, config.http_limits, router=router,
         routes={"/metrics": MetricsExporter(deps.apis, store).route},
         mounts={CONSOLE_PATH: console.handle}, control=Admin(clock, services, store.reset),
     )
@@ -94,7 +125,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             app,
             host=config.host,
             port=port,
-            http="httptools",
+            http=protocol_class(config.http_limits),
             loop="none",
             lifespan="off",
             access_log=False,
@@ -102,7 +133,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
             server_header=False,
             proxy_headers=False,
             date_header=False,
-            timeout_keep_alive=75,
+            timeout_keep_alive=config.http_limits.idle_timeout,  # type: ignore[arg-type]  # a float works
             timeout_graceful_shutdown=10,
         )
     )
@@ -173,3 +204,13 @@ def _local_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
+
+
+def _private_dir(path: Path) -> None:
+    """The data directory readable by its owner only (0700): queues hold other people's
+    messages. Files in it are created 0600 (``postroom serve`` sets the umask)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+    except OSError:
+        pass  # opening the store reports the problem (a full disk, no permission) clearly

@@ -14,8 +14,8 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.model import ServiceModel
 
 # An extra HTTP route a service serves outside the AWS protocols (certificates, records):
-# called with the raw query string, answers (status, content type, body).
-RawRoute = Callable[[str], Awaitable[tuple[int, bytes, bytes]]]
+# called with the raw query string and the caller, answers (status, content type, body).
+RawRoute = Callable[[str, RequestContext], Awaitable[tuple[int, bytes, bytes]]]
 
 
 class Service(Protocol):

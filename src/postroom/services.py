@@ -43,6 +43,9 @@ class Settings:
     data_dir: Path | None = None  # None: nothing on disk
     sqs_max_in_flight: int = 120_000
     endpoint_url: str = "http://127.0.0.1:4566"  # how local processes reach this server
+    function_secret: str = "test"  # the secret key function environments sign with
+    sns_queue_policies: bool = False  # SNS copies to SQS need the queue policy's permission
+    deny_private_targets: bool = False  # HTTP/S subscriptions may reach public addresses only
     lambda_retry_scale: float = 1.0
     lambda_idle_timeout: float = 300.0
     lambda_runtimes: dict[str, str] = field(default_factory=dict)
@@ -70,7 +73,8 @@ def _lambda(deps: Deps) -> Service:
 
     settings = deps.settings
     runtime = RuntimeSettings(
-        endpoint_url=settings.endpoint_url, idle_timeout_s=settings.lambda_idle_timeout,
+        endpoint_url=settings.endpoint_url, secret_access_key=settings.function_secret,
+        idle_timeout_s=settings.lambda_idle_timeout,
         interpreters=dict(settings.lambda_runtimes),
     )
     svc = LambdaService(
@@ -87,6 +91,8 @@ def _sns(deps: Deps) -> Service:
     svc = SnsService(
         deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir, mobile=deps.store.sns_mobile,
         apis=deps.apis,
+        enforce_queue_policies=deps.settings.sns_queue_policies,
+        deny_private_targets=deps.settings.deny_private_targets,
     )
     deps.apis.sns = svc.api
     return svc

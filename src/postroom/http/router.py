@@ -61,11 +61,42 @@ class Router:
                     self.rest_routes.setdefault(route.first_segment, []).append((route, svc))
         for routes in self.rest_routes.values():
             routes.sort(key=lambda pair: -pair[0].literal_chars)
+        # Query actions AWS serves without authentication (the model's "authtype": "none"):
+        # STS AssumeRoleWithWebIdentity and AssumeRoleWithSAML.
+        self.unsigned_actions = frozenset(
+            name for svc in self.query_services for name, spec in svc.model.operations.items()
+            if spec.get("authtype") == "none" or "smithy.api#noAuth" in (spec.get("auth") or [])
+        )
 
     def rest_json_for(self, method: str, raw_path: str) -> bool:
         """Whether a rest-json service has routes under this path's first segment."""
         first = raw_path.lstrip("/").split("/", 1)[0]
         return first in self.rest_routes
+
+    def error_response(self, request: Request, error: AWSError) -> Response:
+        """``error`` in the protocol ``request`` speaks (for answers given before routing)."""
+        target = request.headers.get(b"x-amz-target")
+        if target is not None:
+            svc = self.by_target.get(target.decode("latin-1").partition(".")[0])
+            model = svc.model if svc is not None else None
+            json11 = model is not None and model.metadata.get("jsonVersion") == "1.1"
+            payload, extra = encode_json_error(model, error)
+            return Response(error.status, JSON_11 if json11 else JSON_10, payload, extra)
+        if self.rest_routes and self.rest_json_for(request.method, request.raw_path):
+            encoded = encode_restjson_error(error)
+            return Response(encoded.status, encoded.content_type, encoded.body, encoded.headers)
+        svc = self._query_service(request.ctx.service, None, request.path)
+        payload = encode_query_error(svc.model if svc is not None else None, error, request.ctx.request_id)
+        return Response(error.status, XML, payload)
+
+    def allowed_methods(self, request: Request) -> tuple[str, ...]:
+        """The methods AWS accepts for the protocol ``request`` speaks: POST for AWS JSON,
+        GET and POST for Query; rest-json routes name their own."""
+        if b"x-amz-target" in request.headers:
+            return ("POST",)
+        if self.rest_routes and self.rest_json_for(request.method, request.raw_path):
+            return ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
+        return ("GET", "POST")
 
     async def handle(self, request: Request) -> Response:
         target = request.headers.get(b"x-amz-target")
@@ -178,6 +209,10 @@ class Router:
 
 def as_aws_error(exc: Exception) -> AWSError:
     if isinstance(exc, AWSError):
+        # The traceback holds the failed call's frames, and with them the decoded request
+        # (megabytes for a large body); the handler's frame holding the error closes a
+        # cycle that only the garbage collector would free, at some later allocation.
+        exc.__traceback__ = None
         return exc
     log.exception("unexpected error while handling a request")
     return internal_error()

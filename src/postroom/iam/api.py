@@ -35,6 +35,17 @@ class Identity:
     user_id: str
 
 
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """An access key Postroom's IAM or STS issued, as signature checks need it."""
+
+    account: str
+    secret: str
+    active: bool
+    session_token: str | None = None  # STS: the X-Amz-Security-Token that must come with it
+    expires_at: int | None = None  # STS: epoch ms
+
+
 class IamApi:
     def __init__(self, store: SqliteIamStore, clock: Clock, writes: asyncio.Lock) -> None:
         self._store = store
@@ -91,6 +102,16 @@ class IamApi:
             key = new_access_key_id(prefix, account)
             if key not in self._store.access_keys and key not in self._store.sessions:
                 return key
+
+    def issued_credentials(self, access_key: str) -> IssuedCredentials | None:
+        """The secret (and, for STS sessions, token and expiry) of a key Postroom issued."""
+        session = self._store.sessions.get(access_key)
+        if session is not None:
+            return IssuedCredentials(session.account, session.secret, True, session.token, session.expires_at)
+        key = self._store.access_keys.get(access_key)
+        if key is not None:
+            return IssuedCredentials(key.account, key.secret, key.status == "Active")
+        return None
 
     def identity(self, account: str, access_key: str) -> Identity:
         """The identity behind ``access_key``: an STS session, an IAM user's key, or the

@@ -136,7 +136,7 @@ class LambdaService:
     def http_routes(self) -> dict[str, RawRoute]:
         """``GET /_postroom/lambda/code?sha=<hex>``: a function's or layer's zip (Code.Location)."""
 
-        async def code(query: str) -> tuple[int, bytes, bytes]:
+        async def code(query: str, ctx: RequestContext) -> tuple[int, bytes, bytes]:
             sha = ""
             for pair in query.split("&"):
                 key, _, value = pair.partition("=")

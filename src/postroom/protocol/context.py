@@ -25,6 +25,8 @@ class RequestContext:
     base_url: str
     request_id: str
     service: str | None = None  # from the SigV4 credential scope, when signed
+    admin: bool = False  # an administrator's key (auth file): sees every account's records
+    operation: str | None = None  # the operation being served (for resource-policy checks)
 
 
 def parse_credential(value: str | None) -> tuple[str, str, str] | None:

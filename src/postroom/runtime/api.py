@@ -79,6 +79,7 @@ class RuntimeSettings:
     """Server options for execution environments."""
 
     endpoint_url: str = "http://127.0.0.1:4566"  # AWS_ENDPOINT_URL given to handlers
+    secret_access_key: str = "test"  # handlers' secret key (checked when auth is on)
     idle_timeout_s: float = 300.0  # an idle environment is stopped after this long
     account_concurrency: int = 1000  # AWS's default account limit
     interpreters: dict[str, str] = field(default_factory=dict)  # runtime id -> executable

@@ -101,10 +101,11 @@ def build(spec: FunctionSpec, settings: RuntimeSettings, *, runtime_api: str, st
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": str(runtime_dir),  # AWS: /var/runtime, where the runtime lives
-        # Test credentials for the function's account: a 12-digit access key id is the account.
+        # Credentials for the function's account: a 12-digit access key id is the account;
+        # the secret is the server's function secret when signatures are verified.
         "AWS_ACCESS_KEY_ID": spec.account,
         "AWS_ACCESS_KEY": spec.account,
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SECRET_ACCESS_KEY": settings.secret_access_key,
         "AWS_SESSION_TOKEN": "test",
         "AWS_ENDPOINT_URL": settings.endpoint_url,
     })

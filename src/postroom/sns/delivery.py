@@ -23,6 +23,7 @@ from postroom.sns import lambda_delivery, limits
 from postroom.sns.envelope import Publication, dumps, iso_timestamp
 from postroom.sns.retry import healthy_retry_policy, retry_delay
 from postroom.sns.stats import DeliveryFailure
+from postroom.sns.targets import resolves_public
 from postroom.storage.base import OutboxItem, SubscriptionRecord, TopicRecord
 
 if TYPE_CHECKING:
@@ -231,6 +232,9 @@ class HttpDelivery:
 
     async def _post(self, payload: dict[str, Any]) -> int | None:
         assert self._client is not None
+        if self.svc.deny_private_targets and not await resolves_public(payload["url"]):
+            log.warning("not delivering to %s: private or unresolvable address", payload["url"])
+            return None  # a failed attempt, as an unreachable endpoint
         try:
             response = await self._client.post(
                 payload["url"], content=payload["body"].encode(), headers=payload["headers"]

@@ -25,6 +25,7 @@ from postroom.sns.lambda_delivery import lambda_item
 from postroom.sns.stats import DeliveryFailure
 from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.sns_fifo import FifoPublication
+from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -160,13 +161,16 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
             raise invalid_parameter(f"PhoneNumber Reason: {phone} is not valid to publish to")
         pub = validate(p, None, now)
         if not sms.is_opted_out(svc, ctx.account, phone):  # AWS accepts, but never texts, opted-out numbers
-            await svc.topics.publish([], [], [("", "sms", phone, orjson.dumps({"Message": pub.message}), now)], now)
+            # No subscription: the row names the publisher's account instead, so that
+            # account (and only it) sees the record.
+            row = (DIRECT_RECORD_PREFIX + ctx.account, "sms", phone, orjson.dumps({"Message": pub.message}), now)
+            await svc.topics.publish([], [], [row], now)
             svc.counters.delivered["sms"] += 1
         svc.counters.published += 1
         return {"MessageId": pub.message_id}
     if p.get("TargetArn") and mobile.ENDPOINT_ARN.match(p["TargetArn"]):
         return await _publish_to_endpoint(svc, p, now)
-    topic = svc.topic(target, ctx.region)
+    topic = svc.topic(target, ctx.region, ctx)
     pub = validate(p, topic, now)
     await fan_out(svc, topic, [pub], ctx, now)
     out = {"MessageId": pub.message_id}
@@ -195,7 +199,8 @@ async def _publish_to_endpoint(svc: SnsService, p: dict[str, Any], now: int) -> 
     record = {"Message": p["Message"], "MessageStructure": p.get("MessageStructure"), "MessageId": pub.message_id}
     if pub.attributes:
         record["MessageAttributes"] = pub.attributes
-    await svc.topics.publish([], [], [("", "application", found.arn, orjson.dumps(record), now)], now)
+    owner = DIRECT_RECORD_PREFIX + found.arn.split(":")[4]  # the endpoint's account sees the record
+    await svc.topics.publish([], [], [(owner, "application", found.arn, orjson.dumps(record), now)], now)
     svc.counters.published += 1
     svc.counters.delivered["application"] += 1
     return {"MessageId": pub.message_id}
@@ -207,7 +212,7 @@ def _endpoint_enabled(svc: SnsService, arn: str) -> bool:
 
 
 async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     entries = p["PublishBatchRequestEntries"]
     if not entries:
         raise batch_error("EmptyBatchRequestException", "The batch request doesn't contain any entries")
@@ -318,8 +323,9 @@ class _Copies:
             )
             if sub.protocol == "sqs":
                 queue = svc.queues.queue(sub.endpoint)
-                if queue is None:
-                    # The queue is gone: a client-side error, so the copy goes to the DLQ (or is dropped).
+                if queue is None or not svc.queue_allows(topic, queue):
+                    # The queue is gone, or its policy refuses SNS: a client-side error, so the
+                    # copy goes to the DLQ (or is dropped).
                     self.queue_copies.extend(svc.dead_letter_copies(sub, body, pub, now, raw))
                     self.failures.append(DeliveryFailure(
                         now, topic.arn, sub.arn, "sqs", sub.endpoint, "The queue does not exist."

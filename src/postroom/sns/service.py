@@ -12,7 +12,8 @@ import orjson
 from postroom.clock import Clock
 from postroom.filters.policy import FilterPolicy, parse_filter_policy
 from postroom.ids import new_id
-from postroom.protocol.context import DEFAULT_ACCOUNT, RequestContext
+from postroom.policy.evaluate import Caller, Decision, evaluate
+from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
@@ -41,6 +42,7 @@ class SnsService:
     def __init__(
         self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
         apis: Apis | None = None,
+        enforce_queue_policies: bool = False, deny_private_targets: bool = False,
     ) -> None:
         from postroom.sns import mobile as mobile_ops
         from postroom.sns import publish, sms, subscriptions
@@ -52,6 +54,10 @@ class SnsService:
         self.queues = queues
         self.apis = apis  # late lookup of services built after SNS (apis.lambda_)
         self.clock = clock
+        # Shared-deployment options: SQS copies need the queue policy's permission, as on
+        # AWS; HTTP/S subscriptions may reach public addresses only.
+        self.enforce_queue_policies = enforce_queue_policies
+        self.deny_private_targets = deny_private_targets
         self.signer = Signer(data_dir)
         self.delivery = HttpDelivery(self)
         self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
@@ -82,23 +88,30 @@ class SnsService:
         handler = self.operations.get(operation)
         if handler is None:
             raise invalid_parameter(f"Action {operation} is not supported by Postroom yet")
+        ctx.operation = operation
         return await handler(self, params, ctx)
 
     def http_routes(self) -> dict[str, RawRoute]:
         """Extra GET endpoints: the signing certificate and the record of would-be deliveries."""
 
-        async def certificate(query: str) -> tuple[int, bytes, bytes]:
+        async def certificate(query: str, ctx: RequestContext) -> tuple[int, bytes, bytes]:
             return 200, b"application/x-pem-file", self.signer.certificate_pem()
 
-        async def records(query: str) -> tuple[int, bytes, bytes]:
-            return 200, b"application/json", orjson.dumps(await self.topics.records())
+        async def records(query: str, ctx: RequestContext) -> tuple[int, bytes, bytes]:
+            # Recorded payloads are other people's messages: each caller sees its own
+            # account's, an administrator (a key marked admin in the auth file) every one.
+            account = None if ctx.admin else ctx.account
+            return 200, b"application/json", orjson.dumps(await self.topics.records(account=account))
 
-        async def opt_out(query: str) -> tuple[int, bytes, bytes]:
-            # Stands in for a recipient's STOP reply: ?phoneNumber=+1555...&account=...
+        async def opt_out(query: str, ctx: RequestContext) -> tuple[int, bytes, bytes]:
+            # Stands in for a recipient's STOP reply: ?phoneNumber=+1555...[&account=...],
+            # signed by that account (or an administrator).
             from postroom.sns import sms
 
             args = parse_qs(query)
-            account = args.get("account", [DEFAULT_ACCOUNT])[0]
+            account = args.get("account", [ctx.account])[0]
+            if account != ctx.account and not ctx.admin:
+                return 403, b"text/plain", b"only the account itself (or an administrator) may opt out for it"
             try:
                 await sms.opt_out(self, account, args.get("phoneNumber", [""])[0])
             except AWSError as error:
@@ -112,16 +125,44 @@ class SnsService:
 
     # -- helpers used by the operations ----------------------------------------------------
 
-    def topic(self, arn: str | None, region: str | None = None) -> TopicRecord:
+    def topic(self, arn: str | None, region: str | None = None, ctx: RequestContext | None = None) -> TopicRecord:
         """The topic ``arn`` names; with ``region`` (the caller's), a topic ARN of another
-        region is an InvalidParameter, as on AWS."""
+        region is an InvalidParameter, as on AWS; with ``ctx``, another account's caller
+        must be allowed by the topic's policy."""
         parsed = parse_topic_arn(arn or "")
         if parsed is None or (region is not None and parsed[0] != region):
             raise invalid_topic_arn(arn or "")
         topic = self.topics.topics.get(arn)
         if topic is None:
             raise topic_not_found()
+        if ctx is not None:
+            self.check_access(topic, ctx)
         return topic
+
+    def check_access(self, topic: TopicRecord, ctx: RequestContext) -> None:
+        """AuthorizationError unless the caller owns ``topic`` or its policy allows the call."""
+        if topic.account == ctx.account:
+            return
+        caller = Caller(account=ctx.account, context={"aws:principalaccount": ctx.account})
+        action = f"SNS:{ctx.operation}"
+        if evaluate(topic.attributes.get("Policy"), caller, action, topic.arn) is not Decision.ALLOW:
+            raise self.model.error(
+                "AuthorizationErrorException",
+                f"User: arn:aws:iam::{ctx.account}:root is not authorized to perform: "
+                f"{action} on resource: {topic.arn}",
+            )
+
+    def queue_allows(self, topic: TopicRecord, queue: QueueRef) -> bool:
+        """With queue policies enforced, whether ``queue``'s policy lets SNS send this
+        topic's messages (Principal sns.amazonaws.com, aws:SourceArn / aws:SourceAccount)."""
+        if not self.enforce_queue_policies:
+            return True
+        caller = Caller(service="sns.amazonaws.com", context={
+            "aws:sourcearn": topic.arn, "aws:sourceaccount": topic.account,
+        })
+        # Same-account queues too: on AWS the SNS service principal always needs the grant.
+        decision = evaluate(self.queues.policy(queue), caller, "sqs:SendMessage", queue.arn)
+        return decision is Decision.ALLOW
 
     def forget_filter(self, subscription_arn: str) -> None:
         self._filters.pop(subscription_arn, None)

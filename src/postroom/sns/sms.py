@@ -15,6 +15,7 @@ import orjson
 from postroom.protocol.context import RequestContext
 from postroom.sns.errors import invalid_parameter, invalid_parameter_bare
 from postroom.sns.topics import _page
+from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -114,7 +115,8 @@ async def create_sms_sandbox_phone_number(svc: SnsService, p: dict[str, Any], ct
     await svc.mobile.set_phone_number(ctx.account, SANDBOX, number, f"Pending:{password}")
     now = svc.clock.now_ms()
     text = f"Your Amazon SNS verification code is: {password}"
-    await svc.topics.publish([], [], [("", "sms", number, orjson.dumps({"Message": text}), now)], now)
+    row = (DIRECT_RECORD_PREFIX + ctx.account, "sms", number, orjson.dumps({"Message": text}), now)
+    await svc.topics.publish([], [], [row], now)
     return {}
 
 

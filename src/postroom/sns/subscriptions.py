@@ -19,6 +19,7 @@ from postroom.sns.errors import (
     not_found,
 )
 from postroom.sns.names import check_endpoint, new_subscription_arn, parse_topic_arn
+from postroom.sns.targets import is_public, literal_host
 from postroom.sns.topics import _page
 from postroom.sqs.api import parse_queue_arn
 from postroom.storage.base import SubscriptionRecord
@@ -77,11 +78,15 @@ def _fifo_pair(topic_arn: str, protocol: str, endpoint: str) -> bool:
 
 
 async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     protocol = p["Protocol"]
     if protocol not in limits.PROTOCOLS:
         raise invalid_parameter(f"Amazon SNS does not support this protocol string: {protocol}")
     endpoint = check_endpoint(protocol, p.get("Endpoint"))
+    if protocol in ("http", "https") and svc.deny_private_targets:
+        host = literal_host(endpoint)
+        if host is not None and not is_public(host):
+            raise invalid_parameter("Endpoint Reason: private and loopback addresses are not allowed on this server")
     if protocol == "sqs" and endpoint.endswith(".fifo") and topic.attributes.get("FifoTopic") != "true":
         raise invalid_parameter(
             "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics"
@@ -170,7 +175,7 @@ async def list_subscriptions(svc: SnsService, p: dict[str, Any], ctx: RequestCon
 
 
 async def list_subscriptions_by_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     subs = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn]
     return _listing(subs, p.get("NextToken"))
 

@@ -68,7 +68,9 @@ async def delete_topic(svc: SnsService, p: dict[str, Any], ctx: RequestContext) 
     parsed = parse_topic_arn(arn)
     if parsed is None or parsed[0] != ctx.region:
         raise invalid_topic_arn(arn)
-    if arn in svc.topics.topics:
+    topic = svc.topics.topics.get(arn)
+    if topic is not None:
+        svc.check_access(topic, ctx)
         await svc.topics.delete_topic(arn)
     return None  # deleting a topic that does not exist succeeds, as on AWS
 
@@ -94,7 +96,7 @@ async def list_topics(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -
 
 
 async def get_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     subs = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn]
     values = {
         "TopicArn": topic.arn,
@@ -113,7 +115,7 @@ async def get_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestC
 
 
 async def set_topic_attributes(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     name = p["AttributeName"]
     if name not in attributes.TOPIC_SETTABLE:
         raise invalid_parameter("AttributeName")
@@ -162,7 +164,7 @@ def _policy(topic: TopicRecord) -> dict[str, Any]:
 
 
 async def add_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     policy = _policy(topic)
     statements = policy.setdefault("Statement", [])
     if any(s.get("Sid") == p["Label"] for s in statements):
@@ -184,7 +186,7 @@ async def add_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext
 
 
 async def remove_permission(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["TopicArn"], ctx.region)
+    topic = svc.topic(p["TopicArn"], ctx.region, ctx)
     policy = _policy(topic)
     kept = [s for s in policy.get("Statement", []) if s.get("Sid") != p["Label"]]
     if len(kept) == len(policy.get("Statement", [])):
@@ -195,7 +197,7 @@ async def remove_permission(svc: SnsService, p: dict[str, Any], ctx: RequestCont
 
 
 async def put_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["ResourceArn"], ctx.region)
+    topic = svc.topic(p["ResourceArn"], ctx.region, ctx)
     value = attributes.check_value("DataProtectionPolicy", p["DataProtectionPolicy"], reason="")
     stored = dict(topic.attributes)
     if value:
@@ -207,7 +209,7 @@ async def put_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: Re
 
 
 async def get_data_protection_policy(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    topic = svc.topic(p["ResourceArn"], ctx.region)
+    topic = svc.topic(p["ResourceArn"], ctx.region, ctx)
     return {"DataProtectionPolicy": topic.attributes.get("DataProtectionPolicy", "")}
 
 

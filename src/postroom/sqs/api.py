@@ -121,6 +121,11 @@ class SqsApi:
             settings.visibility_timeout,
         )
 
+    def policy(self, queue: QueueRef) -> str | None:
+        """The queue's access policy document (its ``Policy`` attribute), if any."""
+        found = self._svc.queue_by_arn(queue.arn)
+        return found.attributes.get("Policy") if found is not None else None
+
     def delivery(self, queue: QueueRef, message: OutgoingMessage, now: int) -> QueueDelivery:
         """A copy for ``queue`` that the caller commits atomically with its own state (SNS
         publishes commit every copy in one transaction); call ``delivered`` after the commit."""

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from postroom.clock import Clock
+from postroom.policy.evaluate import Caller, Decision, evaluate
 from postroom.protocol.context import RequestContext
+from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
 from postroom.sqs import attributes, limits
@@ -125,6 +127,7 @@ class SqsService:
         handler = self.operations.get(operation)
         if handler is None:
             raise unsupported_operation(f"{operation} is not supported by Postroom yet.")
+        ctx.operation = operation
         return await handler(self, params, ctx)
 
     # -- queues ------------------------------------------------------------------------
@@ -138,7 +141,21 @@ class SqsService:
         queue = self.store.queue_by_name(*parsed) if parsed else None
         if queue is None:
             raise queue_does_not_exist()
+        if queue.account != ctx.account:
+            self._check_cross_account(queue, ctx)
         return queue
+
+    def _check_cross_account(self, queue: QueueRecord, ctx: RequestContext) -> None:
+        """Another account's caller: served only when the queue's policy allows it, as AWS."""
+        arn = queue_arn(queue.region, queue.account, queue.name)
+        caller = Caller(account=ctx.account, context={
+            "aws:principalaccount": ctx.account,
+        })
+        if evaluate(queue.attributes.get("Policy"), caller, f"sqs:{ctx.operation}", arn) is not Decision.ALLOW:
+            raise AWSError(
+                "AccessDenied", f"Access to the resource {self.url(queue, ctx)} is denied.",
+                status=403, type_name="AccessDeniedException",
+            )
 
     def queue_by_arn(self, arn: str) -> QueueRecord | None:
         parsed = parse_queue_arn(arn)

@@ -18,6 +18,7 @@ from postroom.storage.base import (
     TopicRecord,
 )
 from postroom.storage.sns_fifo import FifoPublication, Original
+from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 from postroom.storage.sqlite import fifo
 from postroom.storage.sqlite.committer import Committer, Txn
 from postroom.storage.sqlite.rows import insert_messages
@@ -177,15 +178,20 @@ class SqliteTopicStore:
 
         await self._committer.run(op, drain=True)
 
-    async def records(self, limit: int = 1000) -> list[dict[str, object]]:
+    async def records(self, limit: int = 1000, account: str | None = None) -> list[dict[str, object]]:
+        """The newest recorded deliveries, of one account's subscriptions and direct
+        publishes, or (None) of every account."""
+        pattern = f"arn:%:sns:%:{account}:%" if account is not None else "%"
+        direct = DIRECT_RECORD_PREFIX + account if account is not None else None
+
         def op(conn: sqlite3.Connection, txn: Txn) -> list[dict[str, object]]:
             rows = conn.execute(
                 "SELECT id, subscription_arn, protocol, endpoint, payload, created_at FROM sns_records"
-                " ORDER BY id DESC LIMIT ?",
-                (limit,),
+                " WHERE subscription_arn LIKE ? OR subscription_arn = ? ORDER BY id DESC LIMIT ?",
+                (pattern, direct, limit),
             ).fetchall()
             return [
-                {"id": i, "subscriptionArn": s, "protocol": p, "endpoint": e, "message": orjson.loads(m), "timestamp": t}
+                {"id": i, "subscriptionArn": "" if s.startswith(DIRECT_RECORD_PREFIX) else s, "protocol": p, "endpoint": e, "message": orjson.loads(m), "timestamp": t}
                 for i, s, p, e, m, t in rows
             ]
 

@@ -1,0 +1,1 @@
+"""Resource-policy evaluation (SQS queue and SNS topic policies) for cross-account calls."""
