@@ -155,3 +155,27 @@ def test_init_failures_answer_aws_error_types(lam):
     missing = create_function(lam, {"app.py": "x = 1\n"})
     resp, body = invoke(lam, missing, {})
     assert resp["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.HandlerNotFound"
+
+
+def _node_sdk_installed() -> bool:
+    from postroom.runtime.node_sdk import default_dir
+
+    return (default_dir() / "node_modules" / "@aws-sdk" / "client-sqs").is_dir()
+
+
+@pytest.mark.skipif(NODE is None or not _node_sdk_installed(),
+                    reason="node or the Node SDK (postroom node-sdk) is not installed")
+def test_node_handler_uses_the_aws_sdk_without_bundling_it(lam, endpoint):
+    sqs = client(endpoint, "sqs")
+    url = sqs.create_queue(QueueName=function_name("from-node"))["QueueUrl"]
+    name = create_function(lam, {"index.js": (
+        "const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');\n"
+        "const sqs = new SQSClient({});\n"
+        "exports.handler = async (event) => {\n"
+        "  const out = await sqs.send(new SendMessageCommand({ QueueUrl: event.queue, MessageBody: 'from node' }));\n"
+        "  return { id: out.MessageId };\n"
+        "};\n")}, runtime="nodejs20.x", handler="index.handler")
+    resp, body = invoke(lam, name, {"queue": url})
+    assert "FunctionError" not in resp, body
+    [msg] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert msg["Body"] == "from node" and msg["MessageId"] == body["id"]

@@ -184,3 +184,20 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     """Repeated options, each of which may also hold a comma- or space-separated list (the
     environment variables' form)."""
     return tuple(part for value in values for part in value.replace(",", " ").split())
+
+
+@main.command("node-sdk")
+@click.option(
+    "--dir", "target", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where to install (default: $POSTROOM_NODE_SDK, else ~/.cache/postroom/node-sdk).",
+)
+def node_sdk(target: Path | None) -> None:
+    """Install the AWS SDK for JavaScript v3 clients that Node handlers get on AWS (npm)."""
+    from postroom.runtime.node_sdk import default_dir, install
+
+    target = target or default_dir()
+    try:
+        install(target)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"AWS SDK for JavaScript v3 installed in {target}")

@@ -70,12 +70,13 @@ def _sqs(deps: Deps) -> Service:
 def _lambda(deps: Deps) -> Service:
     from postroom.lambda_.service import LambdaService
     from postroom.runtime.api import RuntimeSettings
+    from postroom.runtime.node_sdk import default_dir as default_node_sdk_dir
 
     settings = deps.settings
     runtime = RuntimeSettings(
         endpoint_url=settings.endpoint_url, secret_access_key=settings.function_secret,
         idle_timeout_s=settings.lambda_idle_timeout,
-        interpreters=dict(settings.lambda_runtimes),
+        interpreters=dict(settings.lambda_runtimes), node_sdk_dir=default_node_sdk_dir(),
     )
     svc = LambdaService(
         deps.store, deps.clock, settings.data_dir, deps.apis, runtime, settings.lambda_retry_scale

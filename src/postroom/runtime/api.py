@@ -84,3 +84,6 @@ class RuntimeSettings:
     account_concurrency: int = 1000  # AWS's default account limit
     interpreters: dict[str, str] = field(default_factory=dict)  # runtime id -> executable
     work_dir: Path | None = None  # where environments' scratch (/tmp) directories go
+    # The AWS SDK for JavaScript v3 that Node handlers get without bundling it, as on AWS
+    # (installed by `postroom node-sdk`; see runtime/node_sdk.py).
+    node_sdk_dir: Path | None = None

@@ -141,8 +141,9 @@ def _node_path(spec: FunctionSpec, settings: RuntimeSettings) -> list[str]:
     for layer in spec.layer_dirs:
         paths.append(str(layer / "nodejs" / f"node{major}" / "node_modules"))
         paths.append(str(layer / "nodejs" / "node_modules"))
-    if settings.work_dir is not None and (settings.work_dir / "node_modules").is_dir():
-        paths.append(str(settings.work_dir / "node_modules"))  # stands in for the bundled SDK
+    for base in (settings.node_sdk_dir, settings.work_dir):
+        if base is not None and (base / "node_modules").is_dir():
+            paths.append(str(base / "node_modules"))  # stands in for the SDK AWS's runtime bundles
     return paths
 
 
