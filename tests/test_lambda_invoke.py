@@ -213,7 +213,7 @@ def test_queued_async_events_survive_kill_9(private_server, tmp_path):
     url = sqs.create_queue(QueueName=unique_name("marks"))["QueueUrl"]
     name = create_function(lam, {"app.py": SEND})
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
-    count = 20
+    count = 8
     for i in range(count):
         payload = json.dumps({"queue": url, "id": i, "sleep": 0.2}).encode()
         assert lam.invoke(FunctionName=name, InvocationType="Event", Payload=payload)["StatusCode"] == 202
