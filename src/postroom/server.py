@@ -67,7 +67,7 @@ class ServerConfig:
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     """Run the server until it is told to stop; shut everything down cleanly."""
-    started = time.monotonic()
+    started = time.monotonic()  # real time: how long start-up took, for the ready line
     clock = clock or SystemClock()
     # Bound before anything else so that with --port 0 the port the system picked is known
     # to the log line and to the endpoint URL function environments call back on.

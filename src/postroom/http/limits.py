@@ -43,6 +43,7 @@ class BodyBudget:
     async def reserve(self, size: int, wait: float) -> bool:
         """Reserve ``size`` bytes; False if they did not fit within ``wait`` seconds."""
         size = min(size, self.capacity)  # a lone request may always use the whole budget
+        # Real time on purpose: this bounds how long a connection holds memory, not engine time.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while self.used + size > self.capacity:
