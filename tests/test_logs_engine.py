@@ -223,7 +223,7 @@ def test_filter_scans_in_bounded_steps_and_resumes(tmp_path, monkeypatch):
     """FilterLogEvents reads a budget of events per call: a rare match may take several
     calls, some answering no events but a nextToken (as AWS may); every match is found
     once, also when the stream selection is too large for an SQL IN list."""
-    import postroom.storage.sqlite.logs as sqlite_logs
+    import postroom.storage.sql.logs as sqlite_logs
     from postroom.logs import limits
     from postroom.logs.service import LogsService
     from postroom.protocol.context import RequestContext

@@ -12,7 +12,7 @@ import orjson
 
 from postroom.accesskeys import new_access_key_id
 from postroom.clock import Clock
-from postroom.storage.sqlite.iam import SqliteIamStore
+from postroom.storage.sql.iam import SqlIamStore
 
 _ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)$")
 
@@ -47,7 +47,7 @@ class IssuedCredentials:
 
 
 class IamApi:
-    def __init__(self, store: SqliteIamStore, clock: Clock, writes: asyncio.Lock) -> None:
+    def __init__(self, store: SqlIamStore, clock: Clock, writes: asyncio.Lock) -> None:
         self._store = store
         self._clock = clock
         self._writes = writes  # IAM's write lock: this update must not race an UpdateRole

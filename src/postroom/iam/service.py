@@ -23,7 +23,7 @@ from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
 from postroom.storage.iam import PolicyRecord, RoleRecord, UserRecord
-from postroom.storage.sqlite.iam import SqliteIamStore
+from postroom.storage.sql.iam import SqlIamStore
 
 Operation = Callable[["IamService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
@@ -33,7 +33,7 @@ class IamService:
 
     name = "iam"
 
-    def __init__(self, store: SqliteIamStore, clock: Clock) -> None:
+    def __init__(self, store: SqlIamStore, clock: Clock) -> None:
         from postroom.iam import policies, role_policies, roles, users
 
         self.model = load_service_model("iam")

@@ -19,7 +19,7 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
-from postroom.storage.sqlite.iam import SqliteIamStore
+from postroom.storage.sql.iam import SqlIamStore
 from postroom.sts import limits
 from postroom.sts.credentials import credentials, new_session
 from postroom.sts.errors import (
@@ -38,7 +38,7 @@ def _timestamp(ms: int) -> str:
 class StsService:
     name = "sts"
 
-    def __init__(self, store: SqliteIamStore, iam: IamApi, clock: Clock) -> None:
+    def __init__(self, store: SqlIamStore, iam: IamApi, clock: Clock) -> None:
         self.model = load_service_model("sts")
         self.store = store
         self.iam = iam

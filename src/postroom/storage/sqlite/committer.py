@@ -13,11 +13,11 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, Histogram
 from postroom.storage.errors import StorageError, StorageFull
+from postroom.storage.sql.txn import Operation, Txn
 from postroom.storage.sqlite.reserve import Reserve, is_disk_full
 from postroom.storage.sqlite.schema import open_connection
 
@@ -26,20 +26,6 @@ log = logging.getLogger("postroom.storage")
 T = TypeVar("T")
 
 
-class Txn:
-    """Per-transaction bookkeeping an operation may record; applied only after COMMIT."""
-
-    __slots__ = ("deltas",)
-
-    def __init__(self) -> None:
-        self.deltas: dict[int, int] = {}
-
-    def count(self, queue_id: int, delta: int) -> None:
-        if delta:
-            self.deltas[queue_id] = self.deltas.get(queue_id, 0) + delta
-
-
-Operation = Callable[[sqlite3.Connection, Txn], Any]
 Item = tuple[Operation, "asyncio.Future[Any]", bool]  # (op, its future, may it run when full)
 
 
@@ -197,6 +183,15 @@ class Committer:
                     log.exception("storage operation failed")
                 results.append((False, exc))
         return results
+
+    def table_names(self, conn: sqlite3.Connection) -> list[str]:
+        # Virtual tables are emptied through themselves, never through their shadow tables.
+        try:
+            listed = [(row[1], row[2]) for row in conn.execute("PRAGMA main.table_list")]
+        except sqlite3.OperationalError:  # SQLite before 3.37 has no table_list
+            listed = [(row[0], "table") for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [name for name, kind in listed
+                if kind in ("table", "virtual") and not name.startswith("sqlite_") and name != "meta"]
 
     def _enter_full(self) -> None:
         """Give the reserve's space to drain operations and refuse writes (logged once)."""

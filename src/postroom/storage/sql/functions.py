@@ -6,12 +6,10 @@ few rows), so a version, its alias and the function's counters always commit tog
 
 from __future__ import annotations
 
-import sqlite3
-
 import orjson
 
 from postroom.storage.functions import FunctionRecord, LayerRecord
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _PARTS = ("versions", "aliases", "event_invoke_configs", "policies")
 Key = tuple[str, str, str]
@@ -21,7 +19,7 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-class SqliteFunctionStore:
+class SqlFunctionStore:
     """Functions and layers; ``functions`` and ``layers`` are the in-memory copies."""
 
     def __init__(self, committer: Committer) -> None:
@@ -35,7 +33,7 @@ class SqliteFunctionStore:
         self.layers.clear()
 
     async def load(self) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list, list, list, list]:
+        def op(conn: Connection, txn: Txn) -> tuple[list, list, list, list]:
             return (
                 conn.execute(
                     "SELECT account, region, name, created_at, next_version, tags, reserved_concurrency"
@@ -80,7 +78,7 @@ class SqliteFunctionStore:
             for part, doc in getattr(fn, kind).items()
         ]
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO lambda_functions (account, region, name, created_at, next_version,"
                 " tags, reserved_concurrency) VALUES (?,?,?,?,?,?,?)",
@@ -98,7 +96,7 @@ class SqliteFunctionStore:
         self.functions[key] = fn
 
     async def delete_function(self, key: Key) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
                 "DELETE FROM lambda_functions WHERE account=? AND region=? AND name=?", key
             )
@@ -122,7 +120,7 @@ class SqliteFunctionStore:
             for version, doc in layer.versions.items()
         ]
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO lambda_layers (account, region, name, next_version) VALUES (?,?,?,?)",
                 (*key, layer.next_version),

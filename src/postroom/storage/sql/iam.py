@@ -4,7 +4,6 @@ written through (IAM state is small and read far more often than written)."""
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from typing import Any
 
 import orjson
@@ -17,7 +16,7 @@ from postroom.storage.iam import (
     SessionRecord,
     UserRecord,
 )
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 Key = tuple[str, str]  # (account, lower-cased name)
 
@@ -42,7 +41,7 @@ def _user(doc: dict[str, Any]) -> UserRecord:
     return UserRecord(**doc)
 
 
-class SqliteIamStore:
+class SqlIamStore:
     """Roles, customer managed policies, users, access keys and STS sessions."""
 
     def __init__(self, committer: Committer) -> None:
@@ -59,7 +58,7 @@ class SqliteIamStore:
             cache.clear()
 
     async def load(self) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[Any], ...]:
+        def op(conn: Connection, txn: Txn) -> tuple[list[Any], ...]:
             return tuple(
                 [orjson.loads(r[0]) for r in conn.execute(f"SELECT record FROM {table}")]
                 for table in ("iam_roles", "iam_policies", "iam_users", "iam_access_keys", "sts_sessions")
@@ -144,7 +143,7 @@ class SqliteIamStore:
     async def save_session(self, session: SessionRecord, now: int) -> None:
         row = (session.access_key_id, session.expires_at, _dumps(session))
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM sts_sessions WHERE expires_at<=?", (now,))
             conn.execute(
                 "INSERT OR REPLACE INTO sts_sessions (access_key_id, expires_at, record) VALUES (?,?,?)", row)

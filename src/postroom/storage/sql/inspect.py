@@ -1,23 +1,21 @@
-"""SqliteInspectStore: gauges and peeks for operators, as index range reads."""
+"""SqlInspectStore: gauges and peeks for operators, as index range reads."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from postroom.storage.inspect import PeekedMessage, QueueGauges
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _EMPTY = QueueGauges(0, 0, 0, None)
 
 
-class SqliteInspectStore:
+class SqlInspectStore:
     def __init__(self, committer: Committer) -> None:
         self._committer = committer
 
     async def gauges(self, queue_ids: list[int], now: int) -> dict[int, QueueGauges]:
         totals = self._committer.totals
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> dict[int, QueueGauges]:
+        def op(conn: Connection, txn: Txn) -> dict[int, QueueGauges]:
             out: dict[int, QueueGauges] = {}
             for queue_id in queue_ids:
                 total = totals.get(queue_id, 0)
@@ -40,7 +38,7 @@ class SqliteInspectStore:
         return await self._committer.run(op, drain=True)  # read-only: works on a full disk
 
     async def peek(self, queue_id: int, limit: int) -> list[PeekedMessage]:
-        def op(conn: sqlite3.Connection, txn: Txn) -> list[PeekedMessage]:
+        def op(conn: Connection, txn: Txn) -> list[PeekedMessage]:
             rows = conn.execute(
                 "SELECT message_id, body, attributes, sender_id, sent_at, visible_at, receive_count,"
                 " first_receive_at, group_id, dedup_id, dead_letter_source FROM messages"

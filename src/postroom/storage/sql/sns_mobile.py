@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import orjson
 
 from postroom.storage.sns_mobile import PlatformApplicationRecord, PlatformEndpointRecord
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _APP_COLUMNS = "arn, account, region, name, platform, attributes, created_at"
 _ENDPOINT_COLUMNS = "arn, application_arn, token, attributes, created_at"
@@ -17,7 +15,7 @@ def _dumps(value: dict[str, str]) -> str:
     return orjson.dumps(value).decode()
 
 
-class SqliteSnsMobileStore:
+class SqlSnsMobileStore:
     """Platform applications, their endpoints, SMS attributes and phone-number lists."""
 
     def __init__(self, committer: Committer) -> None:
@@ -33,7 +31,7 @@ class SqliteSnsMobileStore:
             cache.clear()
 
     async def load(self) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], ...]:
+        def op(conn: Connection, txn: Txn) -> tuple[list[tuple], ...]:
             return (
                 conn.execute(f"SELECT {_APP_COLUMNS} FROM sns_platform_applications").fetchall(),
                 conn.execute(f"SELECT {_ENDPOINT_COLUMNS} FROM sns_platform_endpoints").fetchall(),
@@ -61,7 +59,7 @@ class SqliteSnsMobileStore:
         self.applications[app.arn] = app
 
     async def delete_application(self, arn: str) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM sns_platform_applications WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_platform_endpoints WHERE application_arn=?", (arn,))
 
@@ -98,7 +96,7 @@ class SqliteSnsMobileStore:
         return dict(self._numbers.get((account, kind), {}))
 
     async def set_phone_number(self, account: str, kind: str, number: str, status: str | None) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             if status is None:
                 conn.execute(
                     "DELETE FROM sns_phone_numbers WHERE account=? AND kind=? AND number=?", (account, kind, number)

@@ -7,8 +7,6 @@ publish is never lost.
 
 from __future__ import annotations
 
-import sqlite3
-
 import orjson
 
 from postroom.storage.base import (
@@ -19,9 +17,9 @@ from postroom.storage.base import (
 )
 from postroom.storage.sns_fifo import FifoPublication, Original
 from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
-from postroom.storage.sqlite import fifo
-from postroom.storage.sqlite.committer import Committer, Txn
-from postroom.storage.sqlite.rows import insert_messages
+from postroom.storage.sql import fifo
+from postroom.storage.sql.rows import insert_messages
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _TOPIC_COLUMNS = "arn, account, region, name, attributes, tags, created_at"
 _SUBSCRIPTION_COLUMNS = "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, created_at"
@@ -31,7 +29,7 @@ def _dumps(value: dict[str, str]) -> str:
     return orjson.dumps(value).decode()
 
 
-class SqliteTopicStore:
+class SqlTopicStore:
     """Topics and subscriptions (cached in memory, written through), and deliveries."""
 
     def __init__(self, committer: Committer) -> None:
@@ -45,7 +43,7 @@ class SqliteTopicStore:
         self.subscriptions.clear()
 
     async def load(self) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
+        def op(conn: Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
             return (
                 conn.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics").fetchall(),
                 conn.execute(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions").fetchall(),
@@ -68,7 +66,7 @@ class SqliteTopicStore:
         self.topics[topic.arn] = topic
 
     async def delete_topic(self, arn: str) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM topics WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_fifo_dedup WHERE topic_arn=?", (arn,))
             conn.execute("DELETE FROM subscriptions WHERE topic_arn=?", (arn,))
@@ -82,7 +80,7 @@ class SqliteTopicStore:
         row = (sub.arn, sub.topic_arn, sub.owner, sub.protocol, sub.endpoint, _dumps(sub.attributes),
                int(sub.confirmed), sub.token, sub.created_at)
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
                 f"INSERT OR REPLACE INTO subscriptions ({_SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
             )
@@ -92,7 +90,7 @@ class SqliteTopicStore:
         self.subscriptions[sub.arn] = sub
 
     async def delete_subscription(self, arn: str) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM subscriptions WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_outbox WHERE subscription_arn=?", (arn,))
 
@@ -105,7 +103,7 @@ class SqliteTopicStore:
     ) -> None:
         """Commit every copy of one publish (or batch) in one transaction."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             deliver_to_queues(conn, txn, queue_deliveries, now)
             _insert_outbox(conn, outbox)
             _insert_records(conn, records)
@@ -118,7 +116,7 @@ class SqliteTopicStore:
         """Commit the copies of each publication whose deduplication id was not seen in the
         window, in one transaction; for a repeat, return the original's ids instead."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> list[Original | None]:
+        def op(conn: Connection, txn: Txn) -> list[Original | None]:
             conn.execute("DELETE FROM sns_fifo_dedup WHERE expires_at<=?", (now,))
             out: list[Original | None] = []
             for pub in publications:
@@ -143,7 +141,7 @@ class SqliteTopicStore:
         return await self._committer.run(op)
 
     async def due_outbox(self, now: int, limit: int) -> list[OutboxItem]:
-        def op(conn: sqlite3.Connection, txn: Txn) -> list[OutboxItem]:
+        def op(conn: Connection, txn: Txn) -> list[OutboxItem]:
             rows = conn.execute(
                 "SELECT id, subscription_arn, kind, payload, attempts, due_at, created_at FROM sns_outbox"
                 " WHERE due_at<=? ORDER BY due_at LIMIT ?",
@@ -168,7 +166,7 @@ class SqliteTopicStore:
         """Settle one outbox row: reschedule it, or remove it (delivered or given up, in
         which case ``dead_letter`` copies go to the subscription's DLQ in the same commit)."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             if retry_at is not None:
                 conn.execute("UPDATE sns_outbox SET attempts=attempts+1, due_at=? WHERE id=?", (retry_at, item_id))
                 return
@@ -184,7 +182,7 @@ class SqliteTopicStore:
         pattern = f"arn:%:sns:%:{account}:%" if account is not None else "%"
         direct = DIRECT_RECORD_PREFIX + account if account is not None else None
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> list[dict[str, object]]:
+        def op(conn: Connection, txn: Txn) -> list[dict[str, object]]:
             rows = conn.execute(
                 "SELECT id, subscription_arn, protocol, endpoint, payload, created_at FROM sns_records"
                 " WHERE subscription_arn LIKE ? OR subscription_arn = ? ORDER BY id DESC LIMIT ?",
@@ -198,7 +196,7 @@ class SqliteTopicStore:
         return await self._committer.run(op, drain=True)
 
 
-def _insert_records(conn: sqlite3.Connection, records: list[tuple[str, str, str, bytes, int]]) -> None:
+def _insert_records(conn: Connection, records: list[tuple[str, str, str, bytes, int]]) -> None:
     if records:
         conn.executemany(
             "INSERT INTO sns_records (subscription_arn, protocol, endpoint, payload, created_at)"
@@ -207,7 +205,7 @@ def _insert_records(conn: sqlite3.Connection, records: list[tuple[str, str, str,
         )
 
 
-def _insert_outbox(conn: sqlite3.Connection, items: list[OutboxItem]) -> None:
+def _insert_outbox(conn: Connection, items: list[OutboxItem]) -> None:
     if items:
         conn.executemany(
             "INSERT INTO sns_outbox (subscription_arn, kind, payload, attempts, due_at, created_at)"
@@ -216,7 +214,7 @@ def _insert_outbox(conn: sqlite3.Connection, items: list[OutboxItem]) -> None:
         )
 
 
-def deliver_to_queues(conn: sqlite3.Connection, txn: Txn, deliveries: list[QueueDelivery], now: int) -> None:
+def deliver_to_queues(conn: Connection, txn: Txn, deliveries: list[QueueDelivery], now: int) -> None:
     """Insert SNS copies into SQS queues (FIFO queues deduplicate as for SendMessage)."""
     standard: dict[int, list] = {}
     for d in deliveries:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from postroom.storage.base import NewMessage
-from postroom.storage.sqlite.committer import Txn
+from postroom.storage.sql.txn import Connection, Txn
 
 INSERT_MESSAGE = (
     "INSERT INTO messages (queue_id, message_id, body, md5_body, attributes, md5_attributes,"
@@ -20,13 +18,13 @@ def message_row(queue_id: int, m: NewMessage) -> tuple:
             m.group_id, m.dedup_id)
 
 
-def insert_messages(conn: sqlite3.Connection, txn: Txn, queue_id: int, messages: list[NewMessage]) -> None:
+def insert_messages(conn: Connection, txn: Txn, queue_id: int, messages: list[NewMessage]) -> None:
     """Insert standard-queue messages."""
     conn.executemany(INSERT_MESSAGE, [message_row(queue_id, m) for m in messages])
     txn.count(queue_id, len(messages))
 
 
-def next_visible_at(conn: sqlite3.Connection, queue_id: int, now: int) -> int | None:
+def next_visible_at(conn: Connection, queue_id: int, now: int) -> int | None:
     """When the queue's next hidden message becomes visible (None if none is hidden)."""
     return conn.execute(
         "SELECT MIN(visible_at) FROM messages WHERE queue_id=? AND visible_at>?", (queue_id, now)

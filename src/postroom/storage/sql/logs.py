@@ -4,7 +4,6 @@ through) and their events (read from disk through the indexes on (stream, timest
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 import orjson
@@ -18,7 +17,7 @@ from postroom.storage.logs import (
     Position,
     ScanResult,
 )
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _GROUP_COLUMNS = (
     "id, account, region, name, created_at, retention_days, kms_key_id, log_group_class,"
@@ -46,7 +45,7 @@ def _event(row: tuple) -> LogEvent:
     return LogEvent(*row)
 
 
-class SqliteLogStore:
+class SqlLogStore:
     """Log groups and streams by name (cached), events on disk."""
 
     def __init__(self, committer: Committer) -> None:
@@ -63,7 +62,7 @@ class SqliteLogStore:
 
     # drain=True below: loading, reading, deleting and expiring run on a full disk too.
     async def load(self) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
+        def op(conn: Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
             return (
                 conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups").fetchall(),
                 conn.execute(f"SELECT {_STREAM_COLUMNS} FROM log_streams").fetchall(),
@@ -100,7 +99,7 @@ class SqliteLogStore:
     async def create_group(self, group: LogGroupRecord) -> LogGroupRecord | None:
         """Insert ``group`` (its id is assigned); None if the name is taken."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple | None:
+        def op(conn: Connection, txn: Txn) -> tuple | None:
             return _insert_group(conn, group)
 
         row = await self._committer.run(op)
@@ -116,7 +115,7 @@ class SqliteLogStore:
         )
 
     async def delete_group(self, group: LogGroupRecord) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM log_events WHERE group_id=?", (group.id,))
             conn.execute("DELETE FROM log_streams WHERE group_id=?", (group.id,))
             conn.execute("DELETE FROM log_groups WHERE id=?", (group.id,))
@@ -135,7 +134,7 @@ class SqliteLogStore:
     async def create_stream(self, group: LogGroupRecord, name: str, now: int) -> LogStreamRecord | None:
         """Create a stream; None if the group already has one of that name."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple | None:
+        def op(conn: Connection, txn: Txn) -> tuple | None:
             return _insert_stream(conn, group.id, name, now)
 
         row = await self._committer.run(op)
@@ -144,7 +143,7 @@ class SqliteLogStore:
         return self._remember_stream(_stream(row))
 
     async def delete_stream(self, group: LogGroupRecord, stream: LogStreamRecord) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> int:
+        def op(conn: Connection, txn: Txn) -> int:
             removed = _bytes_of(conn, "stream_id=?", (stream.id,))
             conn.execute("DELETE FROM log_events WHERE stream_id=?", (stream.id,))
             conn.execute("DELETE FROM log_streams WHERE id=?", (stream.id,))
@@ -161,7 +160,7 @@ class SqliteLogStore:
     async def append(self, stream: LogStreamRecord, events: list[tuple[int, str]], now: int) -> bool:
         """Store ``events`` (timestamp, message) in ``stream``; False if it is gone."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> AppendResult | None:
+        def op(conn: Connection, txn: Txn) -> AppendResult | None:
             return _append(conn, stream.group_id, stream.id, events, now)
 
         result = await self._committer.run(op)
@@ -174,7 +173,7 @@ class SqliteLogStore:
         """Store buffered events, creating their groups and streams on first use, in one
         transaction (the internal writer's flush)."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> list[tuple[tuple, tuple, AppendResult | None]]:
+        def op(conn: Connection, txn: Txn) -> list[tuple[tuple, tuple, AppendResult | None]]:
             done = []
             for account, region, group_name, stream_name, events in batches:
                 group_row = conn.execute(
@@ -246,7 +245,7 @@ class SqliteLogStore:
         """Delete up to ``max_rows`` of the group's events older than ``cutoff``; return
         how many went (the caller repeats while it gets ``max_rows``)."""
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> tuple[int, int]:
+        def op(conn: Connection, txn: Txn) -> tuple[int, int]:
             chosen = (
                 "SELECT seq FROM log_events INDEXED BY log_events_by_group"
                 " WHERE group_id=? AND timestamp<? LIMIT ?"
@@ -265,7 +264,7 @@ class SqliteLogStore:
         return count
 
 
-def _insert_group(conn: sqlite3.Connection, group: LogGroupRecord) -> tuple | None:
+def _insert_group(conn: Connection, group: LogGroupRecord) -> tuple | None:
     cursor = conn.execute(
         "INSERT INTO log_groups (account, region, name, created_at, retention_days, kms_key_id,"
         " log_group_class, deletion_protection, tags, stored_bytes) VALUES (?,?,?,?,?,?,?,?,?,0)"
@@ -279,7 +278,7 @@ def _insert_group(conn: sqlite3.Connection, group: LogGroupRecord) -> tuple | No
     return conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups WHERE id=?", (cursor.lastrowid,)).fetchone()
 
 
-def _insert_stream(conn: sqlite3.Connection, group_id: int, name: str, now: int) -> tuple | None:
+def _insert_stream(conn: Connection, group_id: int, name: str, now: int) -> tuple | None:
     if conn.execute("SELECT 1 FROM log_groups WHERE id=?", (group_id,)).fetchone() is None:
         return None  # the group was deleted meanwhile
     cursor = conn.execute(
@@ -292,7 +291,7 @@ def _insert_stream(conn: sqlite3.Connection, group_id: int, name: str, now: int)
 
 
 def _append(
-    conn: sqlite3.Connection, group_id: int, stream_id: int, events: list[tuple[int, str]], now: int
+    conn: Connection, group_id: int, stream_id: int, events: list[tuple[int, str]], now: int
 ) -> AppendResult | None:
     if not events or conn.execute("SELECT 1 FROM log_streams WHERE id=?", (stream_id,)).fetchone() is None:
         return None
@@ -318,7 +317,7 @@ def _merge(stream: LogStreamRecord, result: AppendResult) -> None:
     stream.last_ingestion_at = max(stream.last_ingestion_at or 0, result.ingested_at)
 
 
-def _bytes_of(conn: sqlite3.Connection, where: str, args: Iterable[object]) -> int:
+def _bytes_of(conn: Connection, where: str, args: Iterable[object]) -> int:
     row = conn.execute(
         f"SELECT COALESCE(SUM(LENGTH(CAST(message AS BLOB))), 0) FROM log_events WHERE {where}", tuple(args)
     ).fetchone()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from postroom.storage.invocations import AsyncEvent
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _COLUMNS = "request_id, account, region, function, qualifier, payload, created_at, due_at, attempts, last_result, id"
 
 
-class SqliteInvocationStore:
+class SqlInvocationStore:
     def __init__(self, committer: Committer) -> None:
         self._committer = committer
 
@@ -21,7 +19,7 @@ class SqliteInvocationStore:
             for e in events
         ]
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.executemany(
                 "INSERT INTO lambda_async_events (request_id, account, region, function, qualifier, payload,"
                 " created_at, due_at, attempts, last_result) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -33,7 +31,7 @@ class SqliteInvocationStore:
     # Claiming, rescheduling and finishing events rewrite or delete rows in place: they keep
     # the async queue draining even when the disk is full (drain=True).
     async def claim(self, now: int, limit: int, lease_ms: int) -> list[AsyncEvent]:
-        def op(conn: sqlite3.Connection, txn: Txn) -> list[AsyncEvent]:
+        def op(conn: Connection, txn: Txn) -> list[AsyncEvent]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM lambda_async_events WHERE due_at<=? AND lease_until<=?"
                 " ORDER BY due_at LIMIT ?",
@@ -47,7 +45,7 @@ class SqliteInvocationStore:
         return await self._committer.run(op, drain=True)
 
     async def reschedule(self, event: AsyncEvent) -> None:
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
                 "UPDATE lambda_async_events SET due_at=?, attempts=?, last_result=?, lease_until=0 WHERE id=?",
                 (event.due_at, event.attempts, event.last_result, event.id),

@@ -10,11 +10,10 @@ while any is in flight), so checking a group reads at most a few rows.
 from __future__ import annotations
 
 import random
-import sqlite3
 
 from postroom.storage.base import NewMessage, ReceiveResult, Redrive, StoredMessage
-from postroom.storage.sqlite.committer import Txn
-from postroom.storage.sqlite.rows import INSERT_MESSAGE, message_row, next_visible_at
+from postroom.storage.sql.rows import INSERT_MESSAGE, message_row, next_visible_at
+from postroom.storage.sql.txn import Connection, Txn
 
 MAX_IN_FLIGHT_PER_GROUP = 10  # one receive's worth
 _MESSAGE_COLUMNS = (
@@ -29,7 +28,7 @@ _JOIN_GROUP = (
 
 
 def send(
-    conn: sqlite3.Connection, txn: Txn, queue_id: int, messages: list[NewMessage],
+    conn: Connection, txn: Txn, queue_id: int, messages: list[NewMessage],
     now: int, window_ms: int, scope_by_group: bool,
 ) -> list[tuple[str, int, bool]]:
     """Store FIFO messages, dropping duplicates inside the deduplication window.
@@ -62,7 +61,7 @@ def send(
 
 
 def receive(
-    conn: sqlite3.Connection, txn: Txn, queue_id: int, now: int, max_messages: int,
+    conn: Connection, txn: Txn, queue_id: int, now: int, max_messages: int,
     visibility_ms: int, retention_cutoff: int, redrive: Redrive | None,
 ) -> ReceiveResult:
     result = ReceiveResult()
@@ -81,7 +80,7 @@ def receive(
 
 
 def _take_from_group(
-    conn: sqlite3.Connection, txn: Txn, queue_id: int, group_id: str, now: int,
+    conn: Connection, txn: Txn, queue_id: int, group_id: str, now: int,
     hidden_until: int, max_messages: int, retention_cutoff: int, redrive: Redrive | None,
     result: ReceiveResult,
 ) -> None:
@@ -127,12 +126,12 @@ def _take_from_group(
         fix_heads(conn, queue_id, [group_id])
 
 
-def join_group(conn: sqlite3.Connection, queue_id: int, group_id: str | None, seq: int) -> None:
+def join_group(conn: Connection, queue_id: int, group_id: str | None, seq: int) -> None:
     """Record that message ``seq`` belongs to ``group_id`` (its head if it is the oldest)."""
     conn.execute(_JOIN_GROUP, (queue_id, group_id, seq))
 
 
-def fix_heads(conn: sqlite3.Connection, queue_id: int, group_ids: list[str]) -> None:
+def fix_heads(conn: Connection, queue_id: int, group_ids: list[str]) -> None:
     """Point each group at its oldest remaining message, or drop it when empty."""
     for group_id in set(group_ids):
         row = conn.execute(
@@ -146,7 +145,7 @@ def fix_heads(conn: sqlite3.Connection, queue_id: int, group_ids: list[str]) -> 
             )
 
 
-def rebuild_groups(conn: sqlite3.Connection, queue_id: int) -> None:
+def rebuild_groups(conn: Connection, queue_id: int) -> None:
     """Recompute a queue's groups from its messages (after bulk deletes)."""
     conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
     conn.execute(

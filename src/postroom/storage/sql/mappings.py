@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 
 import orjson
 
 from postroom.storage.mappings import MappingRecord
-from postroom.storage.sqlite.committer import Committer, Txn
+from postroom.storage.sql.txn import Committer, Connection, Txn
 
 
-class SqliteMappingStore:
+class SqlMappingStore:
     def __init__(self, committer: Committer) -> None:
         self._committer = committer
         self.mappings: dict[str, MappingRecord] = {}
@@ -32,7 +31,7 @@ class SqliteMappingStore:
     async def save(self, mapping: MappingRecord) -> None:
         row = (mapping.uuid, orjson.dumps(dataclasses.asdict(mapping)).decode())
 
-        def op(conn: sqlite3.Connection, txn: Txn) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
             conn.execute("INSERT OR REPLACE INTO lambda_event_source_mappings (uuid, doc) VALUES (?,?)", row)
 
         await self._committer.run(op)

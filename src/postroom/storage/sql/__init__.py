@@ -1,0 +1,1 @@
+"""SQL stores shared by the SQLite and PostgreSQL backends."""

@@ -1,0 +1,456 @@
+"""SqliteStore: the Storage interface on SQLite, every operation run by the Committer."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import orjson
+
+from postroom.metrics.histogram import Histogram
+from postroom.storage.base import (
+    MoveTask,
+    NewMessage,
+    QueueCounts,
+    QueueRecord,
+    ReceiveResult,
+    Redrive,
+    StoredMessage,
+    VisibilityChange,
+)
+from postroom.storage.sql import fifo
+from postroom.storage.sql.functions import SqlFunctionStore
+from postroom.storage.sql.iam import SqlIamStore
+from postroom.storage.sql.inspect import SqlInspectStore
+from postroom.storage.sql.invocations import SqlInvocationStore
+from postroom.storage.sql.logs import SqlLogStore
+from postroom.storage.sql.mappings import SqlMappingStore
+from postroom.storage.sql.rows import insert_messages, next_visible_at
+from postroom.storage.sql.sns_mobile import SqlSnsMobileStore
+from postroom.storage.sql.topics import SqlTopicStore
+from postroom.storage.sql.txn import Committer, Connection, Txn
+
+_SELECT_VISIBLE = (
+    "SELECT seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
+    " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
+    " dedup_id, dead_letter_source FROM messages"
+    " WHERE queue_id=? AND visible_at<=? ORDER BY visible_at LIMIT ?"
+)
+_MARK_RECEIVED = (
+    "UPDATE messages SET visible_at=?, receive_count=receive_count+1,"
+    " first_receive_at=COALESCE(first_receive_at, ?), receipt=? WHERE seq=?"
+)
+_MOVE = "UPDATE messages SET queue_id=?, visible_at=?, dead_letter_source=?, receipt=NULL WHERE seq=?"
+_QUEUE_COLUMNS = "id, account, region, name, attributes, tags, created_at, modified_at"
+
+
+def _queue_from_row(row: tuple) -> QueueRecord:
+    return QueueRecord(
+        id=row[0], account=row[1], region=row[2], name=row[3],
+        attributes=orjson.loads(row[4]), tags=orjson.loads(row[5]),
+        created_at=row[6], modified_at=row[7],
+    )
+
+
+class SqlStore:
+    """The Storage interface in SQL, over a backend's committer (SQLite or PostgreSQL)."""
+
+    def __init__(self, committer: Committer, description: str) -> None:
+        self.description = description
+        self._committer = committer
+        self._by_name: dict[tuple[str, str], QueueRecord] = {}
+        self._by_id: dict[int, QueueRecord] = {}
+        self.topics = SqlTopicStore(committer)
+        self.invocations = SqlInvocationStore(committer)
+        self.functions = SqlFunctionStore(committer)
+        self.sns_mobile = SqlSnsMobileStore(committer)
+        self.logs = SqlLogStore(committer)
+        self.iam = SqlIamStore(committer)
+        self.inspect = SqlInspectStore(committer)
+        self.mappings = SqlMappingStore(committer)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._committer.start()
+        queues, totals = await self._committer.run(_load, drain=True)
+        for queue in queues:
+            self._remember(queue)
+        self._committer.totals.update(totals)
+        await self.topics.load()
+        await self.functions.load()
+        await self.sns_mobile.load()
+        await self.logs.load()
+        await self.iam.load()
+        await self.mappings.load()
+
+    async def close(self) -> None:
+        await self._committer.close()
+
+    async def reset(self) -> None:
+        """Delete every row of every table (the schema stays) and every cached copy: each
+        sub-store (``topics``, ``logs``, ...) drops its caches in its ``forget()``."""
+        committer = self._committer
+
+        def op(conn: Connection, txn: Txn) -> None:
+            tables = committer.table_names(conn)
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')
+            committer.totals.clear()  # owned by the storage thread, which runs this
+
+        await committer.run(op)
+        self._by_name.clear()
+        self._by_id.clear()
+        for part in vars(self).values():
+            forget = getattr(part, "forget", None)
+            if callable(forget):
+                forget()
+
+    @property
+    def commit_histograms(self) -> tuple[Histogram, Histogram]:
+        """(seconds per transaction, operations per transaction) since start."""
+        return self._committer.commit_seconds, self._committer.group_size
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"transactions": self._committer.batches, "operations": self._committer.operations}
+
+    # -- queues --------------------------------------------------------------------------
+
+    def _remember(self, queue: QueueRecord) -> None:
+        self._by_name[(queue.account, queue.name)] = queue
+        self._by_id[queue.id] = queue
+
+    def queue_by_name(self, account: str, name: str) -> QueueRecord | None:
+        return self._by_name.get((account, name))
+
+    def queue_by_id(self, queue_id: int) -> QueueRecord | None:
+        return self._by_id.get(queue_id)
+
+    def list_queues(self, account: str) -> list[QueueRecord]:
+        return sorted((q for q in self._by_id.values() if q.account == account), key=lambda q: q.name)
+
+    def all_queues(self) -> list[QueueRecord]:
+        return list(self._by_id.values())
+
+    async def create_queue(
+        self, account: str, region: str, name: str, attributes: dict[str, str],
+        tags: dict[str, str], now: int,
+    ) -> QueueRecord:
+        def op(conn: Connection, txn: Txn) -> QueueRecord:
+            conn.execute(
+                "INSERT INTO queues (account, region, name, attributes, tags, created_at, modified_at)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, name) DO NOTHING",
+                (account, region, name, orjson.dumps(attributes).decode(), orjson.dumps(tags).decode(), now // 1000, now // 1000),
+            )
+            row = conn.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE account=? AND name=?", (account, name)
+            ).fetchone()
+            return _queue_from_row(row)
+
+        queue = await self._committer.run(op)
+        existing = self._by_id.get(queue.id)
+        if existing is not None:
+            return existing
+        self._remember(queue)
+        return queue
+
+    async def update_queue(
+        self, queue_id: int, *, attributes: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None, now: int,
+    ) -> QueueRecord:
+        current = self._by_id[queue_id]
+        new_attributes = current.attributes if attributes is None else attributes
+        new_tags = current.tags if tags is None else tags
+        modified = now // 1000 if attributes is not None else current.modified_at
+
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute(
+                "UPDATE queues SET attributes=?, tags=?, modified_at=? WHERE id=?",
+                (orjson.dumps(new_attributes).decode(), orjson.dumps(new_tags).decode(), modified, queue_id),
+            )
+
+        await self._committer.run(op)
+        current.attributes = dict(new_attributes)
+        current.tags = dict(new_tags)
+        current.modified_at = modified
+        return current
+
+    async def delete_queue(self, queue_id: int) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM queues WHERE id=?", (queue_id,))
+            conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
+            conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))
+            gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
+            txn.count(queue_id, -gone)
+
+        # Forgotten first, so no send slips in behind the delete; restored if it fails.
+        queue = self._by_id.pop(queue_id, None)
+        if queue is not None:
+            self._by_name.pop((queue.account, queue.name), None)
+        try:
+            await self._committer.run(op, drain=True)
+        except BaseException:
+            if queue is not None:
+                self._remember(queue)
+            raise
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def send(self, queue_id: int, messages: list[NewMessage]) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
+            insert_messages(conn, txn, queue_id, messages)
+
+        await self._committer.run(op)
+
+    async def send_fifo(
+        self, queue_id: int, messages: list[NewMessage], *, now: int, window_ms: int,
+        scope_by_group: bool,
+    ) -> list[tuple[str, int, bool]]:
+        def op(conn: Connection, txn: Txn) -> list[tuple[str, int, bool]]:
+            return fifo.send(conn, txn, queue_id, messages, now, window_ms, scope_by_group)
+
+        return await self._committer.run(op)
+
+    async def receive(
+        self, queue_id: int, *, now: int, max_messages: int, visibility_ms: int,
+        retention_cutoff: int, redrive: Redrive | None, fifo_order: bool = False,
+    ) -> ReceiveResult:
+        pick = fifo.receive if fifo_order else _receive
+
+        def op(conn: Connection, txn: Txn) -> ReceiveResult:
+            return pick(conn, txn, queue_id, now, max_messages, visibility_ms, retention_cutoff, redrive)
+
+        return await self._committer.run(op, drain=True)
+
+    async def delete_messages(
+        self, queue_id: int, receipts: list[tuple[int, int]], *, fifo_order: bool = False, now: int = 0,
+    ) -> set[int]:
+        params = [(seq, queue_id, receipt) for seq, receipt in receipts]
+
+        def op(conn: Connection, txn: Txn) -> set[int]:
+            groups = []
+            expired: set[int] = set()
+            if fifo_order:
+                # FIFO: a receipt whose visibility ended (or that a later receive replaced)
+                # no longer owns the message (AWS: "The receipt handle has expired"), so the
+                # group's order holds; a message already deleted is a success.
+                for seq, _, receipt in params:
+                    row = conn.execute(
+                        "SELECT group_id, visible_at, receipt FROM messages WHERE seq=? AND queue_id=?",
+                        (seq, queue_id),
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    if row[1] <= now or row[2] != receipt:
+                        expired.add(seq)
+                    else:
+                        groups.append(row[0])
+            gone = conn.executemany(
+                "DELETE FROM messages WHERE seq=? AND queue_id=? AND receipt=?",
+                [param for param in params if param[0] not in expired],
+            ).rowcount
+            txn.count(queue_id, -gone)
+            if groups:
+                fifo.fix_heads(conn, queue_id, groups)
+            return expired
+
+        return await self._committer.run(op, drain=True)
+
+    async def change_visibility(
+        self, queue_id: int, changes: list[tuple[int, int, int]], *, now: int, max_total_ms: int,
+        allow_expired: bool = False,
+    ) -> list[VisibilityChange]:
+        def op(conn: Connection, txn: Txn) -> list[VisibilityChange]:
+            out = []
+            for seq, receipt, visible_at in changes:
+                row = conn.execute(
+                    "SELECT visible_at, first_receive_at FROM messages WHERE seq=? AND queue_id=? AND receipt=?",
+                    (seq, queue_id, receipt),
+                ).fetchone()
+                if row is None:
+                    out.append(VisibilityChange.NOT_FOUND)
+                elif row[0] <= now and not allow_expired:
+                    out.append(VisibilityChange.NOT_IN_FLIGHT)
+                elif row[1] is not None and visible_at - row[1] > max_total_ms:
+                    out.append(VisibilityChange.LIMIT_EXCEEDED)
+                else:
+                    conn.execute("UPDATE messages SET visible_at=? WHERE seq=?", (visible_at, seq))
+                    out.append(VisibilityChange.CHANGED)
+            return out
+
+        return await self._committer.run(op, drain=True)
+
+    async def redelay(self, queue_id: int, delay_ms: int) -> None:
+        """Give every never-received message of a queue the delay ``delay_ms`` from its
+        sending (AWS: a FIFO queue's DelaySeconds applies retroactively)."""
+        await self._committer.run(lambda conn, txn: conn.execute(
+            "UPDATE messages SET visible_at=sent_at+? WHERE queue_id=? AND receive_count=0", (delay_ms, queue_id)
+        ))
+
+    async def purge(self, queue_id: int) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
+            gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
+            conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
+            conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))  # as AWS's purge does
+            txn.count(queue_id, -gone)
+
+        await self._committer.run(op, drain=True)
+
+    async def counts(self, queue_id: int, now: int) -> QueueCounts:
+        totals = self._committer.totals
+
+        def op(conn: Connection, txn: Txn) -> QueueCounts:
+            # Only the hidden part of the queue is counted; the total is kept as it changes.
+            hidden, delayed = conn.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(first_receive_at) FROM messages"
+                " WHERE queue_id=? AND visible_at>?",
+                (queue_id, now),
+            ).fetchone()
+            total = totals.get(queue_id, 0)
+            return QueueCounts(visible=max(total - hidden, 0), not_visible=hidden - delayed, delayed=delayed)
+
+        return await self._committer.run(op, drain=True)
+
+    async def move_messages(
+        self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
+        limit: int, now: int, task: MoveTask,
+    ) -> int | str:
+        """Move up to ``limit`` visible messages and count them in ``task``, in one commit;
+        or, if any of them has nowhere to go, move none and return the failure reason."""
+
+        def op(conn: Connection, txn: Txn) -> int | str:
+            rows = conn.execute(
+                "SELECT seq, group_id, dead_letter_source FROM messages"
+                " WHERE queue_id=? AND visible_at<=? ORDER BY seq LIMIT ?",
+                (source_id, now, limit),
+            ).fetchall()
+            targets = [default_destination or destinations.get(origin or "") for _, _, origin in rows]
+            if None in targets:
+                return "The original source queue of a message no longer exists."
+            moved_groups: list[str] = []
+            for (seq, group_id, _), found in zip(rows, targets, strict=True):
+                assert found is not None
+                target, target_fifo = found
+                # A redriven message starts over: visible now, never received.
+                conn.execute(
+                    "UPDATE messages SET queue_id=?, visible_at=?, receive_count=0, first_receive_at=NULL,"
+                    " receipt=NULL, dead_letter_source=NULL WHERE seq=?",
+                    (target, now, seq),
+                )
+                if group_id is not None:
+                    moved_groups.append(group_id)
+                    if target_fifo:
+                        fifo.join_group(conn, target, group_id, seq)
+                txn.count(source_id, -1)
+                txn.count(target, 1)
+            if moved_groups:
+                fifo.fix_heads(conn, source_id, moved_groups)
+            # The op may run twice (alone, after its group commit failed): derive the count
+            # from the task as it was, never add to it here.
+            _save_task(conn, replace(task, moved=task.moved + len(rows)))
+            return len(rows)
+
+        outcome = await self._committer.run(op, drain=True)
+        if isinstance(outcome, int):
+            task.moved += outcome  # committed
+        return outcome
+
+    async def save_move_task(self, task: MoveTask) -> None:
+        # drain: a task's status row is rewritten in place (and is saved at start).
+        await self._committer.run(lambda conn, txn: _save_task(conn, task), drain=True)
+
+    async def move_tasks(self) -> list[MoveTask]:
+        def op(conn: Connection, txn: Txn) -> list[MoveTask]:
+            rows = conn.execute(
+                "SELECT handle, source_arn, destination_arn, rate, status, moved, to_move,"
+                " failure_reason, started_at FROM move_tasks ORDER BY started_at"
+            ).fetchall()
+            return [MoveTask(*row) for row in rows]
+
+        return await self._committer.run(op, drain=True)
+
+    async def expire(self, cutoffs: dict[int, int], now: int, fifo_queues: set[int] | None = None) -> int:
+        totals = self._committer.totals
+        fifo_queues = fifo_queues or set()
+
+        def op(conn: Connection, txn: Txn) -> int:
+            conn.execute("DELETE FROM fifo_dedup WHERE expires_at<=?", (now,))
+            removed = 0
+            for queue_id, cutoff in cutoffs.items():
+                if not totals.get(queue_id):
+                    continue
+                gone = conn.execute(
+                    "DELETE FROM messages WHERE queue_id=? AND sent_at<?", (queue_id, cutoff)
+                ).rowcount
+                txn.count(queue_id, -gone)
+                if gone and queue_id in fifo_queues:
+                    fifo.rebuild_groups(conn, queue_id)
+                removed += gone
+            return removed
+
+        return await self._committer.run(op, drain=True)
+
+
+def _save_task(conn: Connection, task: MoveTask) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, status, moved,"
+        " to_move, failure_reason, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (task.handle, task.source_arn, task.destination_arn, task.rate, task.status, task.moved,
+         task.to_move, task.failure_reason, task.started_at),
+    )
+
+
+def _load(conn: Connection, txn: Txn) -> tuple[list[QueueRecord], dict[int, int]]:
+    queues = [_queue_from_row(r) for r in conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues")]
+    totals = dict(conn.execute("SELECT queue_id, COUNT(*) FROM messages GROUP BY queue_id").fetchall())
+    return queues, totals
+
+
+def _receive(
+    conn: Connection, txn: Txn, queue_id: int, now: int, max_messages: int,
+    visibility_ms: int, retention_cutoff: int, redrive: Redrive | None,
+) -> ReceiveResult:
+    result = ReceiveResult()
+    taken: set[int] = set()
+    hidden_until = now + visibility_ms
+    while len(result.messages) < max_messages:
+        rows = conn.execute(_SELECT_VISIBLE, (queue_id, now, max_messages - len(result.messages) + len(taken))).fetchall()
+        expired: list[tuple[int]] = []
+        moved: list[tuple[int, int, str, int]] = []
+        marks: list[tuple[int, int, int, int]] = []
+        for row in rows:
+            seq = row[0]
+            if seq in taken:
+                continue
+            if row[9] < retention_cutoff:
+                expired.append((seq,))
+            elif redrive is not None and row[10] >= redrive.max_receive_count:
+                moved.append((redrive.dead_letter_queue_id, now, redrive.source_arn, seq))
+            else:
+                receipt = random.getrandbits(62)
+                first = row[11] if row[11] is not None else now
+                marks.append((hidden_until, now, receipt, seq))
+                taken.add(seq)
+                result.messages.append(StoredMessage(
+                    seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                    row[10] + 1, first, receipt, row[12], row[13], row[14],
+                ))
+                if len(result.messages) >= max_messages:
+                    break
+        if marks:
+            conn.executemany(_MARK_RECEIVED, marks)
+        if expired:
+            conn.executemany("DELETE FROM messages WHERE seq=?", expired)
+            txn.count(queue_id, -len(expired))
+        if moved:
+            conn.executemany(_MOVE, moved)
+            txn.count(queue_id, -len(moved))
+            assert redrive is not None
+            txn.count(redrive.dead_letter_queue_id, len(moved))
+            result.moved += len(moved)
+        if not expired and not moved:
+            break  # everything selected was handed out, or nothing was visible
+    if not result.messages:
+        result.next_visible_at = next_visible_at(conn, queue_id, now)
+    return result

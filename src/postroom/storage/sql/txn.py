@@ -1,0 +1,47 @@
+"""What the SQL stores share with the backend that runs their operations.
+
+Every storage operation is a plain function ``op(conn, txn)`` run on the backend's storage
+thread inside a transaction it shares with other operations (group commit). The stores in
+this package are written once, in SQL that SQLite and PostgreSQL both accept; a backend
+hands them a DB-API style connection (``execute``/``executemany``, cursors with
+``fetchone``/``fetchall``/``rowcount``) and a ``Txn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeAlias
+
+# A DB-API connection: Connection, or PostgreSQL's adapter (storage/postgres).
+Connection: TypeAlias = Any
+
+
+class Txn:
+    """Per-transaction bookkeeping an operation may record; applied only after COMMIT."""
+
+    __slots__ = ("deltas",)
+
+    def __init__(self) -> None:
+        self.deltas: dict[int, int] = {}
+
+    def count(self, queue_id: int, delta: int) -> None:
+        if delta:
+            self.deltas[queue_id] = self.deltas.get(queue_id, 0) + delta
+
+
+Operation = Callable[[Connection, Txn], Any]
+
+
+class Committer(Protocol):
+    """Runs operations on the storage thread, grouping them into shared transactions."""
+
+    totals: Any  # message totals per queue: ``.get(queue_id, 0)``, read on the storage thread
+    batches: int
+    operations: int
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def run(self, op: Operation, *, drain: bool = False) -> Any: ...
+    def table_names(self, conn: Connection) -> list[str]:
+        """Every table holding state, for ``reset`` (on the storage thread)."""
+        ...
