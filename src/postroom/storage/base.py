@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Protocol
 
 from postroom.storage.inspect import InspectStore
+from postroom.storage.notifier import Notifier
 
 
 @dataclass
@@ -170,6 +171,7 @@ class Storage(Protocol):
 
     description: str
     inspect: InspectStore  # read-only gauges and peeks for operators
+    notifier: Notifier  # notices of committed changes, from this node and the others
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...

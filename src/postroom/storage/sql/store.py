@@ -18,6 +18,7 @@ from postroom.storage.base import (
     StoredMessage,
     VisibilityChange,
 )
+from postroom.storage.notifier import Notifier
 from postroom.storage.sql import fifo
 from postroom.storage.sql.functions import SqlFunctionStore
 from postroom.storage.sql.iam import SqlIamStore
@@ -58,6 +59,7 @@ class SqlStore:
     def __init__(self, committer: Committer, description: str) -> None:
         self.description = description
         self._committer = committer
+        self.notifier: Notifier = committer.notifier
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
         self._by_id: dict[int, QueueRecord] = {}
         self.topics = SqlTopicStore(committer)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias
 
+from postroom.storage.notifier import Notifier
+
 # A DB-API connection: Connection, or PostgreSQL's adapter (storage/postgres).
 Connection: TypeAlias = Any
 
@@ -19,14 +21,19 @@ Connection: TypeAlias = Any
 class Txn:
     """Per-transaction bookkeeping an operation may record; applied only after COMMIT."""
 
-    __slots__ = ("deltas",)
+    __slots__ = ("deltas", "notices")
 
     def __init__(self) -> None:
         self.deltas: dict[int, int] = {}
+        self.notices: set[tuple[str, str]] = set()
 
     def count(self, queue_id: int, delta: int) -> None:
         if delta:
             self.deltas[queue_id] = self.deltas.get(queue_id, 0) + delta
+
+    def notify(self, channel: str, key: object) -> None:
+        """Announce ``(channel, key)`` once this transaction commits (see storage/notifier)."""
+        self.notices.add((channel, str(key)))
 
 
 Operation = Callable[[Connection, Txn], Any]
@@ -35,6 +42,7 @@ Operation = Callable[[Connection, Txn], Any]
 class Committer(Protocol):
     """Runs operations on the storage thread, grouping them into shared transactions."""
 
+    notifier: Notifier  # delivers the notices of committed transactions
     totals: Any  # message totals per queue: ``.get(queue_id, 0)``, read on the storage thread
     batches: int
     operations: int

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, Histogram
 from postroom.storage.errors import StorageError, StorageFull
+from postroom.storage.notifier import Notifier
 from postroom.storage.sql.txn import Operation, Txn
 from postroom.storage.sqlite.reserve import Reserve, is_disk_full
 from postroom.storage.sqlite.schema import open_connection
@@ -32,7 +33,10 @@ Item = tuple[Operation, "asyncio.Future[Any]", bool]  # (op, its future, may it 
 class Committer:
     """Runs operations on the storage thread, grouping them into shared transactions."""
 
-    def __init__(self, path: str, durable: bool, reserve: Reserve | None = None) -> None:
+    def __init__(
+        self, path: str, durable: bool, reserve: Reserve | None = None, notifier: Notifier | None = None,
+    ) -> None:
+        self.notifier = notifier or Notifier()
         self._path = path
         self._durable = durable
         self._reserve = reserve or Reserve(None)
@@ -207,6 +211,9 @@ class Committer:
         totals = self.totals
         for queue_id, delta in txn.deltas.items():
             totals[queue_id] = totals.get(queue_id, 0) + delta
+        if txn.notices:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self.notifier.deliver, txn.notices)
 
 
 def _is_expected(exc: Exception) -> bool:
