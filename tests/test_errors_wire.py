@@ -14,6 +14,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pytest
+from botocore.exceptions import ClientError
 from server import ACCOUNT, http_get_json, md5_hex, unique_name
 
 NS = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -188,10 +189,75 @@ def test_json_wrong_parameter_types(endpoint, raw_queue, operation, payload):
     ],
 )
 def test_json_missing_parameter(endpoint, raw_queue, operation, payload):
+    """AWS (recorded): x-amzn-query-error MissingParameter, __type MissingRequiredParameterException."""
     payload = {k: (raw_queue[1] if v == "QUEUE" else v) for k, v in payload.items()}
     resp = json_call(endpoint, operation, payload)
     assert resp.status == 400, resp
-    assert json_error_code(resp) == "MissingParameter", resp
+    assert resp.headers["x-amzn-query-error"] == "MissingParameter;Sender", resp
+    assert resp.json()["__type"] == "com.amazon.coral.service#MissingRequiredParameterException"
+    assert resp.json()["message"].startswith("The request must contain the parameter ")
+
+
+@pytest.mark.parametrize(
+    "operation,payload,status,query_code,json_type,message",
+    [
+        ("ReceiveMessage", {"QueueUrl": "QUEUE", "MaxNumberOfMessages": 11}, 400,
+         "InvalidParameterValue", "com.amazon.coral.service#InvalidParameterValueException",
+         "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."),
+        ("CreateQueue", {"QueueName": "NAME", "Attributes": {"DelaySeconds": "5"}}, 400,
+         "QueueAlreadyExists", "com.amazonaws.sqs#QueueNameExists",
+         "A queue already exists with the same name and a different value for attribute DelaySeconds"),
+        ("DeleteMessageBatch", {"QueueUrl": "QUEUE", "Entries": [{"Id": "a:b", "ReceiptHandle": "x"}]}, 400,
+         "AWS.SimpleQueueService.InvalidBatchEntryId", "com.amazonaws.sqs#InvalidBatchEntryId",
+         "A batch entry id can only contain alphanumeric characters, hyphens and underscores. "
+         "It can be at most 80 letters long."),
+        ("GetQueueAttributes", {"QueueUrl": "QUEUE", "AttributeNames": ["Foobar"]}, 400,
+         "InvalidAttributeName", "com.amazonaws.sqs#InvalidAttributeName", "Unknown Attribute Foobar."),
+    ],
+    ids=["invalid-parameter", "queue-exists", "batch-id", "attribute-name"],
+)
+def test_json_error_names(endpoint, raw_queue, operation, payload, status, query_code, json_type, message):
+    """Each error class with AWS's recorded pair: the query code in x-amzn-query-error (what
+    SDKs report as the code) and the JSON shape in __type (botocore's QueryErrorCode)."""
+    name, url = raw_queue
+    payload = {k: {"QUEUE": url, "NAME": name}.get(v, v) if isinstance(v, str) else v
+               for k, v in payload.items()}
+    resp = json_call(endpoint, operation, payload)
+    assert resp.status == status, resp
+    assert resp.headers["x-amzn-query-error"] == f"{query_code};Sender"
+    assert resp.json() == {"__type": json_type, "message": message}
+
+
+def test_sdk_sees_query_code_and_json_name(json_sqs, raw_queue):
+    """What botocore makes of it: Code is the query code, QueryErrorCode the JSON name."""
+    with pytest.raises(ClientError) as caught:
+        json_sqs.receive_message(QueueUrl=raw_queue[1], MaxNumberOfMessages=11)
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValue"
+    assert error["QueryErrorCode"] == "InvalidParameterValueException"
+    assert error["Type"] == "Sender"
+
+
+def test_query_keeps_the_short_codes(endpoint, raw_queue):
+    resp = query_call(endpoint, {"Action": "ReceiveMessage", "QueueUrl": raw_queue[1],
+                                 "MaxNumberOfMessages": "11"})
+    assert resp.status == 400, resp
+    assert xml_error(resp)["Code"] == "InvalidParameterValue"
+    resp = query_call(endpoint, {"Action": "SendMessage", "QueueUrl": raw_queue[1]})
+    assert xml_error(resp)["Code"] == "MissingParameter"
+
+
+def test_common_errors_are_corals():
+    """Errors that are not SQS shapes carry coral's namespace; AccessDenied has its JSON name."""
+    from postroom.protocol.awsjson import json_error_type
+    from postroom.protocol.errors import AWSError
+    from postroom.protocol.model import load_service_model
+
+    sqs, logs = load_service_model("sqs"), load_service_model("logs")
+    assert json_error_type(sqs, AWSError("AccessDenied", "x")) == "com.amazon.coral.service#AccessDeniedException"
+    assert json_error_type(sqs, sqs.error("OverLimit", "x")) == "com.amazonaws.sqs#OverLimit"
+    # Not query-compatible: the name is kept.
+    assert json_error_type(logs, AWSError("MissingParameter", "x")) == "com.amazon.coral.service#MissingParameter"
 
 
 def test_json_accepts_queue_url_of_any_host(endpoint, raw_queue):
@@ -237,9 +303,67 @@ def test_query_unknown_action(endpoint):
 
 
 def test_query_missing_action(endpoint):
+    """AWS (recorded): SQS answers a request without Action 404 with a bare element."""
     resp = query_call(endpoint, {"QueueName": "x"})
+    assert resp.status == 404, resp
+    assert resp.body.startswith(b"<UnknownOperationException"), resp
+
+
+def test_query_get_queue_url_without_query(endpoint, raw_queue):
+    name, _ = raw_queue
+    resp = request(endpoint, "GET", f"/{ACCOUNT}/{name}", headers=dict(AUTH))
+    assert resp.status == 404, resp
+    assert resp.body.startswith(b"<UnknownOperationException"), resp
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("action", ["FooBar", "CreateQueue", "ListQueues"])
+def test_query_action_not_valid_at_a_queue_url(endpoint, raw_queue, action, method):
+    """AWS (recorded): unknown actions, and CreateQueue or ListQueues addressed to a queue
+    URL, answer InvalidAction with this text."""
+    name, _ = raw_queue
+    resp = query_call(endpoint, {"Action": action, "Version": "2012-11-05", "QueueName": "other"},
+                      path=f"/{ACCOUNT}/{name}", method=method)
     assert resp.status == 400, resp
-    assert xml_error(resp)["Code"] in ("MissingAction", "InvalidAction")
+    assert xml_error(resp) == {"Type": "Sender", "Code": "InvalidAction", "Detail": "",
+                               "Message": f"The action {action} is not valid for this endpoint."}
+
+
+def test_query_get_queue_url_at_another_queue_url(endpoint, raw_queue):
+    """AWS (recorded): GetQueueUrl addressed to one queue's URL answers any queue's URL."""
+    name, url = raw_queue
+    other = json_call(endpoint, "CreateQueue", {"QueueName": unique_name("other")}).json()["QueueUrl"]
+    try:
+        resp = query_call(endpoint, {"Action": "GetQueueUrl", "QueueName": other.rsplit("/", 1)[1]},
+                          path=f"/{ACCOUNT}/{name}", method="GET")
+        assert resp.status == 200, resp
+        assert find(resp.xml(), "GetQueueUrlResult/QueueUrl").text == other
+    finally:
+        json_call(endpoint, "DeleteQueue", {"QueueUrl": other})
+
+
+SNS_AUTH = {**AUTH, "Authorization": AUTH["Authorization"].replace("/sqs/", "/sns/")}
+SNS_NS = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+
+def _sns_error(resp) -> dict:
+    error = resp.xml().find(f"{{{SNS_NS}}}Error")
+    assert error is not None, resp
+    return {child.tag.split("}")[-1]: (child.text or "") for child in error}
+
+
+def test_sns_unknown_and_missing_action(endpoint):
+    """SNS is a query-native service: an unknown action is InvalidAction naming the API
+    version, a missing one MissingAction (AWS's wording for its query services)."""
+    body = urllib.parse.urlencode({"Action": "FooBar", "Version": "2010-03-31"}).encode()
+    resp = request(endpoint, "POST", "/", body, {"Content-Type": FORM_CT, **SNS_AUTH})
+    assert resp.status == 400, resp
+    assert _sns_error(resp) == {"Type": "Sender", "Code": "InvalidAction",
+                                "Message": "Could not find operation FooBar for version 2010-03-31"}
+    body = urllib.parse.urlencode({"TopicArn": "x"}).encode()
+    resp = request(endpoint, "POST", "/", body, {"Content-Type": FORM_CT, **SNS_AUTH})
+    assert resp.status == 400, resp
+    assert _sns_error(resp)["Code"] == "MissingAction"
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,6 @@ import logging
 from collections.abc import Sequence
 from urllib.parse import parse_qs, parse_qsl
 
-import orjson
-
 from postroom.http.request import Request, Response
 from postroom.protocol.awsjson import decode_json, encode_json, encode_json_error
 from postroom.protocol.context import make_context
@@ -38,6 +36,7 @@ JSON_10 = b"application/x-amz-json-1.0"
 JSON_11 = b"application/x-amz-json-1.1"
 XML = b"text/xml"
 _FORM = "application/x-www-form-urlencoded"
+UNKNOWN_OPERATION = b"<UnknownOperationException/>"
 
 
 class Router:
@@ -126,10 +125,6 @@ class Router:
         except Exception as exc:  # every failure becomes an AWS-style answer
             error = as_aws_error(exc)
             payload, extra = encode_json_error(model, error)
-            if error.type_name == "UnknownOperationException":
-                payload = orjson.dumps(
-                    {"__type": "com.amazon.coral.service#UnknownOperationException", "message": error.message}
-                )
             return Response(error.status, content_type, payload, extra)
 
     # -- rest-json ---------------------------------------------------------------------------
@@ -171,18 +166,21 @@ class Router:
         try:
             params = _query_params(request)
             action = params.pop("Action", None)
-            params.pop("Version", None)
             if ctx.service is None and "X-Amz-Credential" in params:
                 ctx = make_context(
                     params["X-Amz-Credential"], ctx.base_url.split("://", 1)[1], request.scheme, ctx.request_id
                 )
             for key in [k for k in params if k.startswith("X-Amz-")]:
                 del params[key]
+            version = params.pop("Version", None)
             svc = self._query_service(ctx.service, action, request.path)
             if not action:
-                raise AWSError("MissingAction", "The request must contain the parameter Action.")
-            if svc is None or action not in svc.model.operations:
-                raise AWSError("InvalidAction", f"The action {action} is not valid for this endpoint.")
+                if svc is not None and "awsQueryCompatible" in svc.model.metadata:
+                    # A JSON service behind AWS's query adapter (SQS) answers a bare element.
+                    return Response(404, XML, UNKNOWN_OPERATION)
+                raise AWSError("MissingAction", "Missing Action")
+            if svc is None or action not in svc.model.operations or not _valid_at(svc, action, request.path):
+                raise invalid_action(svc, action, version)
             model = svc.model
             decoded = decode_query(model, action, params)
             path = request.path
@@ -205,6 +203,21 @@ class Router:
             if action in svc.model.operations:
                 return svc
         return self.query_services[0] if self.query_services else None
+
+
+def invalid_action(svc: Service | None, action: str, version: str | None) -> AWSError:
+    """AWS's answer to an action the endpoint does not serve: SQS's wording, or that of the
+    query-native services (SNS, IAM, STS)."""
+    if svc is None or "awsQueryCompatible" in svc.model.metadata:
+        return AWSError("InvalidAction", f"The action {action} is not valid for this endpoint.")
+    version = version or svc.model.metadata.get("apiVersion", "")
+    return AWSError("InvalidAction", f"Could not find operation {action} for version {version}")
+
+
+def _valid_at(svc: Service, action: str, path: str) -> bool:
+    """Whether ``action`` may be addressed to ``path``: a service may name actions it serves
+    only at ``/`` (SQS: not at a queue URL)."""
+    return not path.strip("/") or action not in getattr(svc, "root_only_actions", ())
 
 
 def as_aws_error(exc: Exception) -> AWSError:

@@ -103,16 +103,34 @@ def encode_json(result: dict[str, Any] | None) -> bytes:
     return orjson.dumps(result or {}, default=_default)
 
 
+# Errors that are not one of the service's own shapes come from AWS's common front end
+# (coral). Query-compatible services (SQS) give some of them another name in JSON than in
+# the query protocol: ``x-amzn-query-error`` keeps the query code, ``__type`` the JSON name
+# (recorded AWS answers: InvalidParameterValue / InvalidParameterValueException).
+_CORAL = "com.amazon.coral.service#"
+_QUERY_COMPATIBLE_NAMES = {
+    "InvalidParameterValue": "InvalidParameterValueException",
+    "MissingParameter": "MissingRequiredParameterException",
+    "AccessDenied": "AccessDeniedException",
+}
+
+
+def json_error_type(model: ServiceModel | None, error: AWSError) -> str:
+    """The ``__type`` of ``error``: the service's namespace for its modelled shapes, coral's
+    for common errors."""
+    if model is not None and error.type_name in model.errors:
+        return f"com.amazonaws.{model.metadata.get('endpointPrefix', model.name)}#{error.type_name}"
+    name = error.type_name
+    if model is not None and "awsQueryCompatible" in model.metadata and name == error.code:
+        name = _QUERY_COMPATIBLE_NAMES.get(name, name)
+    return _CORAL + name
+
+
 def encode_json_error(model: ServiceModel | None, error: AWSError) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     """Encode an error: ``__type`` and ``message``, plus ``x-amzn-query-error`` for services
     that are query-compatible (so SDKs surface the same codes as in the query protocol)."""
-    prefix = ""
     headers: list[tuple[bytes, bytes]] = []
-    if model is not None:
-        prefix = f"com.amazonaws.{model.metadata.get('endpointPrefix', model.name)}#"
-        if "awsQueryCompatible" in model.metadata:
-            headers.append((b"x-amzn-query-error", f"{error.code};{error.fault}".encode()))
-    if error.type_name == "SerializationException":
-        prefix = "com.amazon.coral.service#"
-    body = orjson.dumps({"__type": prefix + error.type_name, "message": error.message})
+    if model is not None and "awsQueryCompatible" in model.metadata:
+        headers.append((b"x-amzn-query-error", f"{error.code};{error.fault}".encode()))
+    body = orjson.dumps({"__type": json_error_type(model, error), "message": error.message})
     return body, headers

@@ -49,6 +49,8 @@ class SqsService:
     """Dispatches SQS operations; holds the state that is not stored (waiters, timers)."""
 
     name = "sqs"
+    # Addressed to a queue URL these answer InvalidAction, as on AWS (GetQueueUrl does not).
+    root_only_actions = frozenset({"CreateQueue", "ListQueues"})
 
     def __init__(self, store: Storage, clock: Clock, max_in_flight: int = limits.MAX_IN_FLIGHT) -> None:
         from postroom.sqs import messages, move_tasks, queues
