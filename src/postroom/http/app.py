@@ -78,6 +78,7 @@ class PostroomApp:
         if credential is None and is_presigned(query_string):
             credential = _presigned_credential(query_string)
         ctx = make_context(credential, host, scheme, request_id)
+        ctx.trace_header = _text(headers.get(b"x-amzn-trace-id"))
         request = Request(scope["method"], scope["path"], raw, query_string, headers, b"", scheme, ctx)
         limit = MAX_UPLOAD_BYTES if self.router.rest_json_for(scope["method"], raw) else MAX_REQUEST_BYTES
         reserved = 0

@@ -27,6 +27,7 @@ class RequestContext:
     service: str | None = None  # from the SigV4 credential scope, when signed
     admin: bool = False  # an administrator's key (auth file): sees every account's records
     operation: str | None = None  # the operation being served (for resource-policy checks)
+    trace_header: str | None = None  # the X-Amzn-Trace-Id request header (X-Ray)
 
 
 def parse_credential(value: str | None) -> tuple[str, str, str] | None:

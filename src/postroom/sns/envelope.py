@@ -29,6 +29,7 @@ class Publication:
     dedup_id: str | None
     timestamp_ms: int
     sequence_number: str | None = None
+    trace_header: str | None = None  # the publish request's X-Amzn-Trace-Id, forwarded to SQS
     signatures: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def message_for(self, protocol: str) -> str:

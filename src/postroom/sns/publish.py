@@ -105,7 +105,9 @@ def _check_attribute_name(name: str) -> None:
     raise invalid_parameter_value("Message attribute name can not have successive '.' character.")
 
 
-def validate(entry: dict[str, Any], topic: TopicRecord | None, now: int) -> Publication:
+def validate(
+    entry: dict[str, Any], topic: TopicRecord | None, now: int, trace_header: str | None = None
+) -> Publication:
     """Check one publish request (or batch entry) against AWS's rules."""
     message = entry.get("Message")
     if not message:
@@ -147,7 +149,9 @@ def validate(entry: dict[str, Any], topic: TopicRecord | None, now: int) -> Publ
         raise invalid_parameter(
             "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type"
         )
-    return Publication(new_id(), message, subject, per_protocol, attributes, group_id, dedup_id, now)
+    return Publication(
+        new_id(), message, subject, per_protocol, attributes, group_id, dedup_id, now, trace_header=trace_header
+    )
 
 
 async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -171,7 +175,7 @@ async def publish(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> Re
     if p.get("TargetArn") and mobile.ENDPOINT_ARN.match(p["TargetArn"]):
         return await _publish_to_endpoint(svc, p, now)
     topic = svc.topic(target, ctx.region, ctx)
-    pub = validate(p, topic, now)
+    pub = validate(p, topic, now, ctx.trace_header)
     await fan_out(svc, topic, [pub], ctx, now)
     out = {"MessageId": pub.message_id}
     if pub.sequence_number is not None:
@@ -236,7 +240,7 @@ async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext)
     now = svc.clock.now_ms()
     # AWS fails the whole request on the first invalid entry (recorded answers: a missing
     # group id, a missing "default" key, an empty attribute), never one entry alone.
-    good = [(entry["Id"], validate(entry, topic, now)) for entry in entries]
+    good = [(entry["Id"], validate(entry, topic, now, ctx.trace_header)) for entry in entries]
     await fan_out(svc, topic, [pub for _, pub in good], ctx, now)
     successful = []
     for entry_id, pub in good:

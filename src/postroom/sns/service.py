@@ -212,5 +212,7 @@ class SnsService:
         for name, value in (attributes or {}).items():
             key = "BinaryValue" if value["Type"] == "Binary" else "StringValue"
             sqs_attributes[name] = {"DataType": value["Type"], key: value["Value"]}
-        message = OutgoingMessage(body, sqs_attributes, pub.group_id, pub.dedup_id, sender)
+        message = OutgoingMessage(
+            body, sqs_attributes, pub.group_id, pub.dedup_id, sender, trace_header=pub.trace_header
+        )
         return self.queues.delivery(queue, message, now)

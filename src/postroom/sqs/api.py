@@ -15,7 +15,13 @@ from postroom.ids import new_id
 from postroom.protocol.context import DEFAULT_REGION, RequestContext
 from postroom.sqs import limits, messages
 from postroom.sqs.errors import queue_does_not_exist
-from postroom.sqs.message_attributes import md5_hex, md5_of_attributes, pack, unpack
+from postroom.sqs.message_attributes import (
+    md5_hex,
+    md5_of_attributes,
+    pack,
+    trace_attribute,
+    unpack,
+)
 from postroom.sqs.names import parse_queue_arn
 
 __all__ = ["OutgoingMessage", "QueueRef", "ReceivedMessage", "SqsApi", "parse_queue_arn"]
@@ -49,6 +55,7 @@ class OutgoingMessage:
     dedup_id: str | None = None
     sender_id: str = "AIDAPOSTROOM"
     message_id: str | None = None
+    trace_header: str | None = None  # becomes the AWSTraceHeader system attribute
 
 
 @dataclass(slots=True)
@@ -138,7 +145,8 @@ class SqsApi:
             message_id=message.message_id or new_id(), body=message.body,
             md5_body=md5_hex(message.body.encode()), attributes=pack(attributes),
             md5_attributes=md5_of_attributes(attributes) if attributes else None,
-            system_attributes=None, md5_system_attributes=None, sender_id=message.sender_id,
+            system_attributes=pack(trace_attribute(message.trace_header)) if message.trace_header else None,
+            md5_system_attributes=None, sender_id=message.sender_id,
             sent_at=now, visible_at=now,
             group_id=message.group_id,  # standard queues keep it too (fair queues)
             dedup_id=message.dedup_id if settings.fifo else None,

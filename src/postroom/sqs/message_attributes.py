@@ -32,6 +32,11 @@ def check_body(body: str) -> None:
         raise invalid_message_contents(bad.group())
 
 
+def trace_attribute(header: str) -> dict[str, dict[str, Any]]:
+    """The ``AWSTraceHeader`` system attribute carrying an X-Ray trace header."""
+    return {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+
+
 def md5_hex(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 

@@ -22,6 +22,7 @@ from postroom.sqs.message_attributes import (
     md5_hex,
     md5_of_attributes,
     pack,
+    trace_attribute,
     unpack,
     validate_attributes,
 )
@@ -98,6 +99,10 @@ def _prepare(
         )
     message_attributes, attributes_size = validate_attributes(entry.get("MessageAttributes") or {})
     system_attributes, _ = validate_attributes(entry.get("MessageSystemAttributes") or {}, system=True)
+    md5_system = md5_of_attributes(system_attributes) if system_attributes else None
+    if ctx.trace_header and "AWSTraceHeader" not in system_attributes:
+        # As AWS does: the X-Ray header becomes the attribute, unless the request sets it.
+        system_attributes = {**system_attributes, **trace_attribute(ctx.trace_header)}
     body_bytes = body.encode()
     size = len(body_bytes) + attributes_size
     if size > settings.maximum_message_size:
@@ -107,7 +112,6 @@ def _prepare(
         )
     md5_body = md5_hex(body_bytes)
     md5_attrs = md5_of_attributes(message_attributes) if message_attributes else None
-    md5_system = md5_of_attributes(system_attributes) if system_attributes else None
     # A FIFO queue's delay applies to every message (DelaySeconds=0 included); a standard
     # queue's per-message delay overrides the queue's.
     delay_s = settings.delay_seconds if delay is None or settings.fifo else delay
