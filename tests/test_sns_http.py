@@ -226,3 +226,47 @@ def test_unsubscribed_endpoint_gets_nothing_more(sns, make_topic, http_subscript
     sns.unsubscribe(SubscriptionArn=sub)
     sns.publish(TopicArn=topic, Message="two")
     assert [r.json()["Message"] for r in quiet_period(ep, "Notification", 1.5)] == ["one"]
+
+
+@pytest.mark.parametrize("how", ["api", "url"])
+def test_unsubscribe_confirmation(endpoint, sns, make_topic, http_subscription, how):
+    """AWS sends a confirmed HTTP/S endpoint a signed UnsubscribeConfirmation when its
+    subscription is deleted (by the API or by fetching the UnsubscribeURL)."""
+    topic = make_topic()
+    ep, sub = http_subscription(topic)
+    sns.publish(TopicArn=topic, Message="one")
+    [note] = ep.wait_for("Notification", 1)
+    if how == "api":
+        sns.unsubscribe(SubscriptionArn=sub)
+    else:
+        assert http_get(note.json()["UnsubscribeURL"])[0] == 200
+    [req] = ep.wait_for("UnsubscribeConfirmation", 1)
+    assert req.headers["x-amz-sns-topic-arn"] == topic
+    assert req.headers["x-amz-sns-subscription-arn"] == sub
+    assert req.headers["content-type"].lower().startswith("text/plain")
+    doc = req.json()
+    assert req.headers["x-amz-sns-message-id"] == doc["MessageId"]
+    assert set(doc) == {"Type", "MessageId", "Token", "TopicArn", "Message", "SubscribeURL",
+                        "Timestamp", "SignatureVersion", "Signature", "SigningCertURL"}
+    assert doc["Type"] == "UnsubscribeConfirmation"
+    assert doc["TopicArn"] == topic
+    assert re.fullmatch("[0-9a-f]{288}", doc["Token"])
+    assert doc["Message"] == (
+        f"You have chosen to deactivate subscription {sub}.\nTo cancel this operation and restore "
+        "the subscription, visit the SubscribeURL included in this message.")
+    assert doc["SubscribeURL"].startswith(endpoint + "/?Action=ConfirmSubscription&TopicArn=")
+    assert re.fullmatch(TIMESTAMP_PATTERN, doc["Timestamp"])
+    verify_signature(doc)
+    # Only once, and a second unsubscribe (already gone) sends nothing.
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert len(quiet_period(ep, "UnsubscribeConfirmation", 1.0)) == 1
+
+
+def test_no_unsubscribe_confirmation_for_pending(sns, make_topic, http_endpoint):
+    topic = make_topic()
+    ep = http_endpoint()
+    sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=ep.url,
+                        ReturnSubscriptionArn=True)["SubscriptionArn"]
+    ep.wait_for("SubscriptionConfirmation", 1)
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert quiet_period(ep, "UnsubscribeConfirmation", 1.0) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ CONCURRENCY = 64
 BATCH = 200
 IDLE_WAIT_S = 30.0
 REQUEST_TIMEOUT_S = 15.0
+UNSUBSCRIBE = "unsubscribe"  # outbox kind of an UnsubscribeConfirmation
 
 
 class HttpDelivery:
@@ -129,6 +131,41 @@ class HttpDelivery:
             await self.svc.topics.save_subscription(sub)
             await self.svc.topics.publish([], [], [(sub.arn, sub.protocol, sub.endpoint, orjson.dumps(doc), now)], now)
 
+    async def unsubscribe_item(self, sub: SubscriptionRecord, ctx: RequestContext) -> OutboxItem:
+        """The signed UnsubscribeConfirmation AWS sends to an HTTP/S endpoint whose confirmed
+        subscription is deleted (queued in the deletion's commit)."""
+        now = self.svc.clock.now_ms()
+        token = secrets.token_hex(limits.TOKEN_BYTES)
+        doc: dict[str, Any] = {
+            "Type": "UnsubscribeConfirmation",
+            "MessageId": new_id(),
+            "Token": token,
+            "TopicArn": sub.topic_arn,
+            "Message": (
+                f"You have chosen to deactivate subscription {sub.arn}.\n"
+                "To cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
+            ),
+            "SubscribeURL": (
+                f"{ctx.base_url}/?Action=ConfirmSubscription&TopicArn={quote(sub.topic_arn, safe=':')}&Token={token}"
+            ),
+            "Timestamp": iso_timestamp(now),
+        }
+        topic = self.svc.topics.topics.get(sub.topic_arn)
+        version = topic.attributes.get("SignatureVersion", "1") if topic is not None else "1"
+        doc["SignatureVersion"] = version
+        doc["Signature"] = await self.svc.signer.sign_async(doc, version)
+        doc["SigningCertURL"] = ctx.base_url + self.svc.signer.cert_path()
+        headers = {
+            "x-amz-sns-message-type": "UnsubscribeConfirmation",
+            "x-amz-sns-message-id": doc["MessageId"],
+            "x-amz-sns-topic-arn": sub.topic_arn,
+            "x-amz-sns-subscription-arn": sub.arn,
+            "content-type": "text/plain; charset=UTF-8",
+            "user-agent": "Amazon Simple Notification Service Agent",
+        }
+        payload = orjson.dumps({"url": sub.endpoint, "body": dumps(doc), "headers": headers})
+        return OutboxItem(sub.arn, UNSUBSCRIBE, payload, due_at=now, created_at=now)
+
     # -- the worker ---------------------------------------------------------------------
 
     async def _loop(self) -> None:
@@ -194,6 +231,9 @@ class HttpDelivery:
 
     async def _deliver(self, item: OutboxItem) -> None:
         svc = self.svc
+        if item.kind == UNSUBSCRIBE:
+            await self._deliver_unsubscribe(item)
+            return
         sub = svc.topics.subscriptions.get(item.subscription_arn)
         if sub is None:  # unsubscribed since
             await svc.topics.finish_outbox(item.id)
@@ -229,6 +269,14 @@ class HttpDelivery:
         log.info("giving up on %s after %d attempts (status %s)", sub.endpoint, item.attempts + 1, status)
         await svc.topics.finish_outbox(item.id, dead_letter=copies, now=now)
         svc.queues.delivered([copy.queue_id for copy in copies])
+
+    async def _deliver_unsubscribe(self, item: OutboxItem) -> None:
+        """Its subscription is gone, and with it its policy: AWS's default one applies."""
+        status = await self._post(orjson.loads(item.payload))
+        if status is not None and 200 <= status < 500:
+            await self.svc.topics.finish_outbox(item.id)
+        else:
+            await self._settle_failure(item)
 
     async def _post(self, payload: dict[str, Any]) -> int | None:
         assert self._client is not None

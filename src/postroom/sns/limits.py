@@ -25,3 +25,4 @@ DEFAULT_HEALTHY_RETRY_POLICY = {
     "backoffFunction": "linear",
 }
 MAX_RETRY_WINDOW_S = 3_600
+TOKEN_BYTES = 144  # AWS's confirmation tokens are 288 hex digits

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 Result = dict[str, Any] | None
 PENDING = "pending confirmation"
 PRINCIPAL = "SubscriptionPrincipal"
-TOKEN_BYTES = 144  # AWS's confirmation tokens are 288 hex digits
 _TOKEN = re.compile(r"^[0-9a-f]+$")
 
 
@@ -112,7 +111,7 @@ async def subscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -> 
     sub = SubscriptionRecord(
         arn=new_subscription_arn(topic.arn), topic_arn=topic.arn, owner=ctx.account, protocol=protocol,
         endpoint=endpoint, attributes={**stored, **principal}, confirmed=confirmed,
-        token=None if confirmed else secrets.token_hex(TOKEN_BYTES), created_at=svc.clock.now_ms(),
+        token=None if confirmed else secrets.token_hex(limits.TOKEN_BYTES), created_at=svc.clock.now_ms(),
     )
     if confirmed:
         await svc.topics.save_subscription(sub)
@@ -143,9 +142,15 @@ async def unsubscribe(svc: SnsService, p: dict[str, Any], ctx: RequestContext) -
     """Idempotent, as on AWS: a well-formed ARN of a subscription that is gone succeeds."""
     arn = p["SubscriptionArn"]
     _check_subscription_arn(arn)
-    if arn in svc.topics.subscriptions:
-        await svc.topics.delete_subscription(arn)
+    sub = svc.topics.subscriptions.get(arn)
+    if sub is not None:
+        outbox = []
+        if sub.confirmed and sub.protocol in ("http", "https"):
+            outbox.append(await svc.delivery.unsubscribe_item(sub, ctx))
+        await svc.topics.delete_subscription(arn, outbox)
         svc.forget_filter(arn)
+        if outbox:
+            svc.delivery.wake()
     return None
 
 

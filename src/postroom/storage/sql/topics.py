@@ -89,10 +89,14 @@ class SqlTopicStore:
         await self._committer.run(op)
         self.subscriptions[sub.arn] = sub
 
-    async def delete_subscription(self, arn: str) -> None:
+    async def delete_subscription(self, arn: str, outbox: list[OutboxItem] | None = None) -> None:
+        """Delete a subscription and its pending deliveries; ``outbox`` items (its
+        UnsubscribeConfirmation) are queued in the same commit."""
+
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM subscriptions WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_outbox WHERE subscription_arn=?", (arn,))
+            _insert_outbox(conn, outbox or [])
 
         await self._committer.run(op, drain=True)
         self.subscriptions.pop(arn, None)
