@@ -640,3 +640,70 @@ def test_long_poll_returns_when_a_delete_frees_the_group(sqs, fifo, batch):
     waiter.join(12)
     assert bodies(got) == ["second"]
     assert time.monotonic() - started < 3  # woken by the delete, not the end of the wait
+
+
+# ------------------------------------------------------------ group order after visibility changes
+# The scenarios and answers below are AWS's recorded ones (LocalStack's AWS-validated FIFO
+# tests): groups are served in the order their oldest message became visible.
+
+
+def _receive_default(sqs, url, n):
+    """A receive with the queue's own visibility timeout."""
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n).get("Messages", [])
+
+
+def _sends(sqs, url, *bodies_):
+    for body in bodies_:
+        send(sqs, url, body, group=body.split("-")[0])
+    time.sleep(0.02)  # what follows happens at a later millisecond than the sends
+
+
+def test_group_order_after_zero_visibility_receive(sqs, fifo):
+    url = fifo()
+    _sends(sqs, url, "g1-m1", "g2-m1", "g2-m2", "g3-m1", "g1-m2")
+    assert bodies(receive(sqs, url, n=3, visibility=0)) == ["g1-m1", "g1-m2", "g2-m1"]
+    assert bodies(receive(sqs, url, visibility=0)) == ["g3-m1", "g1-m1", "g1-m2", "g2-m1", "g2-m2"]
+
+
+def test_group_order_after_timeouts(manual_sqs, manual_server, fifo):
+    from server import advance_clock
+
+    sqs = manual_sqs
+    url = fifo(client=sqs, VisibilityTimeout=1)
+    for body in ("g1-m1", "g1-m2", "g1-m3", "g1-m4", "g2-m1", "g3-m1"):
+        send(sqs, url, body, group=body.split("-")[0])
+    assert bodies(_receive_default(sqs, url, 2)) == ["g1-m1", "g1-m2"]
+    assert bodies(_receive_default(sqs, url, 1)) == ["g2-m1"]
+    advance_clock(manual_server.url, 2)
+    assert bodies(receive(sqs, url, visibility=0)) == ["g3-m1", "g1-m1", "g1-m2", "g1-m3", "g1-m4", "g2-m1"]
+
+
+@pytest.mark.parametrize("change", [0, 1])
+def test_head_made_visible_serves_its_group_again(manual_sqs, manual_server, fifo, change):
+    """Ending (or shortening) the head's visibility makes the group available, behind the
+    groups waiting since earlier, while its later messages stay in flight."""
+    from server import advance_clock
+
+    sqs = manual_sqs
+    url = fifo(client=sqs, VisibilityTimeout=30)
+    for body in ("g1-m1", "g1-m2", "g2-m1"):
+        send(sqs, url, body, group=body.split("-")[0])
+    first = _receive_default(sqs, url, 2)
+    assert bodies(first) == ["g1-m1", "g1-m2"]
+    advance_clock(manual_server.url, 1)  # the change happens after the sends, as on AWS
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"],
+                                  VisibilityTimeout=change)
+    advance_clock(manual_server.url, 2)
+    assert bodies(_receive_default(sqs, url, 3)) == ["g2-m1", "g1-m1"]
+
+
+@pytest.mark.parametrize("delete_both", [True, False])
+def test_group_order_after_delete(sqs, fifo, delete_both):
+    url = fifo()
+    for body in ("g1-m1", "g2-m1", "g1-m2", "g2-m2", "g1-m3", "g1-m4", "g3-m1"):
+        send(sqs, url, body, group=body.split("-")[0])
+    got = receive(sqs, url, n=2)
+    assert bodies(got) == ["g1-m1", "g1-m2"]
+    delete_all(sqs, url, got if delete_both else got[:1])
+    expected = ["g2-m1", "g2-m2", "g1-m3", "g1-m4", "g3-m1"] if delete_both else ["g2-m1", "g2-m2", "g3-m1"]
+    assert bodies(receive(sqs, url)) == expected

@@ -1,10 +1,13 @@
 """FIFO queue operations on SQLite, run on the storage thread inside a transaction.
 
-Release rule (AWS's): take the oldest message whose group has nothing in flight, then as
-many more of that group as fit, then move on to the next group. ``fifo_groups`` keeps each
-group's oldest message so groups are visited oldest first without scanning messages, and
-a group's in-flight messages are always among its first ten (nothing later is released
-while any is in flight), so checking a group reads at most a few rows.
+Release rule (AWS's, as its recorded answers show): a group is available when its oldest
+message is visible; available groups are served in the order their oldest message became
+visible (``visible_at``: when it was sent, or when its visibility ended or was changed),
+each group giving its messages from the oldest on until one is not visible. So a group
+whose messages come back after a timeout goes behind groups waiting since earlier, and a
+group whose head visibility was ended is served again even while later messages of it are
+in flight. ``fifo_groups`` keeps each group's oldest message, so choosing groups reads one
+row per group.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from postroom.storage.base import NewMessage, ReceiveResult, Redrive, StoredMess
 from postroom.storage.sql.rows import INSERT_MESSAGE, message_row, next_visible_at
 from postroom.storage.sql.txn import Connection, Txn
 
-MAX_IN_FLIGHT_PER_GROUP = 10  # one receive's worth
+MAX_IN_FLIGHT_PER_GROUP = 10  # rows read beyond a receive's worth (expired or moved ones are skipped)
 _MESSAGE_COLUMNS = (
     "seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
     " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
@@ -67,7 +70,9 @@ def receive(
     result = ReceiveResult()
     hidden_until = now + visibility_ms
     groups = conn.execute(
-        "SELECT group_id FROM fifo_groups WHERE queue_id=? ORDER BY head_seq", (queue_id,)
+        "SELECT g.group_id FROM fifo_groups g JOIN messages m ON m.seq = g.head_seq"
+        " WHERE g.queue_id=? AND m.visible_at <= ? ORDER BY m.visible_at, m.seq",
+        (queue_id, now),
     ).fetchall()
     for (group_id,) in groups:
         if len(result.messages) >= max_messages:
@@ -88,8 +93,6 @@ def _take_from_group(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE queue_id=? AND group_id=? ORDER BY seq LIMIT ?",
         (queue_id, group_id, MAX_IN_FLIGHT_PER_GROUP + max_messages),
     ).fetchall()
-    if any(r[10] > 0 and r[15] > now for r in rows[:MAX_IN_FLIGHT_PER_GROUP]):
-        return  # something of this group is in flight: nothing later may be released
     changed_head = False
     for row in rows:
         if len(result.messages) >= max_messages or row[15] > now:
