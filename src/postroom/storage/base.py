@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Protocol
 
 from postroom.storage.inspect import InspectStore
+from postroom.storage.leases import LeaseStore
 from postroom.storage.notifier import Notifier
 
 
@@ -172,6 +173,9 @@ class Storage(Protocol):
     description: str
     inspect: InspectStore  # read-only gauges and peeks for operators
     notifier: Notifier  # notices of committed changes, from this node and the others
+    leases: LeaseStore  # who owns which background work
+    node_id: str  # this server process, random per start
+    exclusive: bool  # no other process uses the store (leases are this node's for the taking)
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -225,13 +229,22 @@ class Storage(Protocol):
     async def move_messages(
         self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
         limit: int, now: int, task: MoveTask,
-    ) -> int | str:
+    ) -> int | str | None:
         """Move up to ``limit`` visible messages out of a dead-letter queue, each to
         ``default_destination`` or else to its original source; both as (queue id, is
-        FIFO), ``destinations`` keyed by source ARN. Saves ``task`` with the new count in the same
-        transaction. Returns how many moved, or a failure reason."""
+        FIFO), ``destinations`` keyed by source ARN. Adds the count to the stored task in the
+        same transaction. Returns how many moved, or a failure reason; None (nothing moved)
+        when the stored task is no longer RUNNING."""
         ...
-    async def save_move_task(self, task: MoveTask) -> None: ...
+    async def save_move_task(self, task: MoveTask) -> None:
+        """Insert or replace; a RUNNING task is announced (notice ``move_tasks``)."""
+        ...
+    async def finish_move_task(self, handle: str, status: str, reason: str | None) -> bool:
+        """Set a RUNNING task's final status; False if it was no longer RUNNING."""
+        ...
+    async def cancel_move_task(self, handle: str) -> tuple[MoveTask | None, bool]:
+        """Cancel a RUNNING task: (the stored task after, whether it was RUNNING)."""
+        ...
     async def move_tasks(self) -> list[MoveTask]: ...
     async def expire(self, cutoffs: dict[int, int], now: int, fifo_queues: set[int] | None = None) -> int:
         """Delete messages older than each queue's cutoff and expired deduplication ids."""

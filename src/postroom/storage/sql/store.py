@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
+import secrets
 
 import orjson
 
@@ -24,6 +24,7 @@ from postroom.storage.sql.functions import SqlFunctionStore
 from postroom.storage.sql.iam import SqlIamStore
 from postroom.storage.sql.inspect import SqlInspectStore
 from postroom.storage.sql.invocations import SqlInvocationStore
+from postroom.storage.sql.leases import SqlLeaseStore
 from postroom.storage.sql.logs import SqlLogStore
 from postroom.storage.sql.mappings import SqlMappingStore
 from postroom.storage.sql.rows import insert_messages, next_visible_at
@@ -42,6 +43,9 @@ _MARK_RECEIVED = (
     " first_receive_at=COALESCE(first_receive_at, ?), receipt=? WHERE seq=?"
 )
 _MOVE = "UPDATE messages SET queue_id=?, visible_at=?, dead_letter_source=?, receipt=NULL WHERE seq=?"
+_TASK_COLUMNS = (
+    "handle, source_arn, destination_arn, rate, status, moved, to_move, failure_reason, started_at"
+)
 _QUEUE_COLUMNS = "id, account, region, name, attributes, tags, created_at, modified_at"
 
 
@@ -56,8 +60,13 @@ def _queue_from_row(row: tuple) -> QueueRecord:
 class SqlStore:
     """The Storage interface in SQL, over a backend's committer (SQLite or PostgreSQL)."""
 
+    # Whether this process is the store's only user (a backend that proves it says so).
+    exclusive = False
+
     def __init__(self, committer: Committer, description: str) -> None:
         self.description = description
+        # This server process among the nodes sharing the store (lease owner, notice sender).
+        self.node_id = secrets.token_hex(8)
         self._committer = committer
         self.notifier: Notifier = committer.notifier
         self._by_name: dict[tuple[str, str], QueueRecord] = {}
@@ -70,6 +79,7 @@ class SqlStore:
         self.iam = SqlIamStore(committer)
         self.inspect = SqlInspectStore(committer)
         self.mappings = SqlMappingStore(committer)
+        self.leases = SqlLeaseStore(committer)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -317,11 +327,15 @@ class SqlStore:
     async def move_messages(
         self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,
         limit: int, now: int, task: MoveTask,
-    ) -> int | str:
+    ) -> int | str | None:
         """Move up to ``limit`` visible messages and count them in ``task``, in one commit;
-        or, if any of them has nowhere to go, move none and return the failure reason."""
+        or, if any of them has nowhere to go, move none and return the failure reason; or,
+        if the stored task is no longer running (cancelled, perhaps on another node), None."""
 
-        def op(conn: Connection, txn: Txn) -> int | str:
+        def op(conn: Connection, txn: Txn) -> int | str | None:
+            status = conn.execute("SELECT status FROM move_tasks WHERE handle=?", (task.handle,)).fetchone()
+            if status is None or status[0] != "RUNNING":
+                return None
             rows = conn.execute(
                 "SELECT seq, group_id, dead_letter_source FROM messages"
                 " WHERE queue_id=? AND visible_at<=? ORDER BY seq LIMIT ?",
@@ -348,9 +362,9 @@ class SqlStore:
                 txn.count(target, 1)
             if moved_groups:
                 fifo.fix_heads(conn, source_id, moved_groups)
-            # The op may run twice (alone, after its group commit failed): derive the count
-            # from the task as it was, never add to it here.
-            _save_task(conn, replace(task, moved=task.moved + len(rows)))
+            # Counted in SQL: a runner's copy of the task may be behind the stored one (it
+            # was started on a node that lost its lease); a rolled-back run counted nothing.
+            conn.execute("UPDATE move_tasks SET moved=moved+? WHERE handle=?", (len(rows), task.handle))
             return len(rows)
 
         outcome = await self._committer.run(op, drain=True)
@@ -359,15 +373,36 @@ class SqlStore:
         return outcome
 
     async def save_move_task(self, task: MoveTask) -> None:
+        def op(conn: Connection, txn: Txn) -> None:
+            _save_task(conn, task)
+            if task.status == "RUNNING":
+                txn.notify("move_tasks", task.handle)  # the runners' node (maybe another) starts it
+
         # drain: a task's status row is rewritten in place (and is saved at start).
-        await self._committer.run(lambda conn, txn: _save_task(conn, task), drain=True)
+        await self._committer.run(op, drain=True)
+
+    async def finish_move_task(self, handle: str, status: str, reason: str | None) -> bool:
+        """Settle a running task; False if it was no longer running (cancelled meanwhile)."""
+        return await self._committer.run(lambda conn, txn: conn.execute(
+            "UPDATE move_tasks SET status=?, failure_reason=? WHERE handle=? AND status='RUNNING'",
+            (status, reason, handle),
+        ).rowcount == 1, drain=True)
+
+    async def cancel_move_task(self, handle: str) -> tuple[MoveTask | None, bool]:
+        """Cancel a running task: (the task as stored after, whether it was running)."""
+
+        def op(conn: Connection, txn: Txn) -> tuple[MoveTask | None, bool]:
+            changed = conn.execute(
+                "UPDATE move_tasks SET status='CANCELLED' WHERE handle=? AND status='RUNNING'", (handle,)
+            ).rowcount == 1
+            row = conn.execute(f"SELECT {_TASK_COLUMNS} FROM move_tasks WHERE handle=?", (handle,)).fetchone()
+            return (MoveTask(*row) if row is not None else None), changed
+
+        return await self._committer.run(op, drain=True)
 
     async def move_tasks(self) -> list[MoveTask]:
         def op(conn: Connection, txn: Txn) -> list[MoveTask]:
-            rows = conn.execute(
-                "SELECT handle, source_arn, destination_arn, rate, status, moved, to_move,"
-                " failure_reason, started_at FROM move_tasks ORDER BY started_at"
-            ).fetchall()
+            rows = conn.execute(f"SELECT {_TASK_COLUMNS} FROM move_tasks ORDER BY started_at").fetchall()
             return [MoveTask(*row) for row in rows]
 
         return await self._committer.run(op, drain=True)

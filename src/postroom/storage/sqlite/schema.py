@@ -8,6 +8,7 @@ from postroom.storage.sqlite import (
     schema_iam,
     schema_invocations,
     schema_lambda,
+    schema_leases,
     schema_logs,
     schema_mappings,
     schema_sns_fifo,
@@ -145,7 +146,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.executescript(SCHEMA)
     for ddl in (
         schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL, schema_iam.DDL,
-        schema_sns_fifo.DDL, schema_mappings.DDL,
+        schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL,
     ):
         conn.executescript(ddl)
     conn.execute(

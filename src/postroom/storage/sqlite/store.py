@@ -14,6 +14,9 @@ from postroom.storage.sqlite.reserve import Reserve
 class SqliteStore(SqlStore):
     """SQLite in WAL mode with group commit; ``data_dir=None`` keeps everything in memory."""
 
+    # The data directory lock (or a private in-memory database) keeps every other process out.
+    exclusive = True
+
     def __init__(self, data_dir: str | os.PathLike[str] | None) -> None:
         self._lock: DataDirLock | None = None
         if data_dir is None:
