@@ -153,3 +153,13 @@ def test_fifo_topic_duplicates_are_not_counted_twice(metrics_server):
     assert after[delivered][(("protocol", "sqs"),)] - before.get(delivered, {}).get((("protocol", "sqs"),), 0) == 1
     assert after["postroom_sqs_messages_sent_total"][queue_labels(name)] == 1
     assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 1
+
+
+BACKGROUND_WORK = (
+    "lambda.async", "lambda.pollers", "logs.retention", "sns.outbox", "sqs.move-tasks", "sqs.retention",
+)
+
+
+def test_every_background_loop_runs_under_its_lease_on_a_single_node(metrics_server):
+    work = scrape(metrics_server.endpoint)["postroom_background_work"]
+    assert work == {(("name", name),): 1.0 for name in BACKGROUND_WORK}

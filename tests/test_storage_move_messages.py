@@ -47,6 +47,7 @@ def test_a_chunk_with_a_message_that_cannot_move_moves_nothing(tmp_path):
         dlq, sources = await _dead_letters(store, ["a", "b"])
         del sources["arn:b"]  # b's queue is gone: its messages have nowhere to go
         task = _task()
+        await store.save_move_task(task)
         outcome = await store.move_messages(
             dlq, {arn: (qid, False) for arn, qid in sources.items()}, None, 10, NOW, task)
         assert isinstance(outcome, str)
@@ -72,9 +73,10 @@ def test_a_move_run_again_after_its_group_commit_failed_counts_once(tmp_path):
         def fail(conn, txn) -> None:
             raise RuntimeError("fails its group commit")
 
+        task = _task()
+        await store.save_move_task(task)
         held = asyncio.ensure_future(committer.run(hold))
         await asyncio.sleep(0.05)
-        task = _task()
         move = asyncio.ensure_future(store.move_messages(
             dlq, {arn: (qid, False) for arn, qid in sources.items()}, None, 10, NOW, task))
         failing = asyncio.ensure_future(committer.run(fail))

@@ -89,13 +89,16 @@ def main() -> None:
               help="SNS delivers to an SQS queue only if the queue policy allows it (as AWS does).")
 @click.option("--deny-private-targets", is_flag=True, envvar="POSTROOM_DENY_PRIVATE_TARGETS",
               help="HTTP/S subscriptions may not target loopback, private or link-local addresses.")
+@click.option("--lease-ttl", default=9.0, show_default=True, type=click.FloatRange(0.3, 600), envvar="POSTROOM_LEASE_TTL",
+              help="Seconds a node's hold on background work lasts unrenewed: with several nodes on one "
+                   "store, another node takes over a dead one's work after about 4/3 of this.")
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
     auth_file: Path | None, allow_unsigned: bool, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
     idle_timeout: float, header_timeout: float, body_timeout: float, max_body_memory: int,
     max_connections: int, sns_queue_policies: bool, deny_private_targets: bool,
-    clock_mode: str, config_file: Path | None, init_dir: Path | None,
+    clock_mode: str, config_file: Path | None, init_dir: Path | None, lease_ttl: float,
 ) -> None:
     """Run the server until SIGTERM or SIGINT."""
     from postroom.clock import Clock, ManualClock, SystemClock
@@ -126,7 +129,7 @@ def serve(
         resources=resources, init_dir=init_dir,
         auth_file=auth_file, allow_unsigned=allow_unsigned, allowed_hosts=_split(allowed_hosts),
         cors_origins=_split(cors_origins),
-        sns_queue_policies=sns_queue_policies, deny_private_targets=deny_private_targets,
+        sns_queue_policies=sns_queue_policies, deny_private_targets=deny_private_targets, lease_ttl=lease_ttl,
         http_limits=HttpLimits(
             idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
             body_memory=max_body_memory * 1024 * 1024, max_connections=max_connections,

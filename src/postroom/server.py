@@ -28,6 +28,7 @@ from postroom.http.keys import load_keys
 from postroom.http.limits import HttpLimits
 from postroom.http.protocol import protocol_class
 from postroom.http.router import Router
+from postroom.leases import TTL_S, Leases
 from postroom.metrics.exporter import MetricsExporter
 from postroom.services import Deps, Settings, build_services
 from postroom.storage.sqlite import SqliteStore
@@ -63,6 +64,7 @@ class ServerConfig:
     http_limits: HttpLimits = field(default_factory=HttpLimits)
     sns_queue_policies: bool = False  # SNS copies to SQS need the queue policy's permission
     deny_private_targets: bool = False  # HTTP/S subscriptions may reach public addresses only
+    lease_ttl: float = TTL_S  # seconds a node's hold on background work lasts unrenewed
 
 
 async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
@@ -91,7 +93,9 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         lambda_runtimes=config.lambda_runtimes, function_secret=function_secret,
         sns_queue_policies=config.sns_queue_policies, deny_private_targets=config.deny_private_targets,
     )
-    deps = Deps(store, clock, settings)
+    # Background work runs on one node at a time, under leases in the store.
+    leases = Leases.for_store(store, clock, config.lease_ttl)
+    deps = Deps(store, clock, settings, leases=leases)
     services = build_services(deps)
     started_services = []
     try:
@@ -101,6 +105,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     except BaseException:
         for svc in reversed(started_services):
             await svc.stop()
+        await leases.close()
         await store.close()
         sock.close()
         raise
@@ -117,7 +122,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     console = Console({svc.name: svc for svc in services}, deps.apis, clock)
     app = PostroomApp(
         services, store.description, steps, config.http_limits, router=router,
-        routes={"/metrics": MetricsExporter(deps.apis, store).route},
+        routes={"/metrics": MetricsExporter(deps.apis, store, leases).route},
         mounts={CONSOLE_PATH: console.handle}, control=Admin(clock, services, store.reset),
     )
     server = _Server(
@@ -167,6 +172,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         ready.cancel()
         for svc in reversed(services):
             await svc.stop()
+        await leases.close()
         await store.close()
         log.info("postroom stopped")
     if failed:

@@ -19,6 +19,7 @@ from postroom.service import Service
 if TYPE_CHECKING:
     from postroom.iam.api import IamApi
     from postroom.lambda_.api import LambdaApi
+    from postroom.leases import Leases
     from postroom.logs.api import LogsApi
     from postroom.sns.api import SnsApi
     from postroom.sqs.api import SqsApi
@@ -57,12 +58,13 @@ class Deps:
     clock: Clock
     settings: Settings
     apis: Apis = field(default_factory=Apis)
+    leases: Leases | None = None  # this node's lease keeper; None: every lease held at once
 
 
 def _sqs(deps: Deps) -> Service:
     from postroom.sqs.service import SqsService
 
-    svc = SqsService(deps.store, deps.clock, max_in_flight=deps.settings.sqs_max_in_flight)
+    svc = SqsService(deps.store, deps.clock, max_in_flight=deps.settings.sqs_max_in_flight, leases=deps.leases)
     deps.apis.sqs = svc.api
     return svc
 
@@ -79,7 +81,8 @@ def _lambda(deps: Deps) -> Service:
         interpreters=dict(settings.lambda_runtimes), node_sdk_dir=default_node_sdk_dir(),
     )
     svc = LambdaService(
-        deps.store, deps.clock, settings.data_dir, deps.apis, runtime, settings.lambda_retry_scale
+        deps.store, deps.clock, settings.data_dir, deps.apis, runtime, settings.lambda_retry_scale,
+        leases=deps.leases,
     )
     deps.apis.lambda_ = svc.api
     return svc
@@ -93,7 +96,7 @@ def _sns(deps: Deps) -> Service:
         deps.store.topics, deps.apis.sqs, deps.clock, deps.settings.data_dir, mobile=deps.store.sns_mobile,
         apis=deps.apis,
         enforce_queue_policies=deps.settings.sns_queue_policies,
-        deny_private_targets=deps.settings.deny_private_targets,
+        deny_private_targets=deps.settings.deny_private_targets, leases=deps.leases,
     )
     deps.apis.sns = svc.api
     return svc
@@ -102,7 +105,7 @@ def _sns(deps: Deps) -> Service:
 def _logs(deps: Deps) -> Service:
     from postroom.logs.service import LogsService
 
-    svc = LogsService(deps.store.logs, deps.clock)
+    svc = LogsService(deps.store.logs, deps.clock, leases=deps.leases)
     deps.apis.logs = svc.api
     return svc
 

@@ -38,12 +38,16 @@ class AsyncInvoker:
         self.retry_scale = retry_scale
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[None]] = set()  # kept so tasks are never collected mid-flight
+        # Running attempts and their events' ids (kept so tasks are never collected mid-flight).
+        self._running: dict[asyncio.Task[None], int] = {}
         self._stopping = False
 
     async def start(self) -> None:
-        # One process owns the SQLite data directory, so any lease left is a crashed run's.
-        await self.store.release_leases()
+        if self.svc.store.exclusive:
+            # This process alone uses the store (the SQLite data directory lock), so any
+            # event lease left is a crashed run's. A shared store never does this: another
+            # node's leases are its running events; a dead node's expire by themselves.
+            await self.store.release_leases()
         self._stopping = False  # started again after a stop (POST /_postroom/reset)
         self._loop_task = asyncio.create_task(self._loop(), name="lambda-async")
 
@@ -57,13 +61,24 @@ class AsyncInvoker:
             await asyncio.wait([self._loop_task], timeout=5)
             self._loop_task.cancel()
         running = list(self._running)
+        events = list(self._running.values())
         for task in running:
-            task.cancel()  # their events stay leased; the next start releases the leases
+            task.cancel()
         if running:
             await asyncio.wait(running, timeout=5)
+            # Their events go back to the queue now, for whichever node runs the invoker next
+            # (else their leases would hold them until they expire).
+            try:
+                await self.store.release(events)
+            except Exception:
+                log.warning("could not hand back %d running async events; their leases expire", len(events))
 
     async def enqueue(self, event: AsyncEvent) -> None:
-        await self.store.enqueue([event])
+        await self.store.enqueue([event])  # its notice wakes the invoker if another node runs it
+        self._wake.set()
+
+    def wake(self, key: str = "") -> None:
+        """Events were enqueued (on another node): look for due ones now."""
         self._wake.set()
 
     async def _loop(self) -> None:
@@ -77,7 +92,7 @@ class AsyncInvoker:
                     events = await self.store.claim(clock.now_ms(), free, int(limits.ASYNC_LEASE_S * 1000))
                 for event in events:
                     task = asyncio.create_task(self._run(event), name=f"async-{event.request_id[:8]}")
-                    self._running.add(task)
+                    self._running[task] = event.id
                     task.add_done_callback(self._done)
                 if events or self._stopping:
                     continue
@@ -96,7 +111,7 @@ class AsyncInvoker:
                 await clock.sleep(1.0)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         self._wake.set()  # a slot is free
 
     async def _run(self, event: AsyncEvent) -> None:

@@ -18,6 +18,7 @@ from postroom.lambda_.code import CodeStore
 from postroom.lambda_.errors import alias_not_found, function_not_found, invalid_parameter
 from postroom.lambda_.names import LATEST, FunctionRef, is_alias
 from postroom.lambda_.stats import LambdaCounters
+from postroom.leases import Leases
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
 from postroom.runtime.api import RuntimeSettings
@@ -43,7 +44,7 @@ class LambdaService:
 
     def __init__(
         self, store: SqliteStore, clock: Clock, data_dir: Path | None, apis: Apis,
-        runtime: RuntimeSettings | None = None, retry_scale: float = 1.0,
+        runtime: RuntimeSettings | None = None, retry_scale: float = 1.0, leases: Leases | None = None,
     ) -> None:
         from postroom.lambda_ import (
             aliases,
@@ -83,6 +84,17 @@ class LambdaService:
         self.async_invoker = AsyncInvoker(self, retry_scale)
         self.counters = LambdaCounters()
         self.pollers = MappingPollers(store.mappings, apis, clock)  # event source mappings at work
+        # Each on one node at a time; what other nodes enqueue or change reaches it by notice.
+        # One lease for every mapping's pollers, not one per mapping: the first node up would
+        # take every per-mapping lease anyway (nothing would balance them), and one holder
+        # keeps the settling of mapping states (Creating -> Enabled, ...) in one place.
+        leases = leases or Leases.private(clock)
+        self._async = leases.lease(
+            "lambda.async", self.async_invoker.start, self.async_invoker.stop, wake={"async": self.async_invoker.wake},
+        )
+        self._polling = leases.lease(
+            "lambda.pollers", self.pollers.start, self.pollers.stop, wake={"mappings": self.pollers.changed},
+        )
         self.api = LambdaApi(self)
         # Read-modify-write of a function is serialised; reads never wait on it.
         self.lock = asyncio.Lock()
@@ -104,22 +116,22 @@ class LambdaService:
     async def start(self) -> None:
         assert self.environments is not None
         await self.environments.start()
-        await self.async_invoker.start()
-        await self.pollers.start()
+        await self._async.begin()
+        await self._polling.begin()
 
     def begin_shutdown(self) -> None:
         pass
 
     async def reset(self) -> None:
-        await self.pollers.stop()
-        await self.async_invoker.stop()
+        await self._polling.end()
+        await self._async.end()
         if self.environments is not None:
             await self.environments.stop()  # every environment of every function ends
         self.resolve_cache.clear()
 
     async def stop(self) -> None:
-        await self.pollers.stop()
-        await self.async_invoker.stop()
+        await self._polling.end()
+        await self._async.end()
         if self.environments is not None:
             await self.environments.stop()
         if self._temp_root is not None:

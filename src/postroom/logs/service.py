@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from postroom.clock import Clock
+from postroom.leases import Leases
 from postroom.logs import errors
 from postroom.logs.api import LogsApi
 from postroom.logs.names import parse_group_arn
@@ -26,7 +27,7 @@ class LogsService:
 
     name = "logs"
 
-    def __init__(self, store: LogStore, clock: Clock) -> None:
+    def __init__(self, store: LogStore, clock: Clock, leases: Leases | None = None) -> None:
         from postroom.logs import events, groups, streams
 
         self.model = load_service_model("logs")
@@ -34,19 +35,24 @@ class LogsService:
         self.clock = clock
         self.api = LogsApi(store, clock)
         self.retention = RetentionSweep(store, clock)
+        # One node sweeps; a retention changed on another is applied at its next interval.
+        # The writer is not leased: each node flushes the lines its own functions wrote.
+        self._sweeping = (leases or Leases.private(clock)).lease(
+            "logs.retention", self.retention.start, self.retention.stop,
+        )
         self.operations: dict[str, Operation] = {
             **groups.OPERATIONS, **streams.OPERATIONS, **events.OPERATIONS,
         }
 
     async def start(self) -> None:
         self.api.start()
-        self.retention.start()
+        await self._sweeping.begin()
 
     def begin_shutdown(self) -> None:
         pass
 
     async def stop(self) -> None:
-        await self.retention.stop()
+        await self._sweeping.end()
         await self.api.stop()
 
     async def reset(self) -> None:

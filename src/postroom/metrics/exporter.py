@@ -32,6 +32,7 @@ from postroom.metrics.histogram import Histogram
 
 if TYPE_CHECKING:
     from postroom.lambda_.api import FunctionStats
+    from postroom.leases import Leases
     from postroom.services import Apis
     from postroom.sns.api import SnsStats
     from postroom.sqs.api import QueueStats
@@ -42,9 +43,10 @@ FUNCTION_LABELS = ["account", "region", "function"]
 
 
 class MetricsExporter:
-    def __init__(self, apis: Apis, store: SqliteStore) -> None:
+    def __init__(self, apis: Apis, store: SqliteStore, leases: Leases | None = None) -> None:
         self._apis = apis
         self._store = store
+        self._leases = leases
 
     async def route(self, query: str) -> tuple[int, bytes, bytes]:
         """The raw GET route for ``/metrics``."""
@@ -61,6 +63,14 @@ class MetricsExporter:
             families += _sns_families(self._apis.sns.stats())
         if self._apis.lambda_ is not None:
             families += _function_families(self._apis.lambda_.stats())
+        if self._leases is not None:
+            work = GaugeMetricFamily(
+                "postroom_background_work", "1 while this node holds the lease of this background work "
+                "(it runs here), 0 while another node does or none can.", labels=["name"],
+            )
+            for name, held in self._leases.status().items():
+                work.add_metric([name], 1 if held else 0)
+            families.append(work)
         seconds, group = self._store.commit_histograms
         families.append(_histogram(
             "postroom_storage_commit_seconds", "Time to run and commit one storage transaction.", seconds

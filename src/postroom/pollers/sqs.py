@@ -358,13 +358,39 @@ class MappingPollers:
         # Held by every change to a mapping (the operations and the settling here), so a
         # settled state never overwrites a newer change.
         self.changes = asyncio.Lock()
-        self._stopping = False
+        # Until started (and after a stop) pollers run elsewhere or not at all: this node
+        # does not hold their lease, so changes are left to the node that does.
+        self._stopping = True
 
     async def start(self) -> None:
         """Bring every stored mapping to its settled state (a restart resumes polling)."""
         self._stopping = False  # started again after a stop (POST /_postroom/reset)
         for uuid in list(self.store.mappings):
             await self._settle(uuid)
+
+    def changed(self, uuid: str) -> None:
+        """Another node changed mapping ``uuid`` ("": any mapping may have changed): read it
+        again and act on it."""
+        if self._stopping:
+            return
+        task = asyncio.create_task(self._reload(uuid), name=f"mapping-reload-{uuid[:8]}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reload(self, uuid: str) -> None:
+        async with self.changes:  # no local change interleaves with the read
+            try:
+                if uuid:
+                    await self.store.reload(uuid)
+                    uuids = [uuid]
+                else:
+                    before = set(self.store.mappings) | set(self.pollers)
+                    uuids = sorted(before | set(await self.store.reload_all()))
+            except Exception:
+                log.exception("could not read mapping %s again", uuid or "(all)")
+                return
+        for each in uuids:
+            await self._settle(each)
 
     async def stop(self) -> None:
         self._stopping = True

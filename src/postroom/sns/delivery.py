@@ -55,6 +55,10 @@ class HttpDelivery:
         self._last_send: dict[str, list[float]] = {}
 
     async def start(self) -> None:
+        # Started again after a stop (a reset, or this node holds the outbox lease again):
+        # attempts cancelled before they began never gave their row or slot back.
+        self._in_progress.clear()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
         # Real time on purpose: this bounds a network call to an endpoint outside the engine.
         self._client = httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, follow_redirects=False)
         self._task = asyncio.create_task(self._loop(), name="sns-http-delivery")

@@ -12,6 +12,7 @@ import orjson
 from postroom.clock import Clock
 from postroom.filters.policy import FilterPolicy, parse_filter_policy
 from postroom.ids import new_id
+from postroom.leases import Leases
 from postroom.policy.evaluate import Caller, Decision, evaluate
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
@@ -42,7 +43,7 @@ class SnsService:
     def __init__(
         self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
         apis: Apis | None = None,
-        enforce_queue_policies: bool = False, deny_private_targets: bool = False,
+        enforce_queue_policies: bool = False, deny_private_targets: bool = False, leases: Leases | None = None,
     ) -> None:
         from postroom.sns import mobile as mobile_ops
         from postroom.sns import publish, sms, subscriptions
@@ -60,6 +61,10 @@ class SnsService:
         self.deny_private_targets = deny_private_targets
         self.signer = Signer(data_dir)
         self.delivery = HttpDelivery(self)
+        # The outbox worker runs on one node; a publish on another wakes it with a notice.
+        self._outbox = (leases or Leases.private(clock)).lease(
+            "sns.outbox", self.delivery.start, self.delivery.stop, wake={"outbox": lambda key: self.delivery.wake()},
+        )
         self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
         self._sequence = 0
         self.counters = SnsCounters()
@@ -71,16 +76,16 @@ class SnsService:
 
     async def start(self) -> None:
         await self.signer.start()
-        await self.delivery.start()
+        await self._outbox.begin()
 
     def begin_shutdown(self) -> None:
         pass
 
     async def stop(self) -> None:
-        await self.delivery.stop()
+        await self._outbox.end()
 
     async def reset(self) -> None:
-        await self.delivery.stop()
+        await self._outbox.end()
         self.delivery.forget()
         self._filters.clear()
 

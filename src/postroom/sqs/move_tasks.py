@@ -1,7 +1,8 @@
 """Dead-letter redrive: StartMessageMoveTask, CancelMessageMoveTask, ListMessageMoveTasks.
 
 A task moves visible messages out of a dead-letter queue in chunks, each chunk and the
-task's counter committed together, so a restart resumes a RUNNING task where it stopped.
+task's counter committed together, so a restart resumes a RUNNING task where it stopped,
+and so does another node when the one running the tasks dies (they run under a lease).
 """
 
 from __future__ import annotations
@@ -33,29 +34,50 @@ RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED = (
 
 
 class MoveTasks:
-    """The tasks of one server, and the background loops that run them."""
+    """The runners of every RUNNING task, on the node holding the ``sqs.move-tasks`` lease.
+
+    Tasks live in storage only, so any node answers for them; the lease holder runs them
+    all, and a task started on another node reaches it through a ``move_tasks`` notice.
+    """
 
     def __init__(self, svc: SqsService) -> None:
         self.svc = svc
-        self.tasks: dict[str, MoveTask] = {}
+        self.running = False  # between start and stop: this node runs the tasks
         self._runners: dict[str, asyncio.Task[None]] = {}
+        self._syncs: set[asyncio.Task[None]] = set()  # kept so they are never collected
 
     async def start(self) -> None:
+        self.running = True
+        await self.sync()
+
+    async def stop(self) -> None:
+        self.running = False
+        running = [*self._syncs, *self._runners.values()]
+        for runner in running:
+            runner.cancel()  # a task stays RUNNING in storage: the next holder resumes it
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def sync(self) -> None:
+        """Run every stored RUNNING task that has no runner here."""
         for task in await self.svc.store.move_tasks():
-            self.tasks[task.handle] = task
-            if task.status == CANCELLING:
+            if not self.running:
+                return
+            if task.status == CANCELLING:  # written by older versions
                 task.status = CANCELLED
                 await self.svc.store.save_move_task(task)
             elif task.status == RUNNING:
-                self._launch(task)
+                self.launch(task)
 
-    async def stop(self) -> None:
-        for runner in self._runners.values():
-            runner.cancel()
-        await asyncio.gather(*self._runners.values(), return_exceptions=True)
+    def wake(self, handle: str) -> None:
+        """A task was started on another node (or the link to them came back)."""
+        if self.running:
+            sync = asyncio.create_task(self.sync(), name="move-sync")
+            self._syncs.add(sync)
+            sync.add_done_callback(self._syncs.discard)
 
-    def _launch(self, task: MoveTask) -> None:
-        self._runners[task.handle] = asyncio.create_task(self._run(task), name=f"move-{task.handle[:8]}")
+    def launch(self, task: MoveTask) -> None:
+        if self.running and task.handle not in self._runners:
+            self._runners[task.handle] = asyncio.create_task(self._run(task), name=f"move-{task.handle[:8]}")
 
     async def _run(self, task: MoveTask) -> None:
         svc = self.svc
@@ -72,6 +94,8 @@ class MoveTasks:
                 outcome = await svc.store.move_messages(
                     source.id, origins, default, task.rate or UNTHROTTLED_CHUNK, svc.clock.now_ms(), task,
                 )
+                if outcome is None:
+                    return  # cancelled
                 if isinstance(outcome, str):
                     await self._finish(task, FAILED, outcome)
                     return
@@ -94,7 +118,7 @@ class MoveTasks:
             return
         task.status = status
         task.failure_reason = reason
-        await self.svc.store.save_move_task(task)
+        await self.svc.store.finish_move_task(task.handle, status, reason)
 
 
 async def start_message_move_task(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -110,8 +134,7 @@ async def start_message_move_task(svc: SqsService, p: dict[str, Any], ctx: Reque
     rate = p.get("MaxNumberOfMessagesPerSecond")
     if rate is not None and not 1 <= rate <= MAX_RATE:
         raise parameter_out_of_range("MaxNumberOfMessagesPerSecond", rate, "Must be between 1 and 500.")
-    tasks = svc.move_tasks
-    if any(t.source_arn == source_arn and t.status in (RUNNING, CANCELLING) for t in tasks.tasks.values()):
+    if any(t.source_arn == source_arn and t.status in (RUNNING, CANCELLING) for t in await svc.store.move_tasks()):
         raise invalid_parameter_value(
             "There is already a task running. Only one active task is allowed for a source queue arn at a given time."
         )
@@ -123,8 +146,7 @@ async def start_message_move_task(svc: SqsService, p: dict[str, Any], ctx: Reque
         failure_reason=None, started_at=svc.clock.now_ms(),
     )
     await svc.store.save_move_task(task)
-    tasks.tasks[handle] = task
-    tasks._launch(task)
+    svc.move_tasks.launch(task)  # when this node runs the tasks; else its notice reaches the one that does
     return {"TaskHandle": handle}
 
 
@@ -137,13 +159,12 @@ async def cancel_message_move_task(svc: SqsService, p: dict[str, Any], ctx: Requ
         well_formed = False
     if not well_formed:
         raise invalid_parameter_value("Value for parameter TaskHandle is invalid.")
-    task = svc.move_tasks.tasks.get(handle)
+    # Conditional in storage: the runner, perhaps on another node, sees it at its next chunk.
+    task, cancelled = await svc.store.cancel_move_task(handle)
     if task is None:
         raise resource_not_found("Task does not exist.")
-    if task.status != RUNNING:
+    if not cancelled:
         raise unsupported_operation("Only active tasks can be cancelled.")
-    task.status = CANCELLED
-    await svc.store.save_move_task(task)
     return {"ApproximateNumberOfMessagesMoved": task.moved}
 
 
@@ -154,7 +175,7 @@ async def list_message_move_tasks(svc: SqsService, p: dict[str, Any], ctx: Reque
     limit = p.get("MaxResults")
     if limit is not None and not 1 <= limit <= LIST_MAX_RESULTS:
         raise parameter_out_of_range("MaxResults", limit, "Must be between 1 and 10.")
-    mine = [t for t in svc.move_tasks.tasks.values() if t.source_arn == source_arn]
+    mine = [t for t in await svc.store.move_tasks() if t.source_arn == source_arn]
     mine.sort(key=lambda t: t.started_at, reverse=True)
     return {"Results": [_describe(t) for t in mine[: limit or 1]]}
 

@@ -1,4 +1,5 @@
-"""SqsService: the SQS operations over one Storage, plus the background retention sweep."""
+"""SqsService: the SQS operations over one Storage, plus the background retention sweep and
+move-task runners (each under a lease: one node runs them)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from postroom.clock import Clock
+from postroom.leases import Leases
 from postroom.policy.evaluate import Caller, Decision, evaluate
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
@@ -52,7 +54,9 @@ class SqsService:
     # Addressed to a queue URL these answer InvalidAction, as on AWS (GetQueueUrl does not).
     root_only_actions = frozenset({"CreateQueue", "ListQueues"})
 
-    def __init__(self, store: Storage, clock: Clock, max_in_flight: int = limits.MAX_IN_FLIGHT) -> None:
+    def __init__(
+        self, store: Storage, clock: Clock, max_in_flight: int = limits.MAX_IN_FLIGHT, leases: Leases | None = None,
+    ) -> None:
         from postroom.sqs import messages, move_tasks, queues
 
         self.model = load_service_model("sqs")
@@ -75,12 +79,18 @@ class SqsService:
         self.max_in_flight = max_in_flight
         # Per queue: (when counted, in-flight count since then) for the OverLimit check.
         self.in_flight: dict[int, tuple[int, int]] = {}
+        # Background work, each on one node at a time (postroom/leases.py).
+        leases = leases or Leases.private(clock)
+        self._retention = leases.lease("sqs.retention", self._start_sweeper, self._stop_sweeper)
+        self._moves = leases.lease(
+            "sqs.move-tasks", self.move_tasks.start, self.move_tasks.stop, wake={"move_tasks": self.move_tasks.wake},
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.move_tasks.start()
-        self._sweeper = asyncio.create_task(self._sweep_retention(), name="sqs-retention")
+        await self._moves.begin()
+        await self._retention.begin()
 
     def begin_shutdown(self) -> None:
         """Make waiting receives return at once (the server is stopping)."""
@@ -88,19 +98,25 @@ class SqsService:
         self.signals.notify_all()
 
     async def stop(self) -> None:
-        await self.move_tasks.stop()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        await self._moves.end()
+        await self._retention.end()
+
+    def _start_sweeper(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_retention(), name="sqs-retention")
+
+    async def _stop_sweeper(self) -> None:
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
             try:
-                await self._sweeper
+                await sweeper
             except asyncio.CancelledError:
                 pass
 
     async def reset(self) -> None:
         await self.stop()
         self.signals.notify_all()  # waiting receives look again (and find their queue gone)
-        for cache in (self.deleted_at, self.purged_at, self.receive_attempts, self._settings, self.in_flight,
-                      self.move_tasks.tasks):
+        for cache in (self.deleted_at, self.purged_at, self.receive_attempts, self._settings, self.in_flight):
             cache.clear()
 
     async def _sweep_retention(self) -> None:

@@ -40,6 +40,10 @@ class InvocationStore(Protocol):
         """Remove a settled event."""
         ...
 
+    async def release(self, event_ids: list[int]) -> None:
+        """Free these events' leases (their attempts were stopped): due again at once."""
+        ...
+
     async def release_leases(self) -> None:
         """Free every lease (a single-writer backend does this at start: they are a crashed run's)."""
         ...

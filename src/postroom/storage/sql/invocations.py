@@ -25,6 +25,7 @@ class SqlInvocationStore:
                 " created_at, due_at, attempts, last_result) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
+            txn.notify("async", "")  # wakes the async invoker, on whichever node runs it
 
         await self._committer.run(op)
 
@@ -56,6 +57,14 @@ class SqlInvocationStore:
     async def finish(self, event_id: int) -> None:
         await self._committer.run(
             lambda conn, txn: conn.execute("DELETE FROM lambda_async_events WHERE id=?", (event_id,)), drain=True
+        )
+
+    async def release(self, event_ids: list[int]) -> None:
+        await self._committer.run(
+            lambda conn, txn: conn.executemany(
+                "UPDATE lambda_async_events SET lease_until=0 WHERE id=?", [(i,) for i in event_ids]
+            ),
+            drain=True,
         )
 
     async def release_leases(self) -> None:

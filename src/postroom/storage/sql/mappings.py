@@ -28,18 +28,46 @@ class SqlMappingStore:
             mapping = MappingRecord(**orjson.loads(doc))
             self.mappings[mapping.uuid] = mapping
 
+    async def reload(self, uuid: str) -> MappingRecord | None:
+        """Read one mapping again (another node changed it); None if it is gone."""
+        row = await self._committer.run(
+            lambda conn, txn: conn.execute(
+                "SELECT doc FROM lambda_event_source_mappings WHERE uuid=?", (uuid,)
+            ).fetchone(),
+            drain=True,
+        )
+        if row is None:
+            self.mappings.pop(uuid, None)
+            return None
+        mapping = MappingRecord(**orjson.loads(row[0]))
+        self.mappings[uuid] = mapping
+        return mapping
+
+    async def reload_all(self) -> list[str]:
+        """Read every mapping again (changed in place: never an empty cache); their UUIDs."""
+        rows = await self._committer.run(
+            lambda conn, txn: conn.execute("SELECT doc FROM lambda_event_source_mappings").fetchall(), drain=True,
+        )
+        fresh = {m.uuid: m for m in (MappingRecord(**orjson.loads(doc)) for (doc,) in rows)}
+        self.mappings.update(fresh)
+        for uuid in [u for u in self.mappings if u not in fresh]:
+            del self.mappings[uuid]
+        return list(fresh)
+
     async def save(self, mapping: MappingRecord) -> None:
         row = (mapping.uuid, orjson.dumps(dataclasses.asdict(mapping)).decode())
 
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("INSERT OR REPLACE INTO lambda_event_source_mappings (uuid, doc) VALUES (?,?)", row)
+            txn.notify("mappings", mapping.uuid)  # the node running the pollers acts on it
 
         await self._committer.run(op)
         self.mappings[mapping.uuid] = mapping
 
     async def delete(self, uuid: str) -> None:
-        await self._committer.run(
-            lambda conn, txn: conn.execute("DELETE FROM lambda_event_source_mappings WHERE uuid=?", (uuid,)),
-            drain=True,  # frees space, so it runs on a full disk too
-        )
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM lambda_event_source_mappings WHERE uuid=?", (uuid,))
+            txn.notify("mappings", uuid)
+
+        await self._committer.run(op, drain=True)  # frees space, so it runs on a full disk too
         self.mappings.pop(uuid, None)

@@ -84,7 +84,7 @@ class SqlTopicStore:
             conn.execute(
                 f"INSERT OR REPLACE INTO subscriptions ({_SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
             )
-            _insert_outbox(conn, outbox or [])
+            _insert_outbox(conn, txn, outbox or [])
 
         await self._committer.run(op)
         self.subscriptions[sub.arn] = sub
@@ -109,7 +109,7 @@ class SqlTopicStore:
 
         def op(conn: Connection, txn: Txn) -> None:
             deliver_to_queues(conn, txn, queue_deliveries, now)
-            _insert_outbox(conn, outbox)
+            _insert_outbox(conn, txn, outbox)
             _insert_records(conn, records)
 
         await self._committer.run(op)
@@ -137,7 +137,7 @@ class SqlTopicStore:
                     (topic_arn, pub.dedup_id, pub.message_id, pub.sequence_number, now + window_ms),
                 )
                 deliver_to_queues(conn, txn, pub.queue_deliveries, now)
-                _insert_outbox(conn, pub.outbox)
+                _insert_outbox(conn, txn, pub.outbox)
                 _insert_records(conn, pub.records)
                 out.append(None)
             return out
@@ -209,8 +209,9 @@ def _insert_records(conn: Connection, records: list[tuple[str, str, str, bytes, 
         )
 
 
-def _insert_outbox(conn: Connection, items: list[OutboxItem]) -> None:
+def _insert_outbox(conn: Connection, txn: Txn, items: list[OutboxItem]) -> None:
     if items:
+        txn.notify("outbox", "")  # wakes the outbox worker, on whichever node runs it
         conn.executemany(
             "INSERT INTO sns_outbox (subscription_arn, kind, payload, attempts, due_at, created_at)"
             " VALUES (?,?,?,?,?,?)",
