@@ -10,7 +10,9 @@ service's ``begin`` and ``end`` this node's ``Leases`` keeper tries to hold it:
   ones it wants but does not hold, so a node that died is replaced within about 4/3 ttl;
 - the work stops as soon as a renewal finds another owner, or when storage could not
   confirm the lease and the next try would come after it expires (another node may take
-  it then): the work never runs on two nodes while clocks agree within a fraction of ttl;
+  it then). So work runs on two nodes at once only if a node stalls for about ttl or
+  clocks disagree by that much; all of it tolerates that (deliveries are at least once,
+  moves and sweeps are transactions);
 - ``end`` stops the work and releases the lease, so another node takes it over at once.
 
 Work that others make for it (a publish, an Invoke, a new mapping) is announced with a
