@@ -4,6 +4,7 @@ resolve() (the invoke hot path), code packages on disk, and in-memory clean-up."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import struct
 from collections import Counter
 from pathlib import Path
@@ -203,11 +204,12 @@ def test_code_store_limits_and_layout(tmp_path):
             with pytest.raises(AWSError) as e:
                 await create(svc, Code={"ZipFile": bad})
             assert e.value.code == "InvalidParameterValueException" and e.value.status == 400
-        assert not (tmp_path / "lambda" / "code").exists() or not any((tmp_path / "lambda" / "code").iterdir())
+        assert await svc.store.code.stored([hashlib.sha256(bad).hexdigest() for bad in (corrupt, clash)]) == set()
         package = zip_code({"app.py": "x = 1", "bin/run": "#!/bin/sh\n"}, modes={"bin/run": 0o755})
         created = await create(svc, Code={"ZipFile": package})
-        sha_hex = next((tmp_path / "lambda" / "code").iterdir()).stem
-        assert (tmp_path / "lambda" / "code" / f"{sha_hex}.zip").read_bytes() == package
+        sha_hex = hashlib.sha256(package).hexdigest()
+        assert await svc.store.code.get(sha_hex) == package
+        assert not (tmp_path / "lambda" / "code").exists()  # zips live in storage only
         unpacked = tmp_path / "lambda" / "unpacked" / sha_hex
         assert (unpacked / "bin" / "run").stat().st_mode & 0o111
         assert not [
@@ -217,6 +219,7 @@ def test_code_store_limits_and_layout(tmp_path):
         anyone = make_context(None, "localhost", "http", "r")
         status, kind, body = await svc.http_routes()["/_postroom/lambda/code"](f"sha={sha_hex}", anyone)
         assert (status, body) == (200, package)
+        assert (await svc.http_routes()["/_postroom/lambda/code"](f"sha={'0' * 64}", anyone))[0] == 404
         assert (await svc.http_routes()["/_postroom/lambda/code"]("sha=../../etc", anyone))[0] == 400
 
     run(scenario, data_dir=tmp_path)

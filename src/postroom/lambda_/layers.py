@@ -227,6 +227,8 @@ async def delete_layer_version(
             del changed.versions[number]
             changed.policies.pop(number, None)
             await svc.catalog.save_layer(changed)
+            # AWS keeps a deleted version's content while functions use it; so does this.
+            await svc.layer_code.forget_unused([doc["_sha"]])
     return None
 
 

@@ -21,10 +21,10 @@ from postroom.lambda_.stats import LambdaCounters
 from postroom.leases import Leases
 from postroom.protocol.context import RequestContext
 from postroom.protocol.model import load_service_model
-from postroom.runtime.api import RuntimeSettings
+from postroom.runtime.api import FunctionSpec, RuntimeSettings
 from postroom.runtime.pool import EnvironmentPool
 from postroom.service import RawRoute
-from postroom.storage.functions import FunctionRecord, FunctionStore
+from postroom.storage.functions import Doc, FunctionRecord, FunctionStore
 
 if TYPE_CHECKING:
     from postroom.services import Apis
@@ -74,13 +74,16 @@ class LambdaService:
             root = self._temp_root
         else:
             root = Path(data_dir) / "lambda"
-        self.code = CodeStore(root)
-        self.layer_code = CodeStore(root / "layers")
+        # Zips live in storage (shared by every node); root holds this node's unpacked trees.
+        self.code = CodeStore(root, store.code, clock)
+        self.layer_code = CodeStore(root / "layers", store.code, clock)
         self.apis = apis  # other services' typed APIs (destinations, dead-letter queues)
         runtime = runtime or RuntimeSettings()
         if runtime.work_dir is None:
             runtime.work_dir = root / "environments"
-        self.environments: EnvironmentPool | None = EnvironmentPool(clock, runtime, _LogsSink(apis))
+        self.environments: EnvironmentPool | None = EnvironmentPool(
+            clock, runtime, _LogsSink(apis), prepare=self._fetch_code
+        )
         self.async_invoker = AsyncInvoker(self, retry_scale)
         self.counters = LambdaCounters()
         self.pollers = MappingPollers(store.mappings, apis, clock)  # event source mappings at work
@@ -115,6 +118,9 @@ class LambdaService:
 
     async def start(self) -> None:
         assert self.environments is not None
+        for code in (self.code, self.layer_code):
+            await code.migrate()
+        await self.code.forget_unused(None)  # packages left unnamed by a delete in their grace
         await self.environments.start()
         await self._async.begin()
         await self._polling.begin()
@@ -156,10 +162,9 @@ class LambdaService:
                     sha = value
             if not _SHA.match(sha):
                 return 400, b"text/plain", b"sha must be 64 hex digits"
-            for store in (self.code, self.layer_code):
-                data = await asyncio.to_thread(store.read_zip, sha)
-                if data is not None:
-                    return 200, b"application/zip", data
+            data = await self.code.read_zip(sha)  # functions' and layers' zips share storage
+            if data is not None:
+                return 200, b"application/zip", data
             return 404, b"text/plain", b"no such code"
 
         return {CODE_PATH: code}
@@ -192,12 +197,23 @@ class LambdaService:
         return qualifier
 
     async def save(self, fn: FunctionRecord) -> None:
+        before = self.catalog.functions.get(fn.key)
         await self.catalog.save_function(fn)
         self.resolve_cache.clear()
+        if before is not None:
+            await self.code.forget_unused(sorted(_packages(before) - _packages(fn)))
 
     async def delete(self, fn: FunctionRecord) -> None:
         await self.catalog.delete_function(fn.key)
         self.resolve_cache.clear()
+        await self.code.forget_unused(sorted(_packages(fn)))
+
+    async def _fetch_code(self, spec: FunctionSpec) -> None:
+        """Before an environment starts: its code and layers unpacked on this node."""
+        for store, directory in ((self.code, spec.code_dir), *((self.layer_code, d) for d in spec.layer_dirs)):
+            sha = store.sha_of(directory)
+            if sha is not None:
+                await store.ensure(sha)  # if it cannot, the environment fails as for bad code
 
     def retire_environments(self, function_arn: str) -> None:
         """Code or configuration changed (or the function went): stop its environments."""
@@ -229,3 +245,16 @@ class _LogsSink:
         logs = getattr(self._apis, "logs", None)
         if logs is not None:
             logs.write(account, region, group, stream, events)
+
+
+def _packages(fn: FunctionRecord) -> set[str]:
+    """The code packages (function and layer zips) the versions of ``fn`` name."""
+    found: set[str] = set()
+    for doc in fn.versions.values():
+        found.update(_version_packages(doc))
+    return found
+
+
+def _version_packages(doc: Doc) -> list[str]:
+    sha = (doc.get("_code") or {}).get("sha")
+    return ([sha] if sha else []) + list(doc.get("_layers") or [])

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import resource
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 from postroom.clock import Clock
 from postroom.runtime.api import (
@@ -25,8 +26,13 @@ class EnvironmentPool:
     Idle environments of an equal spec are reused (most recently used first, as AWS tends
     to); otherwise one is started (a cold start)."""
 
-    def __init__(self, clock: Clock, settings: RuntimeSettings, logs: LogSink) -> None:
+    def __init__(
+        self, clock: Clock, settings: RuntimeSettings, logs: LogSink,
+        prepare: Callable[[FunctionSpec], Awaitable[None]] | None = None,
+    ) -> None:
         self._clock = clock
+        # Awaited before each cold start: puts the spec's code in place (fetching it if need be).
+        self._prepare = prepare
         self._settings = settings
         self._logs = logs
         self._idle: dict[FunctionSpec, list[Environment]] = defaultdict(list)
@@ -85,6 +91,9 @@ class EnvironmentPool:
                     # A warm environment died before taking the event (it crashed after
                     # its last answer): AWS would cold-start a new one, and so do we.
                     self._release(env)
+                    env = None
+            if self._prepare is not None:
+                await self._prepare(spec)
             env = Environment(spec, self._settings, self._clock, self._logs, self._exited)
             self._by_function[arn].add(env)
             env.busy = True

@@ -20,6 +20,7 @@ from postroom.storage.base import (
 )
 from postroom.storage.notifier import Notifier
 from postroom.storage.sql import fifo
+from postroom.storage.sql.code import SqlCodeStore
 from postroom.storage.sql.functions import SqlFunctionStore
 from postroom.storage.sql.iam import SqlIamStore
 from postroom.storage.sql.inspect import SqlInspectStore
@@ -74,6 +75,7 @@ class SqlStore:
         self.topics = SqlTopicStore(committer)
         self.invocations = SqlInvocationStore(committer)
         self.functions = SqlFunctionStore(committer)
+        self.code = SqlCodeStore(committer)  # function and layer zips
         self.sns_mobile = SqlSnsMobileStore(committer)
         self.logs = SqlLogStore(committer)
         self.iam = SqlIamStore(committer)

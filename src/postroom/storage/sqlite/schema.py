@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from postroom.storage.sqlite import (
+    schema_code,
     schema_iam,
     schema_invocations,
     schema_lambda,
@@ -146,7 +147,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.executescript(SCHEMA)
     for ddl in (
         schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL, schema_iam.DDL,
-        schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL,
+        schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL, schema_code.DDL,
     ):
         conn.executescript(ddl)
     conn.execute(
