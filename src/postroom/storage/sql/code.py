@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
-# A version names its package inside its JSON doc (function versions: ``_code.sha`` and
-# ``_layers``; layer versions: ``_sha``): a 64-hex-digit digest matches nothing else.
-_UNREFERENCED = (
-    "DELETE FROM lambda_code WHERE sha=? AND created_at<?"
-    " AND NOT EXISTS (SELECT 1 FROM lambda_function_parts WHERE kind='versions' AND doc LIKE ?)"
-    " AND NOT EXISTS (SELECT 1 FROM lambda_layer_versions WHERE doc LIKE ?)"
+# A version names its packages inside its JSON doc (function versions: ``_code.sha`` and
+# ``_layers``; layer versions: ``_sha``). Any 64-hex-digit string there counts as a
+# reference: one pass over the docs, and a false match only keeps a package longer.
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_NAMING_DOCS = (
+    "SELECT doc FROM lambda_function_parts WHERE kind='versions'",
+    "SELECT doc FROM lambda_layer_versions",
 )
 
 
@@ -45,14 +48,20 @@ class SqlCodeStore:
 
     async def delete_unreferenced(self, shas: list[str] | None, put_before: int) -> list[str]:
         def op(conn: Connection, txn: Txn) -> list[str]:
-            gone = []
-            candidates = shas if shas is not None else [
-                row[0] for row in conn.execute("SELECT sha FROM lambda_code WHERE created_at<?", (put_before,))
+            # One transaction: a version committed before it is seen; one committed after
+            # names a package put within the grace, which this leaves alone.
+            old = [
+                sha for (sha,) in conn.execute("SELECT sha FROM lambda_code WHERE created_at<?", (put_before,))
             ]
-            for sha in candidates:
-                pattern = f"%{sha}%"  # a parameter: no literal % in SQL (PostgreSQL's paramstyle)
-                if conn.execute(_UNREFERENCED, (sha, put_before, pattern, pattern)).rowcount:
-                    gone.append(sha)
+            candidates = old if shas is None else sorted(set(shas) & set(old))
+            if not candidates:
+                return []
+            named: set[str] = set()
+            for query in _NAMING_DOCS:
+                for (doc,) in conn.execute(query).fetchall():
+                    named.update(_HEX64.findall(doc))
+            gone = [sha for sha in candidates if sha not in named]
+            conn.executemany("DELETE FROM lambda_code WHERE sha=?", [(sha,) for sha in gone])
             return gone
 
         return await self._committer.run(op, drain=True)  # frees space: runs on a full disk too
