@@ -98,3 +98,25 @@ class Refresher:
                 notices.append((refreshed("*"), ""))
             if notices:
                 self._notifier.deliver(notices)
+
+
+def reconcile(cache: dict, fresh: dict, candidates: Iterable) -> list:
+    """Make ``cache`` agree with ``fresh`` (the database's rows) on ``candidates``: replace
+    changed entries, drop vanished ones; return the keys that changed. No await inside."""
+    changed = []
+    for key in candidates:
+        old, new = cache.get(key), fresh.get(key)
+        if old == new:
+            continue
+        if new is None:
+            del cache[key]
+        else:
+            cache[key] = new
+        changed.append(key)
+    return changed
+
+
+def in_list(values: Iterable[object]) -> tuple[str, list[object]]:
+    """``(?,?,...)`` and its parameters, for ``WHERE x IN (...)``; never empty."""
+    params = list(values)
+    return "(" + ",".join("?" * len(params)) + ")" if params else "(NULL)", params
