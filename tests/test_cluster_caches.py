@@ -189,6 +189,11 @@ def test_queue_miss_is_looked_up(in_store):
         assert found is not None and found.id == queue_id
         assert store.queue_by_id(queue_id) is found  # cached from now on
         assert await store.find_queue(ACCOUNT, "missing") is None
+        # Deleted elsewhere, notice not yet here: the look-up drops the cached entry too.
+        gone = heard(store, "queues.refreshed")
+        await behind_its_back(store, "DELETE FROM queues WHERE id=?", (queue_id,))
+        assert await store.find_queue(ACCOUNT, "fresh") is None
+        assert store.queue_by_name(ACCOUNT, "fresh") is None and gone == [str(queue_id)]
 
     in_store(scenario)
 

@@ -85,7 +85,8 @@ async def create_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) 
     stored = attributes.validate(requested, creating=True, fifo=fifo)
     attributes.check_throughput(stored)
     tags = _check_tags(p.get("tags") or {})
-    existing = svc.store.queue_by_name(ctx.account, name)
+    # From the database, not the cache: another node may have deleted it a moment ago.
+    existing = await svc.store.find_queue(ctx.account, name)
     if existing is not None:
         _check_same_attributes(existing, stored)
         return {"QueueUrl": svc.url(existing, ctx)}

@@ -27,7 +27,7 @@ from postroom.storage.sql.invocations import SqlInvocationStore
 from postroom.storage.sql.leases import SqlLeaseStore
 from postroom.storage.sql.logs import SqlLogStore
 from postroom.storage.sql.mappings import SqlMappingStore
-from postroom.storage.sql.refresh import Key, Refresher
+from postroom.storage.sql.refresh import Key, Refresher, in_list, refreshed
 from postroom.storage.sql.rows import insert_messages, next_visible_at
 from postroom.storage.sql.sns_mobile import SqlSnsMobileStore
 from postroom.storage.sql.sqs_state import SqlSqsStateStore, claim_purge, record_deletion
@@ -157,19 +157,18 @@ class SqlStore:
         return self._by_id.get(queue_id)
 
     async def find_queue(self, account: str, name: str) -> QueueRecord | None:
-        """A queue missing from the cache, looked up in the database: another node may have
-        created it a moment ago, before its notice arrived here."""
-        row = await self._committer.run(lambda conn, txn: conn.execute(
-            f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE account=? AND name=?", (account, name)
-        ).fetchone(), drain=True)
-        if row is None:
-            return None
-        cached = self._by_id.get(row[0])
-        if cached is not None:
-            return cached
-        queue = _queue_from_row(row)
-        self._remember(queue)
-        return queue
+        """The queue as the database has it now, and the cache made to agree: another node
+        may have created (or deleted) it a moment ago, before its notice arrived here."""
+        cached = self._by_name.get((account, name))
+        cached_id = cached.id if cached is not None else -1
+        rows = await self._committer.run(lambda conn, txn: conn.execute(
+            f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE (account=? AND name=?) OR id=?", (account, name, cached_id)
+        ).fetchall(), drain=True)
+        fresh = {row[0]: _queue_from_row(row) for row in rows}
+        changed = self._apply_queues(fresh, set(fresh) | ({cached_id} if cached is not None else set()))
+        if changed:
+            self.notifier.deliver([(refreshed("queues"), key) for _, key in changed])
+        return self._by_name.get((account, name))
 
     async def _refresh_queues(self, stale: set[Key] | None) -> list[Key]:
         """Read the queues other nodes changed (None: all of them) back into the cache."""
@@ -178,12 +177,15 @@ class SqlStore:
         def op(conn: Connection, txn: Txn) -> list[tuple]:
             if ids is None:
                 return conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues").fetchall()
-            marks = ",".join("?" * len(ids))
-            return conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE id IN ({marks})", ids).fetchall()
+            marks, params = in_list(ids)
+            return conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE id IN {marks}", params).fetchall()
 
         fresh = {row[0]: _queue_from_row(row) for row in await self._committer.run(op, drain=True)}
-        # Applied in one step (no await below): readers see the old entry or the new one.
-        candidates = set(self._by_id) | set(fresh) if ids is None else set(ids)
+        return self._apply_queues(fresh, set(self._by_id) | set(fresh) if ids is None else set(ids))
+
+    def _apply_queues(self, fresh: dict[int, QueueRecord], candidates: set[int]) -> list[Key]:
+        """Make the cache agree with ``fresh`` (rows read) on ``candidates``, in one step (no
+        await): readers see the old entry or the new one. Returns what changed."""
         changed: list[Key] = []
         for queue_id in candidates:
             old, new = self._by_id.get(queue_id), fresh.get(queue_id)
