@@ -387,3 +387,48 @@ def test_sqs_state_expires_on_the_manual_clock(manual_server, manual_sqs):
     url = manual_sqs.create_queue(QueueName=name)["QueueUrl"]
     manual_sqs.delete_queue(QueueUrl=url)
     manual_sqs.delete_queue(QueueUrl=other)
+
+
+def test_requests_for_another_nodes_new_resources_are_answered(in_store):
+    """SQS, SNS and fan-out miss paths: a queue or topic created elsewhere a moment ago (its
+    notice not yet here) is found in storage instead of answered as missing."""
+    from postroom.protocol.context import RequestContext
+    from postroom.sns.service import SnsService
+    from postroom.sqs.service import SqsService
+
+    ctx = RequestContext(ACCOUNT, REGION, "test", "http://localhost", "r")
+
+    async def scenario(store: SqliteStore) -> None:
+        clock = ManualClock()
+        sqs = SqsService(store, clock)
+        sns = SnsService(store.topics, sqs.api, clock, None, mobile=store.sns_mobile, notifier=store.notifier)
+
+        async def elsewhere_queue(name: str) -> str:
+            await behind_its_back(
+                store, "INSERT INTO queues (account, region, name, attributes, tags, created_at, modified_at)"
+                " VALUES (?,?,?,?,?,?,?)", (ACCOUNT, REGION, name, "{}", "{}", 1, 1))
+            return f"http://localhost/{ACCOUNT}/{name}"
+
+        url = await elsewhere_queue("sqs-miss")
+        await sqs.call("SendMessage", {"QueueUrl": url, "MessageBody": "found"}, ctx)
+        with pytest.raises(Exception) as missing:
+            await sqs.call("SendMessage", {"QueueUrl": f"http://localhost/{ACCOUNT}/nowhere", "MessageBody": "x"}, ctx)
+        assert getattr(missing.value, "type_name", "") == "QueueDoesNotExist"
+
+        topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:elsewhere"
+        await behind_its_back(store, "INSERT INTO topics (arn, account, region, name, attributes, tags, created_at)"
+                              " VALUES (?,?,?,?,?,?,?)", (topic, ACCOUNT, REGION, "elsewhere", "{}", "{}", 1))
+        await sns.call("GetTopicAttributes", {"TopicArn": topic}, ctx)
+        # Subscribed here while the queue is cached, then the cache loses it as if it were
+        # another node's new queue: the publish finds it instead of dropping the copy.
+        target = await elsewhere_queue("fanout-miss")
+        await sqs.call("GetQueueUrl", {"QueueName": "fanout-miss"}, ctx)
+        await sns.call("Subscribe", {"TopicArn": topic, "Protocol": "sqs",
+                                     "Endpoint": f"arn:aws:sqs:{REGION}:{ACCOUNT}:fanout-miss"}, ctx)
+        queue = store.queue_by_name(ACCOUNT, "fanout-miss")
+        del store._by_name[(ACCOUNT, "fanout-miss")], store._by_id[queue.id]
+        await sns.call("Publish", {"TopicArn": topic, "Message": "copied"}, ctx)
+        got = await sqs.call("ReceiveMessage", {"QueueUrl": target}, ctx)
+        assert [orjson.loads(m["Body"])["Message"] for m in got["Messages"]] == ["copied"]
+
+    in_store(scenario)
