@@ -432,3 +432,30 @@ def test_requests_for_another_nodes_new_resources_are_answered(in_store):
         assert [orjson.loads(m["Body"])["Message"] for m in got["Messages"]] == ["copied"]
 
     in_store(scenario)
+
+
+def test_credentials_another_node_issued_are_looked_up(in_store):
+    """A key or STS session issued elsewhere a moment ago: the auth step's look-up finds it."""
+    from postroom.iam.api import IamApi
+    from postroom.storage.iam import SessionRecord
+
+    async def scenario(store: SqliteStore) -> None:
+        api = IamApi(store.iam, ManualClock(), asyncio.Lock())
+        record = AccessKeyRecord("AKIAELSEWHERE", ACCOUNT, "u", "s3cret", "Active", 1)
+        await behind_its_back(store, "INSERT INTO iam_access_keys (access_key_id, record) VALUES (?,?)",
+                              (record.access_key_id, orjson.dumps(dataclasses.asdict(record)).decode()))
+        assert api.issued_credentials("AKIAELSEWHERE") is None
+        assert await api.find_credentials("AKIAELSEWHERE")
+        issued = api.issued_credentials("AKIAELSEWHERE")
+        assert issued is not None and issued.secret == "s3cret" and issued.account == ACCOUNT
+        assert not await api.find_credentials("AKIAELSEWHERE")  # known now: nothing to look up
+        assert not await api.find_credentials("AKIANOWHERE")
+        fields = [f.name for f in dataclasses.fields(SessionRecord)]
+        session = SessionRecord(**{name: ("ASIAELSEWHERE" if name == "access_key_id" else
+                                          10**13 if name == "expires_at" else "x") for name in fields})
+        await behind_its_back(store, "INSERT INTO sts_sessions (access_key_id, expires_at, record) VALUES (?,?,?)",
+                              ("ASIAELSEWHERE", 10**13, orjson.dumps(dataclasses.asdict(session)).decode()))
+        assert await api.find_credentials("ASIAELSEWHERE")
+        assert api.issued_credentials("ASIAELSEWHERE") is not None
+
+    in_store(scenario)

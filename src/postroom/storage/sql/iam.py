@@ -84,6 +84,22 @@ class SqlIamStore:
             target.update(fresh)
         return [("iam", table) for table in docs]
 
+    async def find_credentials(self, access_key_id: str) -> bool:
+        """Whether an access key or STS session missing from the cache is in the database
+        (another node issued it a moment ago); cached from then on."""
+
+        def op(conn: Connection, txn: Txn) -> tuple[Any, Any]:
+            key = conn.execute("SELECT record FROM iam_access_keys WHERE access_key_id=?", (access_key_id,)).fetchone()
+            session = conn.execute("SELECT record FROM sts_sessions WHERE access_key_id=?", (access_key_id,)).fetchone()
+            return key, session
+
+        key, session = await self._committer.run(op, drain=True)
+        if key is not None:
+            self.access_keys[access_key_id] = AccessKeyRecord(**orjson.loads(key[0]))
+        if session is not None:
+            self.sessions[access_key_id] = SessionRecord(**orjson.loads(session[0]))
+        return key is not None or session is not None
+
     async def _upsert(self, table: str, account: str, key: str, record: Any) -> None:
         row = (account, key, _dumps(record))
 
