@@ -117,6 +117,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         auth_step(AuthConfig(
             keys, config.allow_unsigned, function_secret if keys else None,
             deps.apis.iam.issued_credentials if deps.apis.iam is not None else None,
+            deps.apis.iam.find_credentials if deps.apis.iam is not None else None,
         ), router, clock),
     ]
     console = Console({svc.name: svc for svc in services}, deps.apis, clock)

@@ -97,6 +97,7 @@ def _sns(deps: Deps) -> Service:
         apis=deps.apis,
         enforce_queue_policies=deps.settings.sns_queue_policies,
         deny_private_targets=deps.settings.deny_private_targets, leases=deps.leases,
+        notifier=deps.store.notifier,
     )
     deps.apis.sns = svc.api
     return svc

@@ -15,7 +15,7 @@ server's (presigned URLs: before they expire).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -58,6 +58,9 @@ class AuthConfig:
     function_secret: str | None = None
     # Keys issued by Postroom's IAM (access keys) and STS (temporary credentials).
     issued: Callable[[str], IssuedCredentials | None] | None = None
+    # Looks up in storage a key ``issued`` did not know (issued by another node a moment
+    # ago); True if ``issued`` knows it now.
+    find_issued: Callable[[str], Awaitable[bool]] | None = None
 
 
 def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
@@ -67,7 +70,12 @@ def auth_step(config: AuthConfig, router: Router, clock: Clock) -> Step:
         try:
             _authenticate(request, config, clock, router.unsigned_actions)
         except AWSError as error:
-            return router.error_response(request, error)
+            if not await _issued_elsewhere(request, config, error):
+                return router.error_response(request, error)
+            try:
+                _authenticate(request, config, clock, router.unsigned_actions)
+            except AWSError as again:
+                return router.error_response(request, again)
         return await after(request)
 
     return step
@@ -117,6 +125,15 @@ def _authenticate(request: Request, config: AuthConfig, clock: Clock, unsigned_a
     request.ctx.account = key.account
     request.ctx.access_key = key.access_key_id
     request.ctx.admin = key.admin
+
+
+async def _issued_elsewhere(request: Request, config: AuthConfig, error: AWSError) -> bool:
+    """An unknown key may be one another node issued a moment ago (credentials from STS are
+    often used at once, through any node): look it up in storage once."""
+    if error.code != "InvalidClientTokenId" or config.find_issued is None:
+        return False
+    claim = parse_signature(request)
+    return claim is not None and await config.find_issued(claim.access_key)
 
 
 def _issued_key(request: Request, key_id: str, issued: IssuedCredentials | None, clock: Clock) -> AccessKey | None:

@@ -103,6 +103,13 @@ class IamApi:
             if key not in self._store.access_keys and key not in self._store.sessions:
                 return key
 
+    async def find_credentials(self, access_key: str) -> bool:
+        """Look up a key ``issued_credentials`` does not know in storage (another node may
+        have issued it a moment ago); True if it is known now."""
+        if access_key in self._store.access_keys or access_key in self._store.sessions:
+            return False  # known already: nothing new to find
+        return await self._store.find_credentials(access_key)
+
     def issued_credentials(self, access_key: str) -> IssuedCredentials | None:
         """The secret (and, for STS sessions, token and expiry) of a key Postroom issued."""
         session = self._store.sessions.get(access_key)

@@ -143,7 +143,7 @@ def _filters(svc: LambdaService, criteria: dict[str, Any] | None) -> list[str]:
 async def _check_source(svc: LambdaService, m: MappingRecord, ctx: RequestContext) -> None:
     """Rules that involve the queue and the function (AWS checks them on every change)."""
     assert svc.apis.sqs is not None
-    queue = svc.apis.sqs.queue(m.source_arn)
+    queue = await svc.apis.sqs.find(m.source_arn)  # storage too: another node's new queue
     if queue is None:
         raise _invalid(svc, _NO_QUEUE)
     if queue.fifo:

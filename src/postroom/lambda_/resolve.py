@@ -51,6 +51,10 @@ async def resolve(
     key = (account, region, function, qualifier)
     found = svc.resolve_cache.get(key)
     if found is None:
+        ref = parse_function(function, account, region, qualifier)
+        if ref.key not in svc.catalog.functions:
+            # Another node may have created it a moment ago, before its notice arrived.
+            await svc.catalog.find_function(ref.key)
         found = _build(svc, account, region, function, qualifier)
         if len(svc.resolve_cache) >= _CACHE_LIMIT:
             svc.resolve_cache.clear()

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from postroom.clock import Clock
 from postroom.lambda_.code import CodeStore
 from postroom.lambda_.errors import alias_not_found, function_not_found, invalid_parameter
-from postroom.lambda_.names import LATEST, FunctionRef, is_alias
+from postroom.lambda_.names import LATEST, FunctionRef, function_arn, is_alias, parse_function
 from postroom.lambda_.stats import LambdaCounters
 from postroom.leases import Leases
 from postroom.protocol.context import RequestContext
+from postroom.protocol.errors import AWSError
 from postroom.protocol.model import load_service_model
 from postroom.runtime.api import FunctionSpec, RuntimeSettings
 from postroom.runtime.pool import EnvironmentPool
@@ -102,6 +103,10 @@ class LambdaService:
         # Read-modify-write of a function is serialised; reads never wait on it.
         self.lock = asyncio.Lock()
         self.resolve_cache: dict[tuple[str, str, str, str | None], Any] = {}
+        # Another node changed or deleted a function: once the cache holds the news, what
+        # was derived from the old record goes, as after a local change (any change retires
+        # the warm environments: remote notices do not say what changed).
+        store.notifier.on("functions.refreshed", self._function_refreshed)
         self.operations: dict[str, Operation] = {
             **functions.OPERATIONS,
             **versions.OPERATIONS,
@@ -149,7 +154,32 @@ class LambdaService:
         handler = self.operations.get(operation)
         if handler is None:
             raise invalid_parameter(f"Action {operation} is not supported by Postroom yet.")
+        try:
+            return await handler(self, params, ctx)
+        except AWSError as error:
+            # A function another node created a moment ago may not be cached here yet: look
+            # in the database once, and answer again if it is there.
+            if error.type_name != "ResourceNotFoundException" or not await self._found_elsewhere(params, ctx):
+                raise
         return await handler(self, params, ctx)
+
+    async def _found_elsewhere(self, params: dict[str, Any], ctx: RequestContext) -> bool:
+        name = params.get("FunctionName")
+        if not isinstance(name, str) or not name:
+            return False
+        try:
+            ref = parse_function(name, ctx.account, ctx.region, params.get("Qualifier"))
+        except AWSError:
+            return False
+        if ref.key in self.catalog.functions:
+            return False
+        return await self.catalog.find_function(ref.key) is not None
+
+    def _function_refreshed(self, key: str) -> None:
+        # A full reload (after a lost link to the other nodes) announces each changed key too.
+        self.resolve_cache.clear()
+        account, region, name = key.split("\t")
+        self.retire_environments(function_arn(region, account, name))
 
     def http_routes(self) -> dict[str, RawRoute]:
         """``GET /_postroom/lambda/code?sha=<hex>``: a function's or layer's zip (Code.Location)."""

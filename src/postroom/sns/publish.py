@@ -278,10 +278,18 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
         copies = _Copies()
         for pub, subs in matched:
             copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
+        if copies.missing and await _found_elsewhere(svc, copies.missing):
+            copies = _Copies()  # built again with the queues found (rare: a miss path)
+            for pub, subs in matched:
+                copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
         await svc.topics.publish(copies.queue_copies, copies.outbox, copies.records, now)
         svc.counters.published += len(pubs)
         _delivered(svc, copies)
         return
+    missing = {s.endpoint for _, subs in matched for s in subs if s.protocol == "sqs"
+               and svc.queues.queue(s.endpoint) is None}
+    if missing:
+        await _found_elsewhere(svc, missing)
     # No await between numbering and the commit hand-off: commits keep publish order.
     entries = []
     per_entry = []
@@ -313,6 +321,7 @@ class _Copies:
         # For the metrics and the console, counted once the copies are committed.
         self.sqs_delivered = 0
         self.failures: list[DeliveryFailure] = []
+        self.missing: set[str] = set()  # queue ARNs not in this node's cache
 
     def add(
         self, svc: SnsService, topic: TopicRecord, pub: Publication, subs: list[SubscriptionRecord],
@@ -327,6 +336,8 @@ class _Copies:
             )
             if sub.protocol == "sqs":
                 queue = svc.queues.queue(sub.endpoint)
+                if queue is None:
+                    self.missing.add(sub.endpoint)
                 if queue is None or not svc.queue_allows(topic, queue):
                     # The queue is gone, or its policy refuses SNS: a client-side error, so the
                     # copy goes to the DLQ (or is dropped).
@@ -347,6 +358,15 @@ class _Copies:
                 self.outbox.append(lambda_item(svc, sub, pub, topic, ctx.base_url, now)[0])
             else:
                 self.records.append((sub.arn, sub.protocol, sub.endpoint, orjson.dumps({"Message": body}), now))
+
+
+async def _found_elsewhere(svc: SnsService, arns: set[str]) -> bool:
+    """Look up queues missing from the cache in storage (another node may have created them
+    a moment ago, before its notice arrived); True if any was found."""
+    found = False
+    for arn in arns:
+        found |= await svc.queues.find(arn) is not None
+    return found
 
 
 def _delivered(svc: SnsService, copies: _Copies) -> None:

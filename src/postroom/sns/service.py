@@ -27,11 +27,13 @@ from postroom.sns.signing import CERT_PATH, Signer
 from postroom.sns.stats import SnsCounters
 from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
 from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
+from postroom.storage.notifier import Notifier
 from postroom.storage.sns_mobile import SnsMobileStore
 
 if TYPE_CHECKING:
     from postroom.services import Apis
 
+_NOT_FOUND = frozenset({"NotFound", "NotFoundException", "ResourceNotFound", "ResourceNotFoundException"})
 Operation = Callable[["SnsService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]]
 
 
@@ -44,6 +46,7 @@ class SnsService:
         self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
         apis: Apis | None = None,
         enforce_queue_policies: bool = False, deny_private_targets: bool = False, leases: Leases | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         from postroom.sns import mobile as mobile_ops
         from postroom.sns import publish, sms, subscriptions
@@ -65,7 +68,12 @@ class SnsService:
         self._outbox = (leases or Leases.private(clock)).lease(
             "sns.outbox", self.delivery.start, self.delivery.stop, wake={"outbox": lambda key: self.delivery.wake()},
         )
+        # Parsed filter policies per subscription, checked against the policy text on use,
+        # so a subscription another node changed is parsed again; dropped once it is gone.
         self._filters: dict[str, tuple[str, FilterPolicy | None]] = {}
+        if notifier is not None:
+            notifier.on("subscriptions.refreshed", self._subscription_refreshed)
+            notifier.on("*.refreshed", lambda key: self._subscription_refreshed(None))
         self._sequence = 0
         self.counters = SnsCounters()
         self.api = SnsApi(self)
@@ -94,7 +102,36 @@ class SnsService:
         if handler is None:
             raise invalid_parameter(f"Action {operation} is not supported by Postroom yet")
         ctx.operation = operation
+        try:
+            return await handler(self, params, ctx)
+        except AWSError as error:
+            # A topic or subscription another node created a moment ago may not be cached
+            # here yet: look in the database once, and answer again if it is there.
+            if error.type_name not in _NOT_FOUND or not await self._found_elsewhere(params):
+                raise
         return await handler(self, params, ctx)
+
+    async def _found_elsewhere(self, params: dict[str, Any]) -> bool:
+        """Whether a resource the request names exists in storage though not in the cache."""
+        for name in ("TopicArn", "TargetArn", "ResourceArn"):
+            arn = params.get(name)
+            if isinstance(arn, str) and arn and arn not in self.topics.topics:
+                if await self.topics.find_topic(arn) is not None:
+                    return True
+        arn = params.get("SubscriptionArn")
+        if isinstance(arn, str) and arn and arn not in self.topics.subscriptions:
+            if await self.topics.find_subscription(arn) is not None:
+                return True
+        for name in ("PlatformApplicationArn", "EndpointArn", "TargetArn"):
+            arn = params.get(name)
+            if isinstance(arn, str) and arn and arn not in self.mobile.applications and arn not in self.mobile.endpoints:
+                return await self.mobile.find(arn)
+        return False
+
+    def _subscription_refreshed(self, arn: str | None) -> None:
+        for gone in [arn] if arn is not None else list(self._filters):
+            if gone not in self.topics.subscriptions:
+                self._filters.pop(gone, None)
 
     def http_routes(self) -> dict[str, RawRoute]:
         """Extra GET endpoints: the signing certificate and the record of would-be deliveries."""

@@ -128,6 +128,18 @@ class SqsApi:
             settings.visibility_timeout,
         )
 
+    async def find(self, arn: str) -> QueueRef | None:
+        """Like ``queue``, but a queue missing from the cache is looked up in storage (another
+        node may have created it a moment ago); for miss paths only."""
+        found = self.queue(arn)
+        if found is not None:
+            return found
+        parsed = parse_queue_arn(arn)
+        if parsed is None:
+            return None
+        await self._svc.store.find_queue(parsed[1], parsed[2])
+        return self.queue(arn)
+
     def policy(self, queue: QueueRef) -> str | None:
         """The queue's access policy document (its ``Policy`` attribute), if any."""
         found = self._svc.queue_by_arn(queue.arn)

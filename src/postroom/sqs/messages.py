@@ -6,6 +6,8 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError, invalid_parameter_value, missing_parameter
@@ -289,9 +291,10 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
     attempt_id = p.get("ReceiveRequestAttemptId") if settings.fifo else None
     _check_token("ReceiveRequestAttemptId", attempt_id)
     if attempt_id is not None:
-        cached = svc.receive_attempts.get((queue.id, attempt_id))
-        if cached is not None and cached[0] > svc.clock.now_ms():
-            return cached[1]  # a retried receive gets the same messages and receipts
+        # Stored, so a retry reaching another node, or this one after a restart, is answered too.
+        stored = await svc.store.sqs_state.receive_attempt(queue.id, attempt_id, svc.clock.now_ms())
+        if stored is not None:
+            return orjson.loads(stored)  # a retried receive gets the same messages and receipts
     visibility_ms = (settings.visibility_timeout if visibility is None else visibility) * 1000
     wait_s = settings.receive_wait_seconds if wait is None else wait
     await _check_in_flight(svc, queue)
@@ -330,7 +333,11 @@ async def receive_message(svc: SqsService, p: dict[str, Any], ctx: RequestContex
         "Messages": [_render(m, queue, system_names, attribute_filter, settings.fifo) for m in result.messages]
     }
     if attempt_id is not None:
-        _remember_attempt(svc, (queue.id, attempt_id), svc.clock.now_ms() + visibility_ms, answer)
+        # Saved after the receive's own commit: a crash between them loses only the replay
+        # (the messages come back when their visibility ends, as for any lost answer).
+        await svc.store.sqs_state.save_receive_attempt(
+            queue.id, attempt_id, svc.clock.now_ms() + visibility_ms, orjson.dumps(answer),
+        )
     return answer
 
 
@@ -345,14 +352,6 @@ async def _check_in_flight(svc: SqsService, queue: QueueRecord) -> None:
         svc.in_flight[queue.id] = (now, in_flight)
     if in_flight >= svc.max_in_flight:
         raise over_limit(svc.max_in_flight)
-
-
-def _remember_attempt(svc: SqsService, key: tuple[int, str], expires: int, answer: dict[str, Any]) -> None:
-    attempts = svc.receive_attempts
-    now = svc.clock.now_ms()
-    for stale in [k for k, (until, _) in attempts.items() if until <= now]:
-        del attempts[stale]
-    attempts[key] = (expires, answer)
 
 
 # -- delete and visibility -----------------------------------------------------------------

@@ -85,12 +85,13 @@ async def create_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) 
     stored = attributes.validate(requested, creating=True, fifo=fifo)
     attributes.check_throughput(stored)
     tags = _check_tags(p.get("tags") or {})
-    existing = svc.store.queue_by_name(ctx.account, name)
+    # From the database, not the cache: another node may have deleted it a moment ago.
+    existing = await svc.store.find_queue(ctx.account, name)
     if existing is not None:
         _check_same_attributes(existing, stored)
         return {"QueueUrl": svc.url(existing, ctx)}
-    deleted = svc.deleted_at.get((ctx.account, name))
     now = svc.clock.now_ms()
+    deleted = await svc.store.sqs_state.deleted_at(ctx.account, name)  # by any node
     if deleted is not None and now - deleted < limits.RECREATE_AFTER_DELETE_S * 1000:
         raise queue_deleted_recently()
     _check_redrive(svc, stored, ctx.region, ctx.account, name)
@@ -148,14 +149,11 @@ async def list_queues(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -
 
 async def delete_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
-    await svc.store.delete_queue(queue.id)
+    # The name's deletion time (the 60-second rule) commits with the delete itself.
+    await svc.store.delete_queue(queue.id, now=svc.clock.now_ms())
     svc.counters.forget(queue.id)
-    svc.deleted_at[(queue.account, queue.name)] = svc.clock.now_ms()
     svc.forget_settings(queue.id)
-    svc.purged_at.pop(queue.id, None)
     svc.in_flight.pop(queue.id, None)
-    for key in [k for k in svc.receive_attempts if k[0] == queue.id]:
-        del svc.receive_attempts[key]
     svc.signals.notify(queue.id)  # long polls on it return (empty) now
     return None
 
@@ -206,12 +204,9 @@ async def set_queue_attributes(svc: SqsService, p: dict[str, Any], ctx: RequestC
 
 async def purge_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
-    now = svc.clock.now_ms()
-    last = svc.purged_at.get(queue.id)
-    if last is not None and now - last < limits.PURGE_INTERVAL_S * 1000:
+    # One purge per 60 s, on every node: checked and recorded in the purge's transaction.
+    if not await svc.store.purge(queue.id, now=svc.clock.now_ms(), interval_ms=limits.PURGE_INTERVAL_S * 1000):
         raise purge_in_progress(queue.name)
-    svc.purged_at[queue.id] = now
-    await svc.store.purge(queue.id)
     return None
 
 

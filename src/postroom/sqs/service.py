@@ -63,11 +63,9 @@ class SqsService:
         self.store = store
         self.clock = clock
         self.signals = QueueSignals()
-        self.deleted_at: dict[tuple[str, str], int] = {}
-        self.purged_at: dict[int, int] = {}
-        # FIFO ReceiveRequestAttemptId: (queue id, attempt id) -> (expires at, answer)
-        self.receive_attempts: dict[tuple[int, str], tuple[int, dict[str, Any]]] = {}
-        self._settings: dict[int, QueueSettings] = {}
+        # Parsed attributes per queue id, valid for the cached record they were parsed from:
+        # a refresh from another node's change brings a new record, so they are parsed again.
+        self._settings: dict[int, tuple[QueueRecord, QueueSettings]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.closing = False
         self.operations: dict[str, Operation] = {
@@ -77,7 +75,10 @@ class SqsService:
         self.counters = QueueCounters()
         self.api = SqsApi(self)
         self.max_in_flight = max_in_flight
-        # Per queue: (when counted, in-flight count since then) for the OverLimit check.
+        # Per queue: (when counted, in-flight count since then) for the OverLimit check. A
+        # per-node cache of storage's exact count, at most IN_FLIGHT_RECOUNT_MS old and grown
+        # by this node's receives: other nodes' receives show at the next recount, which
+        # keeps OverLimit approximate, as AWS documents its own limit to be.
         self.in_flight: dict[int, tuple[int, int]] = {}
         # Background work, each on one node at a time (postroom/leases.py).
         leases = leases or Leases.private(clock)
@@ -85,6 +86,11 @@ class SqsService:
         self._moves = leases.lease(
             "sqs.move-tasks", self.move_tasks.start, self.move_tasks.stop, wake={"move_tasks": self.move_tasks.wake},
         )
+        # Other nodes' sends wake this node's long polls (this node's own sends wake them
+        # directly, without waiting for the commit's notice).
+        notifier = store.notifier
+        notifier.on("queue", self._remote_messages, remote_only=True)
+        notifier.on("queues.refreshed", self._queue_refreshed)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -116,8 +122,20 @@ class SqsService:
     async def reset(self) -> None:
         await self.stop()
         self.signals.notify_all()  # waiting receives look again (and find their queue gone)
-        for cache in (self.deleted_at, self.purged_at, self.receive_attempts, self._settings, self.in_flight):
+        for cache in (self._settings, self.in_flight):
             cache.clear()
+
+    def _remote_messages(self, key: str) -> None:
+        self.signals.notify(int(key))
+
+    def _queue_refreshed(self, key: str) -> None:
+        """Another node created, changed or deleted queue ``key``; the cache has the news."""
+        queue_id = int(key)
+        self._settings.pop(queue_id, None)
+        if self.store.queue_by_id(queue_id) is None:
+            self.in_flight.pop(queue_id, None)
+            self.counters.forget(queue_id)
+        self.signals.notify(queue_id)  # long polls look again (and return if it is gone)
 
     async def _sweep_retention(self) -> None:
         interval_ms = int(limits.RETENTION_SWEEP_INTERVAL_S * 1000)
@@ -133,6 +151,9 @@ class SqsService:
                 cutoffs = {q.id: now - self.settings(q).retention_seconds * 1000 for q in queues}
                 fifo = {q.id for q in queues if self.settings(q).fifo}
                 await self.store.expire(cutoffs, now, fifo)
+                await self.store.sqs_state.expire(
+                    now, now - limits.RECREATE_AFTER_DELETE_S * 1000, now - limits.PURGE_INTERVAL_S * 1000,
+                )
             except Exception:  # the sweep must outlive any one failure
                 log.exception("retention sweep failed")
 
@@ -146,7 +167,29 @@ class SqsService:
         if handler is None:
             raise unsupported_operation(f"{operation} is not supported by Postroom yet.")
         ctx.operation = operation
+        try:
+            return await handler(self, params, ctx)
+        except AWSError as error:
+            # A queue another node created a moment ago may not be cached here yet: look in
+            # the database once, and answer again if it is there. The hit path pays nothing.
+            if error.type_name != "QueueDoesNotExist" or not await self._found_elsewhere(params, ctx):
+                raise
         return await handler(self, params, ctx)
+
+    async def _found_elsewhere(self, params: dict[str, Any], ctx: RequestContext) -> bool:
+        """Whether the queue a request names exists in storage though not in the cache."""
+        if params.get("QueueUrl"):
+            value = params["QueueUrl"]
+            parsed = parse_queue_url(value)
+            if parsed is None and "/" not in value:
+                parsed = (ctx.account, value)
+        elif params.get("QueueName"):
+            parsed = (params.get("QueueOwnerAWSAccountId") or ctx.account, params["QueueName"])
+        else:
+            return False
+        if parsed is None or self.store.queue_by_name(*parsed) is not None:
+            return False
+        return await self.store.find_queue(*parsed) is not None
 
     # -- queues ------------------------------------------------------------------------
 
@@ -187,25 +230,26 @@ class SqsService:
         return queue_url(ctx.base_url, queue.account, queue.name)
 
     def settings(self, queue: QueueRecord) -> QueueSettings:
-        cached = self._settings.get(queue.id)
-        if cached is None:
-            stored = queue.attributes
-            redrive = parse_redrive_policy(stored["RedrivePolicy"]) if stored.get("RedrivePolicy") else None
-            cached = QueueSettings(
-                arn=queue_arn(queue.region, queue.account, queue.name),
-                visibility_timeout=attributes.int_attribute(stored, "VisibilityTimeout"),
-                delay_seconds=attributes.int_attribute(stored, "DelaySeconds"),
-                retention_seconds=attributes.int_attribute(stored, "MessageRetentionPeriod"),
-                maximum_message_size=attributes.int_attribute(stored, "MaximumMessageSize"),
-                receive_wait_seconds=attributes.int_attribute(stored, "ReceiveMessageWaitTimeSeconds"),
-                redrive_arn=redrive.dead_letter_target_arn if redrive else None,
-                max_receive_count=redrive.max_receive_count if redrive else 0,
-                fifo=stored.get("FifoQueue") == "true",
-                content_based_deduplication=stored.get("ContentBasedDeduplication") == "true",
-                deduplication_by_group=stored.get("DeduplicationScope") == "messageGroup",
-            )
-            self._settings[queue.id] = cached
-        return cached
+        entry = self._settings.get(queue.id)
+        if entry is not None and entry[0] is queue:
+            return entry[1]
+        stored = queue.attributes
+        redrive = parse_redrive_policy(stored["RedrivePolicy"]) if stored.get("RedrivePolicy") else None
+        parsed = QueueSettings(
+            arn=queue_arn(queue.region, queue.account, queue.name),
+            visibility_timeout=attributes.int_attribute(stored, "VisibilityTimeout"),
+            delay_seconds=attributes.int_attribute(stored, "DelaySeconds"),
+            retention_seconds=attributes.int_attribute(stored, "MessageRetentionPeriod"),
+            maximum_message_size=attributes.int_attribute(stored, "MaximumMessageSize"),
+            receive_wait_seconds=attributes.int_attribute(stored, "ReceiveMessageWaitTimeSeconds"),
+            redrive_arn=redrive.dead_letter_target_arn if redrive else None,
+            max_receive_count=redrive.max_receive_count if redrive else 0,
+            fifo=stored.get("FifoQueue") == "true",
+            content_based_deduplication=stored.get("ContentBasedDeduplication") == "true",
+            deduplication_by_group=stored.get("DeduplicationScope") == "messageGroup",
+        )
+        self._settings[queue.id] = (queue, parsed)
+        return parsed
 
     def forget_settings(self, queue_id: int) -> None:
         self._settings.pop(queue_id, None)

@@ -14,6 +14,7 @@ from typing import Protocol
 from postroom.storage.inspect import InspectStore
 from postroom.storage.leases import LeaseStore
 from postroom.storage.notifier import Notifier
+from postroom.storage.sqs_state import SqsStateStore
 
 
 @dataclass
@@ -176,6 +177,7 @@ class Storage(Protocol):
     leases: LeaseStore  # who owns which background work
     node_id: str  # this server process, random per start
     exclusive: bool  # no other process uses the store (leases are this node's for the taking)
+    sqs_state: SqsStateStore  # SQS rules every node applies (deleted names, purges, attempts)
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -185,6 +187,12 @@ class Storage(Protocol):
     def queue_by_id(self, queue_id: int) -> QueueRecord | None: ...
     def list_queues(self, account: str) -> list[QueueRecord]: ...
     def all_queues(self) -> list[QueueRecord]: ...
+    async def find_queue(self, account: str, name: str) -> QueueRecord | None:
+        """Look in the database for a queue the cache lacks (another node's new queue)."""
+        ...
+    async def refreshed(self) -> None:
+        """Wait until the refreshes other nodes' notices started are applied."""
+        ...
     async def create_queue(
         self, account: str, region: str, name: str, attributes: dict[str, str],
         tags: dict[str, str], now: int,
@@ -193,7 +201,9 @@ class Storage(Protocol):
         self, queue_id: int, *, attributes: dict[str, str] | None = None,
         tags: dict[str, str] | None = None, now: int,
     ) -> QueueRecord: ...
-    async def delete_queue(self, queue_id: int) -> None: ...
+    async def delete_queue(self, queue_id: int, now: int | None = None) -> None:
+        """With ``now``: the queue's name is recorded as deleted then (``sqs_state``)."""
+        ...
 
     # Messages.
     async def send(self, queue_id: int, messages: list[NewMessage]) -> None: ...
@@ -224,7 +234,9 @@ class Storage(Protocol):
     async def redelay(self, queue_id: int, delay_ms: int) -> None:
         """Never-received messages become visible ``delay_ms`` after they were sent."""
         ...
-    async def purge(self, queue_id: int) -> None: ...
+    async def purge(self, queue_id: int, *, now: int | None = None, interval_ms: int = 0) -> bool:
+        """With ``now``: False (nothing purged) if the queue was purged within ``interval_ms``."""
+        ...
     async def counts(self, queue_id: int, now: int) -> QueueCounts: ...
     async def move_messages(
         self, source_id: int, destinations: dict[str, tuple[int, bool]], default_destination: tuple[int, bool] | None,

@@ -9,7 +9,13 @@ long polls and workers, and to refresh caches another node made stale.
 Channels (keys are strings):
   ``queue``      messages may have become receivable in queue ``key`` (its id)
   ``queues``     queue ``key``'s record changed (created, updated, deleted)
-  others are named by the store or service that publishes them.
+  ``topics``, ``subscriptions`` (ARNs), ``functions``, ``layers`` (account\tregion\tname),
+  ``mappings`` (UUID), ``logs`` (group id), ``iam`` (table), ``sns_mobile`` (""): rows
+                 another node changed; the sub-store caching them refreshes (sql/refresh.py)
+  ``<channel>.refreshed``  local only: the cache now holds what ``<channel>`` announced;
+                 services drop what they derived from the old entry
+  ``*``          remote only, key "": the link to the other nodes was lost and restored;
+                 every cache reloads (then ``*.refreshed``)
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ class Notifier:
         self._remote.setdefault(channel, []).append(handler)
         if not remote_only:
             self._local.setdefault(channel, []).append(handler)
+
+    def heard_locally(self, channel: str) -> bool:
+        """Whether this node's own notices on ``channel`` have a subscriber (a backend with no
+        other nodes may skip delivering the rest: most are for other nodes only)."""
+        return channel in self._local
 
     def deliver(self, notices: Iterable[Notice], *, remote: bool = False) -> None:
         handlers = self._remote if remote else self._local

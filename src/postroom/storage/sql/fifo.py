@@ -59,6 +59,7 @@ def send(
             (queue_id, scope, m.dedup_id, m.message_id, seq, now + window_ms),
         )
         txn.count(queue_id, 1)
+        txn.notify("queue", queue_id)  # wakes long polls here and on the other nodes
         out.append((m.message_id, seq, False))
     return out
 
@@ -111,6 +112,7 @@ def _take_from_group(
             join_group(conn, redrive.dead_letter_queue_id, group_id, seq)
             txn.count(queue_id, -1)
             txn.count(redrive.dead_letter_queue_id, 1)
+            txn.notify("queue", redrive.dead_letter_queue_id)
             result.moved += 1
             changed_head = True
             continue

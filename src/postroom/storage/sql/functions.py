@@ -9,6 +9,8 @@ from __future__ import annotations
 import orjson
 
 from postroom.storage.functions import FunctionRecord, LayerRecord
+from postroom.storage.sql.refresh import Key as Notice
+from postroom.storage.sql.refresh import Refresher, in_list, reconcile
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _PARTS = ("versions", "aliases", "event_invoke_configs", "policies")
@@ -19,6 +21,16 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def notice_key(key: Key) -> str:
+    """A function's or layer's key as a notice key (names hold no tabs)."""
+    return "\t".join(key)
+
+
+def _key(text: str) -> Key:
+    account, region, name = text.split("\t")
+    return (account, region, name)
+
+
 class SqlFunctionStore:
     """Functions and layers; ``functions`` and ``layers`` are the in-memory copies."""
 
@@ -26,47 +38,72 @@ class SqlFunctionStore:
         self._committer = committer
         self.functions: dict[Key, FunctionRecord] = {}
         self.layers: dict[Key, LayerRecord] = {}
+        # Channels ``functions`` and ``layers`` (keys: notice_key) from other nodes.
+        self.refresher = Refresher(committer.notifier, ["functions", "layers"], self._refresh)
 
     def forget(self) -> None:
         """Drop the cached copies (storage was emptied)."""
         self.functions.clear()
         self.layers.clear()
+        self.refresher.forget()
 
     async def load(self) -> None:
+        await self._refresh(None)
+
+    async def find_function(self, key: Key) -> FunctionRecord | None:
+        """A function missing from the cache, looked up in the database (another node's new one)."""
+        await self._refresh({("functions", notice_key(key))})
+        return self.functions.get(key)
+
+    async def _refresh(self, stale: set[Notice] | None) -> list[Notice]:
+        """Read functions and layers back from the database: the ``stale`` ones, or all (None)."""
+        fn_keys = None if stale is None else [_key(k) for c, k in stale if c == "functions"]
+        layer_keys = None if stale is None else [_key(k) for c, k in stale if c == "layers"]
+
+        def select(conn: Connection, sql: str, keys: list[Key] | None) -> list:
+            if keys is None:
+                return conn.execute(sql).fetchall()
+            # One key column suffices to narrow the read; the exact keys are kept below.
+            wanted = set(keys)
+            names_in, names = in_list({name for _, _, name in keys})
+            rows = conn.execute(f"{sql} WHERE name IN {names_in}", names).fetchall()
+            return [r for r in rows if tuple(r[:3]) in wanted]
+
         def op(conn: Connection, txn: Txn) -> tuple[list, list, list, list]:
             return (
-                conn.execute(
-                    "SELECT account, region, name, created_at, next_version, tags, reserved_concurrency"
-                    " FROM lambda_functions"
-                ).fetchall(),
-                conn.execute(
-                    "SELECT account, region, name, kind, part, doc FROM lambda_function_parts"
-                ).fetchall(),
-                conn.execute(
-                    "SELECT account, region, name, next_version FROM lambda_layers"
-                ).fetchall(),
-                conn.execute(
-                    "SELECT account, region, name, version, doc, policy FROM lambda_layer_versions"
-                ).fetchall(),
+                select(conn, "SELECT account, region, name, created_at, next_version, tags, reserved_concurrency"
+                       " FROM lambda_functions", fn_keys),
+                select(conn, "SELECT account, region, name, kind, part, doc FROM lambda_function_parts", fn_keys),
+                select(conn, "SELECT account, region, name, next_version FROM lambda_layers", layer_keys),
+                select(conn, "SELECT account, region, name, version, doc, policy FROM lambda_layer_versions",
+                       layer_keys),
             )
 
-        functions, parts, layers, layer_versions = await self._committer.run(op, drain=True)
-        for account, region, name, created, next_version, tags, reserved in functions:
-            self.functions[(account, region, name)] = FunctionRecord(
+        function_rows, parts, layer_rows, layer_versions = await self._committer.run(op, drain=True)
+        functions: dict[Key, FunctionRecord] = {}
+        for account, region, name, created, next_version, tags, reserved in function_rows:
+            functions[(account, region, name)] = FunctionRecord(
                 account, region, name, created, next_version, orjson.loads(tags), reserved
             )
         for account, region, name, kind, part, doc in parts:
-            fn = self.functions.get((account, region, name))
+            fn = functions.get((account, region, name))
             if fn is not None and kind in _PARTS:
                 getattr(fn, kind)[part] = orjson.loads(doc)
-        for account, region, name, next_version in layers:
-            self.layers[(account, region, name)] = LayerRecord(account, region, name, next_version)
+        layers: dict[Key, LayerRecord] = {}
+        for account, region, name, next_version in layer_rows:
+            layers[(account, region, name)] = LayerRecord(account, region, name, next_version)
         for account, region, name, version, doc, policy in layer_versions:
-            layer = self.layers.get((account, region, name))
+            layer = layers.get((account, region, name))
             if layer is not None:
                 layer.versions[version] = orjson.loads(doc)
                 if policy:
                     layer.policies[version] = orjson.loads(policy)
+        fn_candidates = set(self.functions) | set(functions) if fn_keys is None else fn_keys
+        layer_candidates = set(self.layers) | set(layers) if layer_keys is None else layer_keys
+        # Applied in one step (no await): readers see the old record or the new one.
+        return [("functions", notice_key(k)) for k in reconcile(self.functions, functions, fn_candidates)] + [
+            ("layers", notice_key(k)) for k in reconcile(self.layers, layers, layer_candidates)
+        ]
 
     async def save_function(self, fn: FunctionRecord) -> None:
         """Store ``fn`` (replacing what was stored for it) and cache it once committed."""
@@ -91,6 +128,7 @@ class SqlFunctionStore:
                 "INSERT INTO lambda_function_parts (account, region, name, kind, part, doc) VALUES (?,?,?,?,?,?)",
                 parts,
             )
+            txn.notify("functions", notice_key(key))
 
         await self._committer.run(op)
         self.functions[key] = fn
@@ -103,6 +141,7 @@ class SqlFunctionStore:
             conn.execute(
                 "DELETE FROM lambda_function_parts WHERE account=? AND region=? AND name=?", key
             )
+            txn.notify("functions", notice_key(key))
 
         await self._committer.run(op, drain=True)
         self.functions.pop(key, None)
@@ -133,6 +172,7 @@ class SqlFunctionStore:
                 " VALUES (?,?,?,?,?,?)",
                 rows,
             )
+            txn.notify("layers", notice_key(key))
 
         await self._committer.run(op)
         self.layers[key] = layer

@@ -16,6 +16,8 @@ from postroom.storage.iam import (
     SessionRecord,
     UserRecord,
 )
+from postroom.storage.sql.refresh import Key as Notice
+from postroom.storage.sql.refresh import Refresher
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
 Key = tuple[str, str]  # (account, lower-cased name)
@@ -51,47 +53,68 @@ class SqlIamStore:
         self.users: dict[Key, UserRecord] = {}
         self.access_keys: dict[str, AccessKeyRecord] = {}
         self.sessions: dict[str, SessionRecord] = {}
+        # Channel ``iam`` (key: a table's name) from other nodes: that table is read again.
+        self.refresher = Refresher(committer.notifier, ["iam"], self._refresh)
 
     def forget(self) -> None:
         """Drop the cached copies (storage was emptied)."""
         for cache in (self.roles, self.policies, self.users, self.access_keys, self.sessions):
             cache.clear()
+        self.refresher.forget()
 
     async def load(self) -> None:
-        def op(conn: Connection, txn: Txn) -> tuple[list[Any], ...]:
-            return tuple(
-                [orjson.loads(r[0]) for r in conn.execute(f"SELECT record FROM {table}")]
-                for table in ("iam_roles", "iam_policies", "iam_users", "iam_access_keys", "sts_sessions")
-            )
+        await self._refresh(None)
 
-        roles, policies, users, keys, sessions = await self._committer.run(op, drain=True)  # full disk too
-        for doc in roles:
-            role = _role(doc)
-            self.roles[(role.account, role.key)] = role
-        for doc in policies:
-            policy = _policy(doc)
-            self.policies[(policy.account, policy.key)] = policy
-        for doc in users:
-            user = _user(doc)
-            self.users[(user.account, user.key)] = user
-        for doc in keys:
-            key = AccessKeyRecord(**doc)
-            self.access_keys[key.access_key_id] = key
-        for doc in sessions:
-            session = SessionRecord(**doc)
-            self.sessions[session.access_key_id] = session
+    async def _refresh(self, stale: set[Notice] | None) -> list[Notice]:
+        tables = list(_TABLES) if stale is None else [key for _, key in stale if key in _TABLES]
+
+        def op(conn: Connection, txn: Txn) -> dict[str, list[Any]]:
+            return {
+                table: [orjson.loads(r[0]) for r in conn.execute(f"SELECT record FROM {table}")]
+                for table in tables
+            }
+
+        docs = await self._committer.run(op, drain=True)  # full disk too
+        # Built first, swapped in without an await between: never an emptied cache.
+        for table, rows in docs.items():
+            cache, build, key = _TABLES[table], _BUILD[table], _KEY[table]
+            fresh = {key(record): record for record in map(build, rows)}
+            target: dict[Any, Any] = getattr(self, cache)
+            target.clear()
+            target.update(fresh)
+        return [("iam", table) for table in docs]
+
+    async def find_credentials(self, access_key_id: str) -> bool:
+        """Whether an access key or STS session missing from the cache is in the database
+        (another node issued it a moment ago); cached from then on."""
+
+        def op(conn: Connection, txn: Txn) -> tuple[Any, Any]:
+            key = conn.execute("SELECT record FROM iam_access_keys WHERE access_key_id=?", (access_key_id,)).fetchone()
+            session = conn.execute("SELECT record FROM sts_sessions WHERE access_key_id=?", (access_key_id,)).fetchone()
+            return key, session
+
+        key, session = await self._committer.run(op, drain=True)
+        if key is not None:
+            self.access_keys[access_key_id] = AccessKeyRecord(**orjson.loads(key[0]))
+        if session is not None:
+            self.sessions[access_key_id] = SessionRecord(**orjson.loads(session[0]))
+        return key is not None or session is not None
 
     async def _upsert(self, table: str, account: str, key: str, record: Any) -> None:
         row = (account, key, _dumps(record))
-        await self._committer.run(
-            lambda conn, txn: conn.execute(
-                f"INSERT OR REPLACE INTO {table} (account, key, record) VALUES (?,?,?)", row)
-        )
+
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute(f"INSERT OR REPLACE INTO {table} (account, key, record) VALUES (?,?,?)", row)
+            txn.notify("iam", table)
+
+        await self._committer.run(op)
 
     async def _delete(self, table: str, account: str, key: str) -> None:
-        await self._committer.run(
-            lambda conn, txn: conn.execute(f"DELETE FROM {table} WHERE account=? AND key=?", (account, key))
-        )
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute(f"DELETE FROM {table} WHERE account=? AND key=?", (account, key))
+            txn.notify("iam", table)
+
+        await self._committer.run(op)
 
     # -- roles ----------------------------------------------------------------------------
 
@@ -125,17 +148,19 @@ class SqlIamStore:
 
     async def save_access_key(self, key: AccessKeyRecord) -> None:
         row = (key.access_key_id, _dumps(key))
-        await self._committer.run(
-            lambda conn, txn: conn.execute(
-                "INSERT OR REPLACE INTO iam_access_keys (access_key_id, record) VALUES (?,?)", row)
-        )
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute("INSERT OR REPLACE INTO iam_access_keys (access_key_id, record) VALUES (?,?)", row)
+            txn.notify("iam", "iam_access_keys")
+
+        await self._committer.run(op)
         self.access_keys[key.access_key_id] = key
 
     async def delete_access_key(self, access_key_id: str) -> None:
-        await self._committer.run(
-            lambda conn, txn: conn.execute(
-                "DELETE FROM iam_access_keys WHERE access_key_id=?", (access_key_id,))
-        )
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute("DELETE FROM iam_access_keys WHERE access_key_id=?", (access_key_id,))
+            txn.notify("iam", "iam_access_keys")
+
+        await self._committer.run(op)
         self.access_keys.pop(access_key_id, None)
 
     # -- STS sessions ---------------------------------------------------------------------
@@ -147,8 +172,25 @@ class SqlIamStore:
             conn.execute("DELETE FROM sts_sessions WHERE expires_at<=?", (now,))
             conn.execute(
                 "INSERT OR REPLACE INTO sts_sessions (access_key_id, expires_at, record) VALUES (?,?,?)", row)
+            txn.notify("iam", "sts_sessions")
 
         await self._committer.run(op)
         for expired in [k for k, s in self.sessions.items() if s.expires_at <= now]:
             del self.sessions[expired]
         self.sessions[session.access_key_id] = session
+
+
+# Each table: the cache attribute holding it, how a record is built and keyed.
+_TABLES = {
+    "iam_roles": "roles", "iam_policies": "policies", "iam_users": "users",
+    "iam_access_keys": "access_keys", "sts_sessions": "sessions",
+}
+_BUILD: dict[str, Any] = {
+    "iam_roles": _role, "iam_policies": _policy, "iam_users": _user,
+    "iam_access_keys": lambda doc: AccessKeyRecord(**doc), "sts_sessions": lambda doc: SessionRecord(**doc),
+}
+_KEY: dict[str, Any] = {
+    "iam_roles": lambda r: (r.account, r.key), "iam_policies": lambda r: (r.account, r.key),
+    "iam_users": lambda r: (r.account, r.key), "iam_access_keys": lambda r: r.access_key_id,
+    "sts_sessions": lambda r: r.access_key_id,
+}

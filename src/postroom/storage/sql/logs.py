@@ -17,6 +17,8 @@ from postroom.storage.logs import (
     Position,
     ScanResult,
 )
+from postroom.storage.sql.refresh import Key as Notice
+from postroom.storage.sql.refresh import Refresher, in_list
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
 _GROUP_COLUMNS = (
@@ -54,25 +56,61 @@ class SqlLogStore:
         self.groups_by_id: dict[int, LogGroupRecord] = {}
         self.streams: dict[int, dict[str, LogStreamRecord]] = {}  # group id -> name -> stream
         self.streams_by_id: dict[int, LogStreamRecord] = {}
+        # Channel ``logs`` (key: a group's id) from other nodes: the group and its streams
+        # are read again (its settings, streams, sizes and event times changed).
+        self.refresher = Refresher(committer.notifier, ["logs"], self._refresh)
 
     def forget(self) -> None:
         """Drop the cached copies (storage was emptied)."""
         for cache in (self.groups, self.groups_by_id, self.streams, self.streams_by_id):
             cache.clear()
+        self.refresher.forget()
 
     # drain=True below: loading, reading, deleting and expiring run on a full disk too.
     async def load(self) -> None:
+        await self._refresh(None)
+
+    async def _refresh(self, stale: set[Notice] | None) -> list[Notice]:
+        ids = None if stale is None else {int(key) for _, key in stale}
+
         def op(conn: Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
+            if ids is None:
+                return (
+                    conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups").fetchall(),
+                    conn.execute(f"SELECT {_STREAM_COLUMNS} FROM log_streams").fetchall(),
+                )
+            marks, params = in_list(ids)
             return (
-                conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups").fetchall(),
-                conn.execute(f"SELECT {_STREAM_COLUMNS} FROM log_streams").fetchall(),
+                conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups WHERE id IN {marks}", params).fetchall(),
+                conn.execute(f"SELECT {_STREAM_COLUMNS} FROM log_streams WHERE group_id IN {marks}", params).fetchall(),
             )
 
-        groups, streams = await self._committer.run(op, drain=True)
-        for row in groups:
-            self._remember_group(_group(row))
-        for row in streams:
-            self._remember_stream(_stream(row))
+        group_rows, stream_rows = await self._committer.run(op, drain=True)
+        groups = {row[0]: _group(row) for row in group_rows}
+        streams: dict[int, dict[str, LogStreamRecord]] = {group_id: {} for group_id in groups}
+        for row in stream_rows:
+            stream = _stream(row)
+            if stream.group_id in streams:
+                streams[stream.group_id][stream.name] = stream
+        # Applied in one step (no await): readers see the old group or the new one.
+        if ids is None:
+            for cache in (self.groups, self.groups_by_id, self.streams, self.streams_by_id):
+                cache.clear()
+        for group_id in groups if ids is None else ids:
+            old = self.groups_by_id.pop(group_id, None)
+            if old is not None:
+                self.groups.pop((old.account, old.region, old.name), None)
+            for stream in self.streams.pop(group_id, {}).values():
+                self.streams_by_id.pop(stream.id, None)
+            group = groups.get(group_id)
+            if group is None:
+                continue
+            self.groups[(group.account, group.region, group.name)] = group
+            self.groups_by_id[group_id] = group
+            self.streams[group_id] = streams[group_id]
+            for stream in streams[group_id].values():
+                self.streams_by_id[stream.id] = stream
+        return [("logs", str(group_id)) for group_id in (groups if ids is None else ids)]
 
     def _remember_group(self, group: LogGroupRecord) -> LogGroupRecord:
         existing = self.groups_by_id.get(group.id)
@@ -100,7 +138,10 @@ class SqlLogStore:
         """Insert ``group`` (its id is assigned); None if the name is taken."""
 
         def op(conn: Connection, txn: Txn) -> tuple | None:
-            return _insert_group(conn, group)
+            row = _insert_group(conn, group)
+            if row is not None:
+                txn.notify("logs", row[0])
+            return row
 
         row = await self._committer.run(op)
         return None if row is None else self._remember_group(_group(row))
@@ -108,17 +149,18 @@ class SqlLogStore:
     async def save_group(self, group: LogGroupRecord) -> None:
         """Write a group's settings (retention, tags, deletion protection) back."""
         values = (group.retention_days, orjson.dumps(group.tags).decode(), int(group.deletion_protection), group.id)
-        await self._committer.run(
-            lambda conn, txn: conn.execute(
-                "UPDATE log_groups SET retention_days=?, tags=?, deletion_protection=? WHERE id=?", values
-            )
-        )
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute("UPDATE log_groups SET retention_days=?, tags=?, deletion_protection=? WHERE id=?", values)
+            txn.notify("logs", group.id)
+
+        await self._committer.run(op)
 
     async def delete_group(self, group: LogGroupRecord) -> None:
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM log_events WHERE group_id=?", (group.id,))
             conn.execute("DELETE FROM log_streams WHERE group_id=?", (group.id,))
             conn.execute("DELETE FROM log_groups WHERE id=?", (group.id,))
+            txn.notify("logs", group.id)
 
         await self._committer.run(op, drain=True)
         self.groups.pop((group.account, group.region, group.name), None)
@@ -135,6 +177,7 @@ class SqlLogStore:
         """Create a stream; None if the group already has one of that name."""
 
         def op(conn: Connection, txn: Txn) -> tuple | None:
+            txn.notify("logs", group.id)
             return _insert_stream(conn, group.id, name, now)
 
         row = await self._committer.run(op)
@@ -148,6 +191,7 @@ class SqlLogStore:
             conn.execute("DELETE FROM log_events WHERE stream_id=?", (stream.id,))
             conn.execute("DELETE FROM log_streams WHERE id=?", (stream.id,))
             conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes-? WHERE id=?", (removed, group.id))
+            txn.notify("logs", group.id)
             return removed
 
         removed = await self._committer.run(op, drain=True)
@@ -161,6 +205,7 @@ class SqlLogStore:
         """Store ``events`` (timestamp, message) in ``stream``; False if it is gone."""
 
         def op(conn: Connection, txn: Txn) -> AppendResult | None:
+            txn.notify("logs", stream.group_id)  # event times and stored bytes change
             return _append(conn, stream.group_id, stream.id, events, now)
 
         result = await self._committer.run(op)
@@ -185,6 +230,7 @@ class SqlLogStore:
                     (group_row[0], stream_name),
                 ).fetchone() or _insert_stream(conn, group_row[0], stream_name, now)
                 done.append((group_row, stream_row, _append(conn, group_row[0], stream_row[0], events, now)))
+                txn.notify("logs", group_row[0])
             return done
 
         for group_row, stream_row, result in await self._committer.run(op):
@@ -257,6 +303,7 @@ class SqlLogStore:
             if count:
                 conn.execute(f"DELETE FROM log_events WHERE seq IN ({chosen})", params)
                 conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes-? WHERE id=?", (removed, group.id))
+                txn.notify("logs", group.id)
             return count, removed
 
         count, removed = await self._committer.run(op, drain=True)

@@ -7,6 +7,7 @@ import dataclasses
 import orjson
 
 from postroom.storage.mappings import MappingRecord
+from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
 
@@ -14,19 +15,32 @@ class SqlMappingStore:
     def __init__(self, committer: Committer) -> None:
         self._committer = committer
         self.mappings: dict[str, MappingRecord] = {}
+        # Channel ``mappings`` (keys: UUIDs) from other nodes.
+        self.refresher = Refresher(committer.notifier, ["mappings"], self._refresh)
 
     def forget(self) -> None:
         """Drop the cached copies (storage was emptied)."""
         self.mappings.clear()
+        self.refresher.forget()
 
     async def load(self) -> None:
-        rows = await self._committer.run(
-            lambda conn, txn: conn.execute("SELECT doc FROM lambda_event_source_mappings").fetchall(),
-            drain=True,  # a read: a restart on a full disk still loads the mappings
-        )
-        for (doc,) in rows:
-            mapping = MappingRecord(**orjson.loads(doc))
-            self.mappings[mapping.uuid] = mapping
+        await self._refresh(None)
+
+    async def _refresh(self, stale: set[Key] | None) -> list[Key]:
+        uuids = None if stale is None else {key for _, key in stale}
+
+        def op(conn: Connection, txn: Txn) -> list[tuple]:
+            sql = "SELECT doc FROM lambda_event_source_mappings"
+            if uuids is None:
+                return conn.execute(sql).fetchall()
+            marks, params = in_list(uuids)
+            return conn.execute(f"{sql} WHERE uuid IN {marks}", params).fetchall()
+
+        # drain: a read, so a restart on a full disk still loads the mappings
+        rows = await self._committer.run(op, drain=True)
+        fresh = {m.uuid: m for m in (MappingRecord(**orjson.loads(doc)) for (doc,) in rows)}
+        candidates = set(self.mappings) | set(fresh) if uuids is None else uuids
+        return [("mappings", uuid) for uuid in reconcile(self.mappings, fresh, candidates)]
 
     async def reload(self, uuid: str) -> MappingRecord | None:
         """Read one mapping again (another node changed it); None if it is gone."""

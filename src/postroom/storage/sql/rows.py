@@ -22,6 +22,7 @@ def insert_messages(conn: Connection, txn: Txn, queue_id: int, messages: list[Ne
     """Insert standard-queue messages."""
     conn.executemany(INSERT_MESSAGE, [message_row(queue_id, m) for m in messages])
     txn.count(queue_id, len(messages))
+    txn.notify("queue", queue_id)  # wakes long polls here and on the other nodes
 
 
 def next_visible_at(conn: Connection, queue_id: int, now: int) -> int | None:

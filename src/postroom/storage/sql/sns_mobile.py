@@ -5,7 +5,10 @@ from __future__ import annotations
 import orjson
 
 from postroom.storage.sns_mobile import PlatformApplicationRecord, PlatformEndpointRecord
+from postroom.storage.sql.refresh import Key, Refresher
 from postroom.storage.sql.txn import Committer, Connection, Txn
+
+CHANNEL = "sns_mobile"  # any change: other nodes reload this (small) sub-store whole
 
 _APP_COLUMNS = "arn, account, region, name, platform, attributes, created_at"
 _ENDPOINT_COLUMNS = "arn, application_arn, token, attributes, created_at"
@@ -24,13 +27,26 @@ class SqlSnsMobileStore:
         self.endpoints: dict[str, PlatformEndpointRecord] = {}
         self._sms: dict[tuple[str, str], dict[str, str]] = {}
         self._numbers: dict[tuple[str, str], dict[str, str]] = {}
+        self.refresher = Refresher(committer.notifier, [CHANNEL], self._reload)
 
     def forget(self) -> None:
         """Drop the cached copies (storage was emptied)."""
         for cache in (self.applications, self.endpoints, self._sms, self._numbers):
             cache.clear()
+        self.refresher.forget()
+
+    async def find(self, arn: str) -> bool:
+        """Whether an application or endpoint missing from the cache is in the database
+        (another node's new one); the cache is reloaded to hold it."""
+        await self._reload(None)
+        return arn in self.applications or arn in self.endpoints
+
+    async def _reload(self, stale: set[Key] | None) -> list[Key]:
+        await self.load()
+        return [(CHANNEL, "")]
 
     async def load(self) -> None:
+        """Read everything, then swap it in at once (no await in between)."""
         def op(conn: Connection, txn: Txn) -> tuple[list[tuple], ...]:
             return (
                 conn.execute(f"SELECT {_APP_COLUMNS} FROM sns_platform_applications").fetchall(),
@@ -40,28 +56,37 @@ class SqlSnsMobileStore:
             )
 
         apps, endpoints, sms, numbers = await self._committer.run(op, drain=True)  # runs on a full disk
-        for arn, account, region, name, platform, attributes, created in apps:
-            self.applications[arn] = PlatformApplicationRecord(
-                arn, account, region, name, platform, orjson.loads(attributes), created
-            )
-        for arn, app, token, attributes, created in endpoints:
-            self.endpoints[arn] = PlatformEndpointRecord(arn, app, token, orjson.loads(attributes), created)
-        for account, region, attributes in sms:
-            self._sms[(account, region)] = orjson.loads(attributes)
+        applications = {
+            arn: PlatformApplicationRecord(arn, account, region, name, platform, orjson.loads(attributes), created)
+            for arn, account, region, name, platform, attributes, created in apps
+        }
+        endpoint_records = {
+            arn: PlatformEndpointRecord(arn, app, token, orjson.loads(attributes), created)
+            for arn, app, token, attributes, created in endpoints
+        }
+        sms_attributes = {(account, region): orjson.loads(attributes) for account, region, attributes in sms}
+        phone_numbers: dict[tuple[str, str], dict[str, str]] = {}
         for account, kind, number, status in numbers:
-            self._numbers.setdefault((account, kind), {})[number] = status
+            phone_numbers.setdefault((account, kind), {})[number] = status
+        for cache, fresh in (
+            (self.applications, applications), (self.endpoints, endpoint_records),
+            (self._sms, sms_attributes), (self._numbers, phone_numbers),
+        ):
+            cache.clear()
+            cache.update(fresh)
 
     async def save_application(self, app: PlatformApplicationRecord) -> None:
         row = (app.arn, app.account, app.region, app.name, app.platform, _dumps(app.attributes), app.created_at)
-        await self._committer.run(lambda conn, txn: conn.execute(
+        await self._committer.run(lambda conn, txn: _changed(txn, conn.execute(
             f"INSERT OR REPLACE INTO sns_platform_applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row
-        ))
+        )))
         self.applications[app.arn] = app
 
     async def delete_application(self, arn: str) -> None:
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM sns_platform_applications WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_platform_endpoints WHERE application_arn=?", (arn,))
+            txn.notify(CHANNEL, "")
 
         await self._committer.run(op, drain=True)
         self.applications.pop(arn, None)
@@ -71,14 +96,15 @@ class SqlSnsMobileStore:
     async def save_endpoint(self, endpoint: PlatformEndpointRecord) -> None:
         row = (endpoint.arn, endpoint.application_arn, endpoint.token, _dumps(endpoint.attributes),
                endpoint.created_at)
-        await self._committer.run(lambda conn, txn: conn.execute(
+        await self._committer.run(lambda conn, txn: _changed(txn, conn.execute(
             f"INSERT OR REPLACE INTO sns_platform_endpoints ({_ENDPOINT_COLUMNS}) VALUES (?,?,?,?,?)", row
-        ))
+        )))
         self.endpoints[endpoint.arn] = endpoint
 
     async def delete_endpoint(self, arn: str) -> None:
         await self._committer.run(
-            lambda conn, txn: conn.execute("DELETE FROM sns_platform_endpoints WHERE arn=?", (arn,)), drain=True
+            lambda conn, txn: _changed(txn, conn.execute("DELETE FROM sns_platform_endpoints WHERE arn=?", (arn,))),
+            drain=True,
         )
         self.endpoints.pop(arn, None)
 
@@ -87,9 +113,9 @@ class SqlSnsMobileStore:
 
     async def save_sms_attributes(self, account: str, region: str, attributes: dict[str, str]) -> None:
         row = (account, region, _dumps(attributes))
-        await self._committer.run(lambda conn, txn: conn.execute(
+        await self._committer.run(lambda conn, txn: _changed(txn, conn.execute(
             "INSERT OR REPLACE INTO sns_sms_attributes (account, region, attributes) VALUES (?,?,?)", row
-        ))
+        )))
         self._sms[(account, region)] = dict(attributes)
 
     def phone_numbers(self, account: str, kind: str) -> dict[str, str]:
@@ -106,6 +132,7 @@ class SqlSnsMobileStore:
                     "INSERT OR REPLACE INTO sns_phone_numbers (account, kind, number, status) VALUES (?,?,?,?)",
                     (account, kind, number, status),
                 )
+            txn.notify(CHANNEL, "")
 
         await self._committer.run(op)
         numbers = self._numbers.setdefault((account, kind), {})
@@ -113,3 +140,8 @@ class SqlSnsMobileStore:
             numbers.pop(number, None)
         else:
             numbers[number] = status
+
+
+def _changed(txn: Txn, result: object) -> object:
+    txn.notify(CHANNEL, "")
+    return result

@@ -28,8 +28,10 @@ from postroom.storage.sql.invocations import SqlInvocationStore
 from postroom.storage.sql.leases import SqlLeaseStore
 from postroom.storage.sql.logs import SqlLogStore
 from postroom.storage.sql.mappings import SqlMappingStore
+from postroom.storage.sql.refresh import Key, Refresher, in_list, refreshed
 from postroom.storage.sql.rows import insert_messages, next_visible_at
 from postroom.storage.sql.sns_mobile import SqlSnsMobileStore
+from postroom.storage.sql.sqs_state import SqlSqsStateStore, claim_purge, record_deletion
 from postroom.storage.sql.topics import SqlTopicStore
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
@@ -82,6 +84,9 @@ class SqlStore:
         self.inspect = SqlInspectStore(committer)
         self.mappings = SqlMappingStore(committer)
         self.leases = SqlLeaseStore(committer)
+        self.sqs_state = SqlSqsStateStore(committer)
+        # Other nodes' queue changes (channel ``queues``) refresh the queue cache.
+        self.queue_refresher = Refresher(self.notifier, ["queues"], self._refresh_queues)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -98,8 +103,19 @@ class SqlStore:
         await self.iam.load()
         await self.mappings.load()
 
+    def _refreshers(self) -> list[Refresher]:
+        parts = [getattr(part, "refresher", None) for part in vars(self).values()]
+        return [self.queue_refresher, *(r for r in parts if isinstance(r, Refresher))]
+
     async def close(self) -> None:
+        for refresher in self._refreshers():
+            refresher.close()
         await self._committer.close()
+
+    async def refreshed(self) -> None:
+        """Wait until every cache refresh that other nodes' notices started is applied."""
+        for refresher in self._refreshers():
+            await refresher.idle()
 
     async def reset(self) -> None:
         """Delete every row of every table (the schema stays) and every cached copy: each
@@ -115,6 +131,7 @@ class SqlStore:
         await committer.run(op)
         self._by_name.clear()
         self._by_id.clear()
+        self.queue_refresher.forget()
         for part in vars(self).values():
             forget = getattr(part, "forget", None)
             if callable(forget):
@@ -141,6 +158,50 @@ class SqlStore:
     def queue_by_id(self, queue_id: int) -> QueueRecord | None:
         return self._by_id.get(queue_id)
 
+    async def find_queue(self, account: str, name: str) -> QueueRecord | None:
+        """The queue as the database has it now, and the cache made to agree: another node
+        may have created (or deleted) it a moment ago, before its notice arrived here."""
+        cached = self._by_name.get((account, name))
+        cached_id = cached.id if cached is not None else -1
+        rows = await self._committer.run(lambda conn, txn: conn.execute(
+            f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE (account=? AND name=?) OR id=?", (account, name, cached_id)
+        ).fetchall(), drain=True)
+        fresh = {row[0]: _queue_from_row(row) for row in rows}
+        changed = self._apply_queues(fresh, set(fresh) | ({cached_id} if cached is not None else set()))
+        if changed:
+            self.notifier.deliver([(refreshed("queues"), key) for _, key in changed])
+        return self._by_name.get((account, name))
+
+    async def _refresh_queues(self, stale: set[Key] | None) -> list[Key]:
+        """Read the queues other nodes changed (None: all of them) back into the cache."""
+        ids = None if stale is None else [int(key) for _, key in stale]
+
+        def op(conn: Connection, txn: Txn) -> list[tuple]:
+            if ids is None:
+                return conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues").fetchall()
+            marks, params = in_list(ids)
+            return conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE id IN {marks}", params).fetchall()
+
+        fresh = {row[0]: _queue_from_row(row) for row in await self._committer.run(op, drain=True)}
+        return self._apply_queues(fresh, set(self._by_id) | set(fresh) if ids is None else set(ids))
+
+    def _apply_queues(self, fresh: dict[int, QueueRecord], candidates: set[int]) -> list[Key]:
+        """Make the cache agree with ``fresh`` (rows read) on ``candidates``, in one step (no
+        await): readers see the old entry or the new one. Returns what changed."""
+        changed: list[Key] = []
+        for queue_id in candidates:
+            old, new = self._by_id.get(queue_id), fresh.get(queue_id)
+            if old == new:
+                continue
+            if old is not None:
+                del self._by_id[queue_id]
+                if self._by_name.get((old.account, old.name)) is old:
+                    del self._by_name[(old.account, old.name)]
+            if new is not None:
+                self._remember(new)
+            changed.append(("queues", str(queue_id)))
+        return changed
+
     def list_queues(self, account: str) -> list[QueueRecord]:
         return sorted((q for q in self._by_id.values() if q.account == account), key=lambda q: q.name)
 
@@ -160,6 +221,7 @@ class SqlStore:
             row = conn.execute(
                 f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE account=? AND name=?", (account, name)
             ).fetchone()
+            txn.notify("queues", row[0])
             return _queue_from_row(row)
 
         queue = await self._committer.run(op)
@@ -183,16 +245,25 @@ class SqlStore:
                 "UPDATE queues SET attributes=?, tags=?, modified_at=? WHERE id=?",
                 (orjson.dumps(new_attributes).decode(), orjson.dumps(new_tags).decode(), modified, queue_id),
             )
+            txn.notify("queues", queue_id)
 
         await self._committer.run(op)
+        # The entry cached now: a refresh may have replaced ``current`` meanwhile.
+        current = self._by_id.get(queue_id, current)
         current.attributes = dict(new_attributes)
         current.tags = dict(new_tags)
         current.modified_at = modified
         return current
 
-    async def delete_queue(self, queue_id: int) -> None:
+    async def delete_queue(self, queue_id: int, now: int | None = None) -> None:
+        """Delete a queue and its messages; with ``now``, remember its name as deleted then
+        (the 60-second rule before the name may be reused, on every node)."""
+
         def op(conn: Connection, txn: Txn) -> None:
+            if now is not None:
+                record_deletion(conn, queue_id, now)
             conn.execute("DELETE FROM queues WHERE id=?", (queue_id,))
+            txn.notify("queues", queue_id)
             conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
             conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
@@ -213,7 +284,7 @@ class SqlStore:
 
     async def send(self, queue_id: int, messages: list[NewMessage]) -> None:
         def op(conn: Connection, txn: Txn) -> None:
-            insert_messages(conn, txn, queue_id, messages)
+            insert_messages(conn, txn, queue_id, messages)  # notifies ``queue`` (long polls)
 
         await self._committer.run(op)
 
@@ -267,6 +338,7 @@ class SqlStore:
             txn.count(queue_id, -gone)
             if groups:
                 fifo.fix_heads(conn, queue_id, groups)
+                txn.notify("queue", queue_id)  # a group's next message may be receivable now
             return expired
 
         return await self._committer.run(op, drain=True)
@@ -291,6 +363,8 @@ class SqlStore:
                 else:
                     conn.execute("UPDATE messages SET visible_at=? WHERE seq=?", (visible_at, seq))
                     out.append(VisibilityChange.CHANGED)
+                    if visible_at <= now:
+                        txn.notify("queue", queue_id)  # receivable again: wake long polls
             return out
 
         return await self._committer.run(op, drain=True)
@@ -298,18 +372,26 @@ class SqlStore:
     async def redelay(self, queue_id: int, delay_ms: int) -> None:
         """Give every never-received message of a queue the delay ``delay_ms`` from its
         sending (AWS: a FIFO queue's DelaySeconds applies retroactively)."""
-        await self._committer.run(lambda conn, txn: conn.execute(
-            "UPDATE messages SET visible_at=sent_at+? WHERE queue_id=? AND receive_count=0", (delay_ms, queue_id)
-        ))
-
-    async def purge(self, queue_id: int) -> None:
         def op(conn: Connection, txn: Txn) -> None:
+            conn.execute("UPDATE messages SET visible_at=sent_at+? WHERE queue_id=? AND receive_count=0", (delay_ms, queue_id))
+            txn.notify("queue", queue_id)
+
+        await self._committer.run(op)
+
+    async def purge(self, queue_id: int, *, now: int | None = None, interval_ms: int = 0) -> bool:
+        """Delete the queue's messages; with ``now``, only if it was not purged within
+        ``interval_ms`` before (False then, and nothing changes)."""
+
+        def op(conn: Connection, txn: Txn) -> bool:
+            if now is not None and not claim_purge(conn, queue_id, now, interval_ms):
+                return False
             gone = conn.execute("DELETE FROM messages WHERE queue_id=?", (queue_id,)).rowcount
             conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
             conn.execute("DELETE FROM fifo_dedup WHERE queue_id=?", (queue_id,))  # as AWS's purge does
             txn.count(queue_id, -gone)
+            return True
 
-        await self._committer.run(op, drain=True)
+        return await self._committer.run(op, drain=True)
 
     async def counts(self, queue_id: int, now: int) -> QueueCounts:
         totals = self._committer.totals
@@ -362,6 +444,7 @@ class SqlStore:
                         fifo.join_group(conn, target, group_id, seq)
                 txn.count(source_id, -1)
                 txn.count(target, 1)
+                txn.notify("queue", target)
             if moved_groups:
                 fifo.fix_heads(conn, source_id, moved_groups)
             # Counted in SQL: a runner's copy of the task may be behind the stored one (it
@@ -487,6 +570,7 @@ def _receive(
             txn.count(queue_id, -len(moved))
             assert redrive is not None
             txn.count(redrive.dead_letter_queue_id, len(moved))
+            txn.notify("queue", redrive.dead_letter_queue_id)
             result.moved += len(moved)
         if not expired and not moved:
             break  # everything selected was handed out, or nothing was visible

@@ -18,6 +18,7 @@ from postroom.storage.base import (
 from postroom.storage.sns_fifo import FifoPublication, Original
 from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 from postroom.storage.sql import fifo
+from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
 from postroom.storage.sql.rows import insert_messages
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
@@ -36,33 +37,82 @@ class SqlTopicStore:
         self._committer = committer
         self.topics: dict[str, TopicRecord] = {}
         self.subscriptions: dict[str, SubscriptionRecord] = {}
+        # Channels ``topics`` and ``subscriptions`` (keys: ARNs) from other nodes.
+        self.refresher = Refresher(committer.notifier, ["topics", "subscriptions"], self._refresh)
 
     def forget(self) -> None:
         """Drop the cached copies (storage was emptied)."""
         self.topics.clear()
         self.subscriptions.clear()
+        self.refresher.forget()
 
     async def load(self) -> None:
+        await self._refresh(None)
+
+    async def _refresh(self, stale: set[Key] | None) -> list[Key]:
+        """Read topics and subscriptions back from the database: those ``stale`` names (a
+        topic with its subscriptions), or every one (None)."""
+        topic_arns = None if stale is None else {key for channel, key in stale if channel == "topics"}
+        sub_arns = None if stale is None else {key for channel, key in stale if channel == "subscriptions"}
+
         def op(conn: Connection, txn: Txn) -> tuple[list[tuple], list[tuple]]:
+            if topic_arns is None or sub_arns is None:
+                return (
+                    conn.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics").fetchall(),
+                    conn.execute(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions").fetchall(),
+                )
+            topics_in, topic_params = in_list(topic_arns)
+            subs_in, sub_params = in_list(sub_arns)
             return (
-                conn.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics").fetchall(),
-                conn.execute(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions").fetchall(),
+                conn.execute(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE arn IN {topics_in}", topic_params).fetchall(),
+                conn.execute(
+                    f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE arn IN {subs_in}"
+                    f" OR topic_arn IN {topics_in}", [*sub_params, *topic_params],
+                ).fetchall(),
             )
 
-        topics, subscriptions = await self._committer.run(op, drain=True)
-        for arn, account, region, name, attributes, tags, created in topics:
-            self.topics[arn] = TopicRecord(arn, account, region, name, orjson.loads(attributes), orjson.loads(tags), created)
-        for arn, topic, owner, protocol, endpoint, attributes, confirmed, token, created in subscriptions:
-            self.subscriptions[arn] = SubscriptionRecord(
+        topic_rows, sub_rows = await self._committer.run(op, drain=True)
+        topics = {
+            arn: TopicRecord(arn, account, region, name, orjson.loads(attributes), orjson.loads(tags), created)
+            for arn, account, region, name, attributes, tags, created in topic_rows
+        }
+        subscriptions = {
+            arn: SubscriptionRecord(
                 arn, topic, owner, protocol, endpoint, orjson.loads(attributes), bool(confirmed), token, created
             )
+            for arn, topic, owner, protocol, endpoint, attributes, confirmed, token, created in sub_rows
+        }
+        if topic_arns is None or sub_arns is None:
+            topic_keys: set[str] = set(self.topics) | set(topics)
+            sub_keys: set[str] = set(self.subscriptions) | set(subscriptions)
+        else:
+            topic_keys = topic_arns
+            sub_keys = sub_arns | set(subscriptions) | {
+                s.arn for s in self.subscriptions.values() if s.topic_arn in topic_arns
+            }
+        # Applied in one step (no await): readers see the old entry or the new one.
+        return [("topics", k) for k in reconcile(self.topics, topics, topic_keys)] + [
+            ("subscriptions", k) for k in reconcile(self.subscriptions, subscriptions, sub_keys)
+        ]
+
+    async def find_topic(self, arn: str) -> TopicRecord | None:
+        """A topic missing from the cache, looked up in the database (another node's new one)."""
+        await self._refresh({("topics", arn)})
+        return self.topics.get(arn)
+
+    async def find_subscription(self, arn: str) -> SubscriptionRecord | None:
+        await self._refresh({("subscriptions", arn)})
+        return self.subscriptions.get(arn)
 
     async def save_topic(self, topic: TopicRecord) -> None:
         row = (topic.arn, topic.account, topic.region, topic.name, _dumps(topic.attributes),
                _dumps(topic.tags), topic.created_at)
-        await self._committer.run(
-            lambda conn, txn: conn.execute(f"INSERT OR REPLACE INTO topics ({_TOPIC_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row)
-        )
+
+        def op(conn: Connection, txn: Txn) -> None:
+            conn.execute(f"INSERT OR REPLACE INTO topics ({_TOPIC_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row)
+            txn.notify("topics", topic.arn)
+
+        await self._committer.run(op)
         self.topics[topic.arn] = topic
 
     async def delete_topic(self, arn: str) -> None:
@@ -70,6 +120,7 @@ class SqlTopicStore:
             conn.execute("DELETE FROM topics WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_fifo_dedup WHERE topic_arn=?", (arn,))
             conn.execute("DELETE FROM subscriptions WHERE topic_arn=?", (arn,))
+            txn.notify("topics", arn)  # its subscriptions go with it
 
         await self._committer.run(op, drain=True)
         self.topics.pop(arn, None)
@@ -85,6 +136,7 @@ class SqlTopicStore:
                 f"INSERT OR REPLACE INTO subscriptions ({_SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
             )
             _insert_outbox(conn, txn, outbox or [])
+            txn.notify("subscriptions", sub.arn)
 
         await self._committer.run(op)
         self.subscriptions[sub.arn] = sub
@@ -96,7 +148,8 @@ class SqlTopicStore:
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM subscriptions WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_outbox WHERE subscription_arn=?", (arn,))
-            _insert_outbox(conn, outbox or [])
+            _insert_outbox(conn, txn, outbox or [])
+            txn.notify("subscriptions", arn)
 
         await self._committer.run(op, drain=True)
         self.subscriptions.pop(arn, None)

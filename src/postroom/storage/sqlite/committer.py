@@ -212,8 +212,13 @@ class Committer:
         for queue_id, delta in txn.deltas.items():
             totals[queue_id] = totals.get(queue_id, 0) + delta
         if txn.notices:
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self.notifier.deliver, txn.notices)
+            # One node only: notices nobody here subscribes to (most are for other nodes'
+            # caches and long polls) are dropped, so the hot path pays no extra wake-up.
+            notifier = self.notifier
+            local = [notice for notice in txn.notices if notifier.heard_locally(notice[0])]
+            if local:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(notifier.deliver, local)
 
 
 def _is_expected(exc: Exception) -> bool:

@@ -14,6 +14,7 @@ from postroom.storage.sqlite import (
     schema_mappings,
     schema_sns_fifo,
     schema_sns_mobile,
+    schema_sqs_state,
 )
 
 SCHEMA_VERSION = 1
@@ -147,7 +148,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     conn.executescript(SCHEMA)
     for ddl in (
         schema_invocations.DDL, schema_lambda.DDL, schema_sns_mobile.DDL, schema_logs.DDL, schema_iam.DDL,
-        schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL, schema_code.DDL,
+        schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL, schema_code.DDL, schema_sqs_state.DDL,
     ):
         conn.executescript(ddl)
     conn.execute(
