@@ -55,7 +55,8 @@ async def put_function_concurrency(
             )
         changed = svc.copy(fn)
         changed.reserved_concurrency = wanted
-        await svc.save(changed)
+        # Checked again in storage: other nodes' reservations this cache has not heard of.
+        await svc.save(changed, reserved_limit=limits.ACCOUNT_CONCURRENCY - limits.UNRESERVED_MINIMUM)
     return {"ReservedConcurrentExecutions": wanted}
 
 

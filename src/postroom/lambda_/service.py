@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from postroom.clock import Clock
 from postroom.lambda_.code import CodeStore
-from postroom.lambda_.errors import alias_not_found, function_not_found, invalid_parameter
-from postroom.lambda_.names import LATEST, FunctionRef, function_arn, is_alias, parse_function
+from postroom.lambda_.errors import alias_not_found, conflict, function_not_found, invalid_parameter
+from postroom.lambda_.names import (
+    LATEST,
+    FunctionRef,
+    function_arn,
+    is_alias,
+    parse_function,
+    parse_layer,
+)
 from postroom.lambda_.stats import LambdaCounters
 from postroom.leases import Leases
 from postroom.protocol.context import RequestContext
@@ -25,7 +32,8 @@ from postroom.protocol.model import load_service_model
 from postroom.runtime.api import FunctionSpec, RuntimeSettings
 from postroom.runtime.pool import EnvironmentPool
 from postroom.service import RawRoute
-from postroom.storage.functions import Doc, FunctionRecord, FunctionStore
+from postroom.storage.errors import StaleRecord
+from postroom.storage.functions import Doc, FunctionRecord, FunctionStore, notice_key
 
 if TYPE_CHECKING:
     from postroom.services import Apis
@@ -35,6 +43,8 @@ Operation = Callable[
     ["LambdaService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
 ]
 CODE_PATH = "/_postroom/lambda/code"
+# Tries of an operation whose write another node's change made stale (each reads it again).
+STALE_ATTEMPTS = 8
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -100,7 +110,9 @@ class LambdaService:
             "lambda.pollers", self.pollers.start, self.pollers.stop, wake={"mappings": self.pollers.changed},
         )
         self.api = LambdaApi(self)
-        # Read-modify-write of a function is serialised; reads never wait on it.
+        # Read-modify-write of a function is serialised on this node (so its own requests
+        # never make each other's writes stale); across nodes, saves are conditional on the
+        # stored revision (storage/sql/functions.py) and ``call`` redoes a stale operation.
         self.lock = asyncio.Lock()
         self.resolve_cache: dict[tuple[str, str, str, str | None], Any] = {}
         # Another node changed or deleted a function: once the cache holds the news, what
@@ -154,26 +166,47 @@ class LambdaService:
         handler = self.operations.get(operation)
         if handler is None:
             raise invalid_parameter(f"Action {operation} is not supported by Postroom yet.")
-        try:
-            return await handler(self, params, ctx)
-        except AWSError as error:
-            # A function another node created a moment ago may not be cached here yet: look
-            # in the database once, and answer again if it is there.
-            if error.type_name != "ResourceNotFoundException" or not await self._found_elsewhere(params, ctx):
-                raise
-        return await handler(self, params, ctx)
+        looked_elsewhere = False
+        for _ in range(STALE_ATTEMPTS):
+            try:
+                return await handler(self, params, ctx)
+            except StaleRecord as stale:
+                # Another node changed the function (or layer) between this node's read and
+                # its write, which wrote nothing: read it again and redo the operation on
+                # what is stored now (a RevisionId the caller gave is checked against that).
+                await self.catalog.reread(stale.channel, stale.key)
+            except AWSError as error:
+                # The cache may be behind another node's change (its notice not here yet):
+                # look in the database once, and answer again if that changes anything.
+                if looked_elsewhere or not await self._behind_elsewhere(error, params, ctx):
+                    raise
+                looked_elsewhere = True
+        # Changed elsewhere every time: AWS's answer to a function busy with other updates.
+        name = params.get("FunctionName") or params.get("LayerName") or params.get("Resource") or ""
+        raise conflict(f"The operation cannot be performed at this time. An update is in progress for resource: {name}")
 
-    async def _found_elsewhere(self, params: dict[str, Any], ctx: RequestContext) -> bool:
-        name = params.get("FunctionName")
-        if not isinstance(name, str) or not name:
+    async def _behind_elsewhere(self, error: AWSError, params: dict[str, Any], ctx: RequestContext) -> bool:
+        """Whether the function or layer ``error`` was about reads differently from storage:
+        another node created or changed it a moment ago (a function, version, alias or layer
+        version not found here; a RevisionId the caller read from that node looks wrong here)."""
+        if error.type_name not in ("ResourceNotFoundException", "PreconditionFailedException"):
             return False
+        function, layer = params.get("FunctionName"), params.get("LayerName")
         try:
-            ref = parse_function(name, ctx.account, ctx.region, params.get("Qualifier"))
+            if isinstance(function, str) and function:
+                key = parse_function(function, ctx.account, ctx.region, params.get("Qualifier")).key
+                channel, cache = "functions", self.catalog.functions
+            elif isinstance(layer, str) and layer:
+                key = parse_layer(layer, ctx.account, ctx.region)[:3]
+                channel, cache = "layers", self.catalog.layers
+            else:
+                return False
         except AWSError:
             return False
-        if ref.key in self.catalog.functions:
-            return False
-        return await self.catalog.find_function(ref.key) is not None
+        before = cache.get(key)
+        await self.catalog.reread(channel, notice_key(key))
+        after = cache.get(key)
+        return after is not None and (before is None or after.revision != before.revision)
 
     def _function_refreshed(self, key: str) -> None:
         # A full reload (after a lost link to the other nodes) announces each changed key too.
@@ -226,9 +259,10 @@ class LambdaService:
             raise function_not_found(ref.qualified_arn())
         return qualifier
 
-    async def save(self, fn: FunctionRecord) -> None:
+    async def save(self, fn: FunctionRecord, *, reserved_limit: int | None = None) -> None:
+        """Store ``fn`` (a changed copy): StaleRecord if another node changed it since it was read."""
         before = self.catalog.functions.get(fn.key)
-        await self.catalog.save_function(fn)
+        await self.catalog.save_function(fn, reserved_limit=reserved_limit)
         self.resolve_cache.clear()
         if before is not None:
             await self.code.forget_unused(sorted(_packages(before) - _packages(fn)))

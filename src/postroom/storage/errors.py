@@ -27,3 +27,16 @@ class StorageFull(AWSError):
             status=503,
             sender=False,
         )
+
+
+class StaleRecord(Exception):
+    """A conditional write found the stored record changed since it was read (another node
+    wrote it meanwhile): nothing was written. The caller reads ``(channel, key)`` again
+    (``key`` None: every record of the channel) and redoes its change on what is stored.
+    ``stored``: what the store holds now, when the caller needs it (a counter's value)."""
+
+    def __init__(self, channel: str, key: str | None, stored: object = None) -> None:
+        super().__init__(f"stale {channel} record {key!r}")
+        self.channel = channel
+        self.key = key
+        self.stored = stored

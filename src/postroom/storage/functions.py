@@ -2,6 +2,11 @@
 
 Configurations are kept as the dicts the API speaks (FunctionConfiguration-shaped, plus
 private ``_``-prefixed keys for where the code lives), so adding a field needs no migration.
+
+Several nodes may change one function: every save is conditional on the stored revision
+the record was read at (``revision``), so a save over another node's change raises
+``StaleRecord`` instead of overwriting it; version numbers (``next_version``) move with the
+record, so two nodes never hand out the same number.
 """
 
 from __future__ import annotations
@@ -10,6 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Doc = dict[str, Any]
+
+
+def notice_key(key: tuple[str, str, str]) -> str:
+    """A function's or layer's key as a notice key (names hold no tabs)."""
+    return "\t".join(key)
 
 
 @dataclass
@@ -27,6 +37,7 @@ class FunctionRecord:
     aliases: dict[str, Doc] = field(default_factory=dict)  # AliasConfiguration-shaped
     event_invoke_configs: dict[str, Doc] = field(default_factory=dict)  # qualifier -> config
     policies: dict[str, Doc] = field(default_factory=dict)  # qualifier -> policy document
+    revision: int = 0  # the stored row's revision this copy was read at (0: not stored yet)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -43,6 +54,7 @@ class LayerRecord:
     next_version: int = 1
     versions: dict[int, Doc] = field(default_factory=dict)
     policies: dict[int, Doc] = field(default_factory=dict)  # version -> policy document
+    revision: int = 0  # as FunctionRecord.revision
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -61,8 +73,18 @@ class FunctionStore(Protocol):
         """Look in the database for a function the cache lacks (another node's new one)."""
         ...
 
-    async def save_function(self, fn: FunctionRecord) -> None: ...
+    async def reread(self, channel: str, key: str | None) -> None:
+        """Read what a ``StaleRecord`` names back from the database into the cache."""
+        ...
+
+    async def save_function(self, fn: FunctionRecord, *, reserved_limit: int | None = None) -> None:
+        """Store ``fn`` if the stored revision is still ``fn.revision`` (else StaleRecord);
+        ``reserved_limit``: also StaleRecord (key None) if the account's stored reserved
+        concurrency would then exceed it."""
+        ...
 
     async def delete_function(self, key: tuple[str, str, str]) -> None: ...
 
-    async def save_layer(self, layer: LayerRecord) -> None: ...
+    async def save_layer(self, layer: LayerRecord) -> None:
+        """Store ``layer`` if the stored revision is still ``layer.revision`` (else StaleRecord)."""
+        ...

@@ -16,7 +16,7 @@ import time
 from typing import Any, TypeVar
 
 from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, Histogram
-from postroom.storage.errors import StorageError, StorageFull
+from postroom.storage.errors import StaleRecord, StorageError, StorageFull
 from postroom.storage.notifier import Notifier
 from postroom.storage.sql.txn import Operation, Txn
 from postroom.storage.sqlite.reserve import Reserve, is_disk_full
@@ -224,7 +224,7 @@ class Committer:
 def _is_expected(exc: Exception) -> bool:
     from postroom.protocol.errors import AWSError
 
-    return isinstance(exc, AWSError)
+    return isinstance(exc, AWSError | StaleRecord)
 
 
 def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:

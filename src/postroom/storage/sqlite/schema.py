@@ -151,6 +151,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
         schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL, schema_code.DDL, schema_sqs_state.DDL,
     ):
         conn.executescript(ddl)
+    schema_lambda.migrate(conn)
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )

@@ -1,5 +1,9 @@
 """SQLite tables for Lambda: functions, versions, aliases, settings, layers."""
 
+from __future__ import annotations
+
+import sqlite3
+
 DDL = """
 CREATE TABLE IF NOT EXISTS lambda_functions (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
@@ -7,6 +11,8 @@ CREATE TABLE IF NOT EXISTS lambda_functions (
     next_version INTEGER NOT NULL,
     tags TEXT NOT NULL,
     reserved_concurrency INTEGER,
+    -- Bumped by every save; a save names the revision it read (several nodes, one function).
+    revision INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (account, region, name)
 ) WITHOUT ROWID;
 -- One row per version, alias, event-invoke config or policy ('kind' says which).
@@ -20,6 +26,7 @@ CREATE TABLE IF NOT EXISTS lambda_function_parts (
 CREATE TABLE IF NOT EXISTS lambda_layers (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
     next_version INTEGER NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (account, region, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lambda_layer_versions (
@@ -30,3 +37,11 @@ CREATE TABLE IF NOT EXISTS lambda_layer_versions (
     PRIMARY KEY (account, region, name, version)
 ) WITHOUT ROWID;
 """
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Data directories made before revisions: add the column (existing rows: revision 1)."""
+    for table in ("lambda_functions", "lambda_layers"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "revision" not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
