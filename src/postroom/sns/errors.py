@@ -45,3 +45,8 @@ def subscription_not_found() -> AWSError:
 
 def batch_error(shape: str, message: str) -> AWSError:
     return _error(shape, message)
+
+
+def throttled() -> AWSError:
+    """Too many publishes racing for one FIFO topic's sequence numbers: SDKs back off and retry."""
+    return _error("ThrottledException", "Rate exceeded")

@@ -20,10 +20,11 @@ from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.sns import limits, mobile, sms
 from postroom.sns.envelope import Publication, dumps, notification
-from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value
+from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value, throttled
 from postroom.sns.lambda_delivery import lambda_item
 from postroom.sns.stats import DeliveryFailure
 from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
+from postroom.storage.errors import StaleRecord
 from postroom.storage.sns_fifo import FifoPublication
 from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 
@@ -35,6 +36,8 @@ _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")
 _SUBJECT = re.compile(r"^[\x20-\x7e]{1,100}$")
+# Tries of a FIFO publish whose sequence numbers other nodes' publishes took first.
+_SEQUENCE_ATTEMPTS = 8
 
 
 def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]], int]:
@@ -290,19 +293,30 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                and svc.queues.queue(s.endpoint) is None}
     if missing:
         await _found_elsewhere(svc, missing)
-    # No await between numbering and the commit hand-off: commits keep publish order.
-    entries = []
-    per_entry = []
-    for pub, subs in matched:
-        svc.number(pub, now)
-        copies = _Copies()
-        copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
-        per_entry.append(copies)
-        assert pub.dedup_id is not None and pub.sequence_number is not None
-        entries.append(FifoPublication(
-            pub.dedup_id, pub.message_id, pub.sequence_number, copies.queue_copies, copies.outbox, copies.records,
-        ))
-    originals = await svc.topics.publish_fifo(topic.arn, entries, now, limits.DEDUPLICATION_WINDOW_MS)
+    for attempt in range(_SEQUENCE_ATTEMPTS):
+        # No await between numbering and the commit hand-off: this node's commits keep its
+        # publish order. Another node's publish may have taken the numbers meanwhile: then
+        # nothing was written; number above the stored last one and build the copies again.
+        entries = []
+        per_entry = []
+        for pub, subs in matched:
+            svc.number(topic.arn, pub, now)
+            copies = _Copies()
+            copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
+            per_entry.append(copies)
+            assert pub.dedup_id is not None and pub.sequence_number is not None
+            entries.append(FifoPublication(
+                pub.dedup_id, pub.message_id, pub.sequence_number, copies.queue_copies, copies.outbox, copies.records,
+            ))
+        try:
+            originals = await svc.topics.publish_fifo(topic.arn, entries, now, limits.DEDUPLICATION_WINDOW_MS)
+            break
+        except StaleRecord as stale:
+            assert isinstance(stale.stored, int)
+            known = svc.last_sequence.get(topic.arn, 0)
+            svc.last_sequence[topic.arn] = max(known, stale.stored)
+            if attempt == _SEQUENCE_ATTEMPTS - 1:
+                raise throttled() from None
     for (pub, _), copies, original in zip(matched, per_entry, originals, strict=True):
         if original is not None:
             pub.message_id, pub.sequence_number = original.message_id, original.sequence_number

@@ -28,6 +28,7 @@ from postroom.sns.stats import SnsCounters
 from postroom.sqs.api import OutgoingMessage, QueueRef, SqsApi
 from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.notifier import Notifier
+from postroom.storage.sns_fifo import sequence_number
 from postroom.storage.sns_mobile import SnsMobileStore
 
 if TYPE_CHECKING:
@@ -74,7 +75,9 @@ class SnsService:
         if notifier is not None:
             notifier.on("subscriptions.refreshed", self._subscription_refreshed)
             notifier.on("*.refreshed", lambda key: self._subscription_refreshed(None))
-        self._sequence = 0
+        # Per FIFO topic: the last sequence number (less 10^19) this node gave or learnt was
+        # stored; a hint only, storage holds the number every node numbers above.
+        self.last_sequence: dict[str, int] = {}
         self.counters = SnsCounters()
         self.api = SnsApi(self)
         self.operations: dict[str, Operation] = {
@@ -224,10 +227,13 @@ class SnsService:
             return policy.matches_body(pub.message_for(sub.protocol))
         return policy.matches_attributes(pub.attributes)
 
-    def number(self, pub: Publication, now: int) -> None:
-        """Give a FIFO-topic publication its sequence number (increasing in publish order)."""
-        self._sequence += 1
-        pub.sequence_number = str(10**19 + now * 1000 + self._sequence % 1000)
+    def number(self, topic_arn: str, pub: Publication, now: int) -> None:
+        """Give a FIFO-topic publication its sequence number: above the topic's last one as
+        far as this node knows (storage checks it against every node's; see publish_fifo),
+        and time-based when the topic has been quiet, so numbers stay 20 digits and sparse."""
+        offset = max(now * 1000, self.last_sequence.get(topic_arn, 0) + 1)
+        self.last_sequence[topic_arn] = offset
+        pub.sequence_number = sequence_number(offset)
 
     def dead_letter_copies(
         self, sub: SubscriptionRecord, body: str, pub: Publication | None, now: int, raw: bool = False,

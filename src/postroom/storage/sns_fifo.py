@@ -1,11 +1,24 @@
 """Records for FIFO-topic publishing: a publication's copies, committed only if its
-deduplication id is new (the check and the copies share one transaction)."""
+deduplication id is new (the check and the copies share one transaction), and its
+sequence number, checked against the topic's last one in that same transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from postroom.storage.base import OutboxItem, QueueDelivery
+
+# AWS's SequenceNumber has 20 digits; storage keeps the part below this (a 64-bit integer).
+SEQUENCE_BASE = 10**19
+
+
+def sequence_number(offset: int) -> str:
+    """The 20-digit SequenceNumber for ``offset`` (0 < offset < 9 * 10**19)."""
+    return str(SEQUENCE_BASE + offset)
+
+
+def sequence_offset(number: str) -> int:
+    return int(number) - SEQUENCE_BASE
 
 
 @dataclass

@@ -15,7 +15,8 @@ from postroom.storage.base import (
     SubscriptionRecord,
     TopicRecord,
 )
-from postroom.storage.sns_fifo import FifoPublication, Original
+from postroom.storage.errors import StaleRecord
+from postroom.storage.sns_fifo import FifoPublication, Original, sequence_offset
 from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
 from postroom.storage.sql import fifo
 from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
@@ -119,6 +120,7 @@ class SqlTopicStore:
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM topics WHERE arn=?", (arn,))
             conn.execute("DELETE FROM sns_fifo_dedup WHERE topic_arn=?", (arn,))
+            conn.execute("DELETE FROM sns_fifo_sequence WHERE topic_arn=?", (arn,))
             conn.execute("DELETE FROM subscriptions WHERE topic_arn=?", (arn,))
             txn.notify("topics", arn)  # its subscriptions go with it
 
@@ -171,10 +173,18 @@ class SqlTopicStore:
         self, topic_arn: str, publications: list[FifoPublication], now: int, window_ms: int,
     ) -> list[Original | None]:
         """Commit the copies of each publication whose deduplication id was not seen in the
-        window, in one transaction; for a repeat, return the original's ids instead."""
+        window, in one transaction; for a repeat, return the original's ids instead.
+
+        Sequence numbers: each new publication's must be above the topic's last committed
+        one (``sns_fifo_sequence``), which it then becomes, so numbers increase per topic in
+        commit order whichever node publishes. Otherwise nothing is written and StaleRecord
+        carries the stored last number (``stored``): number above it and publish again."""
 
         def op(conn: Connection, txn: Txn) -> list[Original | None]:
             conn.execute("DELETE FROM sns_fifo_dedup WHERE expires_at<=?", (now,))
+            row = conn.execute("SELECT last_number FROM sns_fifo_sequence WHERE topic_arn=?", (topic_arn,)).fetchone()
+            stored = None if row is None else row[0]
+            last = stored or 0
             out: list[Original | None] = []
             for pub in publications:
                 row = conn.execute(
@@ -184,6 +194,10 @@ class SqlTopicStore:
                 if row is not None:
                     out.append(Original(row[0], row[1]))
                     continue
+                number = sequence_offset(pub.sequence_number)
+                if number <= last:
+                    raise StaleRecord("sns_sequence", topic_arn, stored=last)
+                last = number
                 conn.execute(
                     "INSERT INTO sns_fifo_dedup (topic_arn, dedup_id, message_id, sequence_number, expires_at)"
                     " VALUES (?,?,?,?,?)",
@@ -193,6 +207,10 @@ class SqlTopicStore:
                 _insert_outbox(conn, txn, pub.outbox)
                 _insert_records(conn, pub.records)
                 out.append(None)
+            if stored is None and last:
+                conn.execute("INSERT INTO sns_fifo_sequence (topic_arn, last_number) VALUES (?,?)", (topic_arn, last))
+            elif last != stored:
+                conn.execute("UPDATE sns_fifo_sequence SET last_number=? WHERE topic_arn=?", (last, topic_arn))
             return out
 
         return await self._committer.run(op)
