@@ -166,9 +166,10 @@ def migrate(conn: sqlite3.Connection) -> None:
         version = int(row[0]) if row is not None else SCHEMA_VERSION
         if version < 2:
             schema_migrations.regional_queue_names(conn)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        if row is None or version < SCHEMA_VERSION:  # a newer version's stamp is left alone
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
