@@ -80,14 +80,14 @@ def test_queue_cache_follows_other_nodes(in_store):
             store, "INSERT INTO queues (account, region, name, attributes, tags, created_at, modified_at)"
             " VALUES (?,?,?,?,?,?,?)", (ACCOUNT, REGION, "q2", "{}", "{}", 1, 1))
         assert store.queue_by_id(queue.id).attributes == {"VisibilityTimeout": "30"}  # not told yet
-        assert store.queue_by_name(ACCOUNT, "q2") is None
+        assert store.queue_by_name(ACCOUNT, REGION, "q2") is None
         await remote(store, ("queues", str(queue.id)), ("queues", str(other)))
         assert store.queue_by_id(queue.id).attributes == {"VisibilityTimeout": "5"}
-        assert store.queue_by_name(ACCOUNT, "q2").id == other
+        assert store.queue_by_name(ACCOUNT, REGION, "q2").id == other
         assert sorted(refreshed) == sorted([str(queue.id), str(other)])
         await behind_its_back(store, "DELETE FROM queues WHERE id=?", (other,))
         await remote(store, ("queues", str(other)))
-        assert store.queue_by_name(ACCOUNT, "q2") is None and store.queue_by_id(other) is None
+        assert store.queue_by_name(ACCOUNT, REGION, "q2") is None and store.queue_by_id(other) is None
         # A notice about an unchanged queue changes nothing and announces nothing.
         refreshed.clear()
         await remote(store, ("queues", str(queue.id)))
@@ -128,7 +128,7 @@ def test_lost_link_reloads_everything(in_store):
                               " stored_bytes) VALUES (?,?,?,?,'STANDARD',0,?,0)", (ACCOUNT, REGION, "/g", 1, "{}"))
         everything = heard(store, "*.refreshed")
         await remote(store, ("*", ""))
-        assert store.queue_by_name(ACCOUNT, "q9") is not None
+        assert store.queue_by_name(ACCOUNT, REGION, "q9") is not None
         assert arn in store.topics.topics
         assert "u-1" in store.mappings.mappings
         assert store.sns_mobile.sms_attributes(ACCOUNT, REGION) == {"DefaultSMSType": "Promotional"}
@@ -184,16 +184,16 @@ def test_queue_miss_is_looked_up(in_store):
         queue_id = await behind_its_back(
             store, "INSERT INTO queues (account, region, name, attributes, tags, created_at, modified_at)"
             " VALUES (?,?,?,?,?,?,?)", (ACCOUNT, REGION, "fresh", "{}", "{}", 1, 1))
-        assert store.queue_by_name(ACCOUNT, "fresh") is None
-        found = await store.find_queue(ACCOUNT, "fresh")
+        assert store.queue_by_name(ACCOUNT, REGION, "fresh") is None
+        found = await store.find_queue(ACCOUNT, REGION, "fresh")
         assert found is not None and found.id == queue_id
         assert store.queue_by_id(queue_id) is found  # cached from now on
-        assert await store.find_queue(ACCOUNT, "missing") is None
+        assert await store.find_queue(ACCOUNT, REGION, "missing") is None
         # Deleted elsewhere, notice not yet here: the look-up drops the cached entry too.
         gone = heard(store, "queues.refreshed")
         await behind_its_back(store, "DELETE FROM queues WHERE id=?", (queue_id,))
-        assert await store.find_queue(ACCOUNT, "fresh") is None
-        assert store.queue_by_name(ACCOUNT, "fresh") is None and gone == [str(queue_id)]
+        assert await store.find_queue(ACCOUNT, REGION, "fresh") is None
+        assert store.queue_by_name(ACCOUNT, REGION, "fresh") is None and gone == [str(queue_id)]
 
     in_store(scenario)
 
@@ -425,8 +425,8 @@ def test_requests_for_another_nodes_new_resources_are_answered(in_store):
         await sqs.call("GetQueueUrl", {"QueueName": "fanout-miss"}, ctx)
         await sns.call("Subscribe", {"TopicArn": topic, "Protocol": "sqs",
                                      "Endpoint": f"arn:aws:sqs:{REGION}:{ACCOUNT}:fanout-miss"}, ctx)
-        queue = store.queue_by_name(ACCOUNT, "fanout-miss")
-        del store._by_name[(ACCOUNT, "fanout-miss")], store._by_id[queue.id]
+        queue = store.queue_by_name(ACCOUNT, REGION, "fanout-miss")
+        del store._by_name[(ACCOUNT, REGION, "fanout-miss")], store._by_id[queue.id]
         await sns.call("Publish", {"TopicArn": topic, "Message": "copied"}, ctx)
         got = await sqs.call("ReceiveMessage", {"QueueUrl": target}, ctx)
         assert [orjson.loads(m["Body"])["Message"] for m in got["Messages"]] == ["copied"]

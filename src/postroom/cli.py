@@ -36,6 +36,13 @@ def main() -> None:
     help="In-flight messages per queue before ReceiveMessage answers OverLimit.",
 )
 @click.option(
+    "--sqs-endpoint-strategy", default="off", show_default=True, envvar="POSTROOM_SQS_ENDPOINT_STRATEGY",
+    type=click.Choice(["off", "standard", "domain", "path"]),
+    help="Queue URLs answered: off <host>/<account>/<name>; standard sqs.<region>.localhost:<port>/...; "
+         "domain <region>.queue.localhost:<port>/...; path <host>/queue/<region>/<account>/<name>. "
+         "Every shape is accepted whatever this says.",
+)
+@click.option(
     "--lambda-retry-scale", default=1.0, show_default=True, type=click.FloatRange(0.0001, 1.0),
     help="Multiply async-invocation retry waits (AWS: about 1 and 2 minutes) by this, for tests and demos.",
 )
@@ -94,6 +101,7 @@ def main() -> None:
                    "store, another node takes over a dead one's work after about 4/3 of this.")
 def serve(
     host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
+    sqs_endpoint_strategy: str,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
     auth_file: Path | None, allow_unsigned: bool, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
     idle_timeout: float, header_timeout: float, body_timeout: float, max_body_memory: int,
@@ -124,7 +132,8 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook call is noise
     config = ServerConfig(
         host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
-        sqs_max_in_flight=sqs_max_in_flight, lambda_retry_scale=lambda_retry_scale,
+        sqs_max_in_flight=sqs_max_in_flight, sqs_endpoint_strategy=sqs_endpoint_strategy,
+        lambda_retry_scale=lambda_retry_scale,
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),
         resources=resources, init_dir=init_dir,
         auth_file=auth_file, allow_unsigned=allow_unsigned, allowed_hosts=_split(allowed_hosts),

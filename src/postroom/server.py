@@ -52,6 +52,7 @@ class ServerConfig:
     data_dir: Path | None = Path(".postroom")  # None: keep nothing on disk
     log_level: str = "info"
     sqs_max_in_flight: int = 120_000  # AWS's limit; lower it to test OverLimit handling
+    sqs_endpoint_strategy: str = "off"  # the shape of queue URLs answered (sqs/endpoints.py)
     lambda_retry_scale: float = 1.0  # async-invocation retry waits multiplied by this
     lambda_idle_timeout: float = 300.0
     lambda_runtimes: dict[str, str] = field(default_factory=dict)
@@ -88,6 +89,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     await store.start()
     settings = Settings(
         data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight,
+        sqs_endpoint_strategy=config.sqs_endpoint_strategy,
         endpoint_url=f"http://{_local_host(config.host)}:{port}",
         lambda_retry_scale=config.lambda_retry_scale, lambda_idle_timeout=config.lambda_idle_timeout,
         lambda_runtimes=config.lambda_runtimes, function_secret=function_secret,

@@ -43,6 +43,7 @@ class Settings:
 
     data_dir: Path | None = None  # None: nothing on disk
     sqs_max_in_flight: int = 120_000
+    sqs_endpoint_strategy: str = "off"  # the shape of queue URLs (sqs/endpoints.py)
     endpoint_url: str = "http://127.0.0.1:4566"  # how local processes reach this server
     function_secret: str = "test"  # the secret key function environments sign with
     sns_queue_policies: bool = False  # SNS copies to SQS need the queue policy's permission
@@ -64,7 +65,10 @@ class Deps:
 def _sqs(deps: Deps) -> Service:
     from postroom.sqs.service import SqsService
 
-    svc = SqsService(deps.store, deps.clock, max_in_flight=deps.settings.sqs_max_in_flight, leases=deps.leases)
+    svc = SqsService(
+        deps.store, deps.clock, max_in_flight=deps.settings.sqs_max_in_flight, leases=deps.leases,
+        endpoint_strategy=deps.settings.sqs_endpoint_strategy,
+    )
     deps.apis.sqs = svc.api
     return svc
 

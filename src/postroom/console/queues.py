@@ -43,7 +43,7 @@ async def create_queue(ops: Operations, args: dict[str, Any], base_url: str) -> 
 
 def _queue_call(ops: Operations, args: dict[str, Any], base_url: str) -> tuple[str, str, str]:
     region, account, name = arn_parts(text_arg(args, "arn"), "sqs")
-    return f"{base_url}/{account}/{name}", account, region
+    return f"{base_url}/queue/{region}/{account}/{name}", account, region
 
 
 async def get_queue(ops: Operations, args: dict[str, Any], base_url: str) -> dict[str, Any]:

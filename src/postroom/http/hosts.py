@@ -2,7 +2,9 @@
 at 127.0.0.1 reaches Postroom with ``Host: evil.example``; refusing names we were not told
 about keeps such pages from reading answers. IP literals are always served (a rebinding
 page cannot make the browser send one for its own name), as are ``localhost`` names, the
-bind address and names given with ``--allow-host`` (``*`` allows any)."""
+bind address and names given with ``--allow-host`` (``*`` allows any), and the SQS queue
+hosts under any of those (``sqs.<region>.<name>``, ``<region>.queue.<name>``, ``queue.<name>``:
+see ``sqs/endpoints.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from postroom.http.pipeline import Handler, Step
 from postroom.http.request import Request, Response
 from postroom.http.router import Router
+from postroom.protocol.context import is_region
 from postroom.protocol.errors import AWSError
 
 
@@ -28,13 +31,22 @@ class HostPolicy:
         name = _host_name(host_header)
         if name is None:
             return False
-        if name in self.names or name.endswith(".localhost"):
+        if name in self.names or name.endswith(".localhost") or self._queue_host(name):
             return True
         try:
             ipaddress.ip_address(name)
         except ValueError:
             return False
         return True
+
+
+    def _queue_host(self, name: str) -> bool:
+        """``sqs.<region>.<allowed>``, ``<region>.queue.<allowed>`` or ``queue.<allowed>``."""
+        labels = name.split(".")
+        if len(labels) >= 3 and ((labels[0] == "sqs" and is_region(labels[1])) or
+                                 (labels[1] == "queue" and is_region(labels[0]))):
+            return ".".join(labels[2:]) in self.names
+        return len(labels) >= 2 and labels[0] == "queue" and ".".join(labels[1:]) in self.names
 
 
 def _host_name(header: str) -> str | None:

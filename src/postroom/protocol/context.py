@@ -9,6 +9,7 @@ from postroom.accesskeys import issued_account
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _ACCOUNT_KEY = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")  # us-east-1, us-gov-west-1, ...
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -28,6 +29,11 @@ class RequestContext:
     admin: bool = False  # an administrator's key (auth file): sees every account's records
     operation: str | None = None  # the operation being served (for resource-policy checks)
     trace_header: str | None = None  # the X-Amzn-Trace-Id request header (X-Ray)
+
+
+def is_region(value: str) -> bool:
+    """Whether ``value`` is shaped like an AWS region name (host names are read with it)."""
+    return _REGION.match(value) is not None
 
 
 def parse_credential(value: str | None) -> tuple[str, str, str] | None:

@@ -137,7 +137,7 @@ class SqsApi:
         parsed = parse_queue_arn(arn)
         if parsed is None:
             return None
-        await self._svc.store.find_queue(parsed[1], parsed[2])
+        await self._svc.store.find_queue(parsed[1], parsed[0], parsed[2])
         return self.queue(arn)
 
     def policy(self, queue: QueueRef) -> str | None:
@@ -277,7 +277,7 @@ class SqsApi:
 
     def _url(self, arn: str) -> str:
         parsed = parse_queue_arn(arn)
-        return f"/{parsed[1]}/{parsed[2]}" if parsed else ""
+        return f"/queue/{parsed[0]}/{parsed[1]}/{parsed[2]}" if parsed else ""
 
     def _ctx(self, arn: str, sender: str = "AIDAPOSTROOM") -> RequestContext:
         parsed = parse_queue_arn(arn)

@@ -86,12 +86,12 @@ async def create_queue(svc: SqsService, p: dict[str, Any], ctx: RequestContext) 
     attributes.check_throughput(stored)
     tags = _check_tags(p.get("tags") or {})
     # From the database, not the cache: another node may have deleted it a moment ago.
-    existing = await svc.store.find_queue(ctx.account, name)
+    existing = await svc.store.find_queue(ctx.account, ctx.region, name)
     if existing is not None:
         _check_same_attributes(existing, stored)
         return {"QueueUrl": svc.url(existing, ctx)}
     now = svc.clock.now_ms()
-    deleted = await svc.store.sqs_state.deleted_at(ctx.account, name)  # by any node
+    deleted = await svc.store.sqs_state.deleted_at(ctx.account, ctx.region, name)  # by any node
     if deleted is not None and now - deleted < limits.RECREATE_AFTER_DELETE_S * 1000:
         raise queue_deleted_recently()
     _check_redrive(svc, stored, ctx.region, ctx.account, name)
@@ -110,7 +110,7 @@ def _check_same_attributes(existing: QueueRecord, requested: dict[str, str]) -> 
 
 async def get_queue_url(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     owner = p.get("QueueOwnerAWSAccountId") or ctx.account
-    queue = svc.store.queue_by_name(owner, p["QueueName"])
+    queue = svc.store.queue_by_name(owner, ctx.region, p["QueueName"])
     if queue is None:
         raise queue_does_not_exist()
     return {"QueueUrl": svc.url(queue, ctx)}
@@ -139,11 +139,10 @@ def _page(items: list[str], p: dict[str, Any], key: str) -> dict[str, Any]:
 
 async def list_queues(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     prefix = p.get("QueueNamePrefix") or ""
-    queues = [q for q in svc.store.list_queues(ctx.account) if q.name.startswith(prefix)]
-    names = [q.name for q in queues]
-    out = _page(names, p, "QueueUrls")
+    queues = {q.name: q for q in svc.store.list_queues(ctx.account, ctx.region) if q.name.startswith(prefix)}
+    out = _page(list(queues), p, "QueueUrls")
     if "QueueUrls" in out:
-        out["QueueUrls"] = [f"{ctx.base_url}/{ctx.account}/{n}" for n in out["QueueUrls"]]
+        out["QueueUrls"] = [svc.url(queues[n], ctx) for n in out["QueueUrls"]]
     return out
 
 
@@ -294,11 +293,12 @@ async def _store_policy(svc: SqsService, queue: QueueRecord, policy: dict[str, A
 async def list_dead_letter_source_queues(svc: SqsService, p: dict[str, Any], ctx: RequestContext) -> Result:
     queue = svc.queue_for(p, ctx)
     arn = svc.settings(queue).arn
-    sources = sorted(
-        q.name for q in svc.store.list_queues(queue.account) if svc.settings(q).redrive_arn == arn
-    )
-    out = _page(sources, p, "queueUrls")
-    out["queueUrls"] = [f"{ctx.base_url}/{queue.account}/{n}" for n in out.get("queueUrls", [])]
+    # A dead-letter queue serves sources of its own account and region only (as on AWS).
+    sources = {
+        q.name: q for q in svc.store.list_queues(queue.account, queue.region) if svc.settings(q).redrive_arn == arn
+    }
+    out = _page(list(sources), p, "queueUrls")
+    out["queueUrls"] = [svc.url(sources[n], ctx) for n in out.get("queueUrls", [])]
     return out
 
 

@@ -18,8 +18,9 @@ from postroom.protocol.model import load_service_model
 from postroom.service import RawRoute
 from postroom.sqs import attributes, limits
 from postroom.sqs.api import SqsApi
+from postroom.sqs.endpoints import DEFAULT_STRATEGY, queue_url
 from postroom.sqs.errors import queue_does_not_exist, unsupported_operation
-from postroom.sqs.names import parse_queue_arn, parse_queue_url, queue_arn, queue_url
+from postroom.sqs.names import parse_queue_arn, parse_queue_url, queue_arn
 from postroom.sqs.redrive import parse_redrive_policy
 from postroom.sqs.stats import QueueCounters
 from postroom.sqs.waiters import QueueSignals
@@ -56,12 +57,14 @@ class SqsService:
 
     def __init__(
         self, store: Storage, clock: Clock, max_in_flight: int = limits.MAX_IN_FLIGHT, leases: Leases | None = None,
+        endpoint_strategy: str = DEFAULT_STRATEGY,
     ) -> None:
         from postroom.sqs import messages, move_tasks, queues
 
         self.model = load_service_model("sqs")
         self.store = store
         self.clock = clock
+        self.endpoint_strategy = endpoint_strategy  # the shape of the queue URLs answered
         self.signals = QueueSignals()
         # Parsed attributes per queue id, valid for the cached record they were parsed from:
         # a refresh from another node's change brings a new record, so they are parsed again.
@@ -179,32 +182,36 @@ class SqsService:
     async def _found_elsewhere(self, params: dict[str, Any], ctx: RequestContext) -> bool:
         """Whether the queue a request names exists in storage though not in the cache."""
         if params.get("QueueUrl"):
-            value = params["QueueUrl"]
-            parsed = parse_queue_url(value)
-            if parsed is None and "/" not in value:
-                parsed = (ctx.account, value)
+            key = self._queue_key(params["QueueUrl"], ctx)
         elif params.get("QueueName"):
-            parsed = (params.get("QueueOwnerAWSAccountId") or ctx.account, params["QueueName"])
+            key = (params.get("QueueOwnerAWSAccountId") or ctx.account, ctx.region, params["QueueName"])
         else:
             return False
-        if parsed is None or self.store.queue_by_name(*parsed) is not None:
+        if key is None or self.store.queue_by_name(*key) is not None:
             return False
-        return await self.store.find_queue(*parsed) is not None
+        return await self.store.find_queue(*key) is not None
 
     # -- queues ------------------------------------------------------------------------
 
     def queue_for(self, params: dict[str, Any], ctx: RequestContext) -> QueueRecord:
         """The queue a request's QueueUrl names, or QueueDoesNotExist."""
-        value = params.get("QueueUrl") or ""
-        parsed = parse_queue_url(value)
-        if parsed is None and value and "/" not in value:
-            parsed = (ctx.account, value)  # AWS also takes a bare queue name of the caller's account
-        queue = self.store.queue_by_name(*parsed) if parsed else None
+        key = self._queue_key(params.get("QueueUrl") or "", ctx)
+        queue = self.store.queue_by_name(*key) if key else None
         if queue is None:
             raise queue_does_not_exist()
         if queue.account != ctx.account:
             self._check_cross_account(queue, ctx)
         return queue
+
+    @staticmethod
+    def _queue_key(value: str, ctx: RequestContext) -> tuple[str, str, str] | None:
+        """(account, region, name) a QueueUrl names: a URL without a region (host or path)
+        names one of the caller's region, as does a bare queue name (of the caller's account)."""
+        parsed = parse_queue_url(value)
+        if parsed is None:
+            return (ctx.account, ctx.region, value) if value and "/" not in value else None
+        region, account, name = parsed
+        return account, region or ctx.region, name
 
     def _check_cross_account(self, queue: QueueRecord, ctx: RequestContext) -> None:
         """Another account's caller: served only when the queue's policy allows it, as AWS."""
@@ -223,11 +230,10 @@ class SqsService:
         if parsed is None:
             return None
         region, account, name = parsed
-        queue = self.store.queue_by_name(account, name)
-        return queue if queue is not None and queue.region == region else None
+        return self.store.queue_by_name(account, region, name)
 
     def url(self, queue: QueueRecord, ctx: RequestContext) -> str:
-        return queue_url(ctx.base_url, queue.account, queue.name)
+        return queue_url(self.endpoint_strategy, ctx.base_url, queue.region, queue.account, queue.name)
 
     def settings(self, queue: QueueRecord) -> QueueSettings:
         entry = self._settings.get(queue.id)

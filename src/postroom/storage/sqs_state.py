@@ -11,8 +11,8 @@ from typing import Protocol
 
 
 class SqsStateStore(Protocol):
-    async def deleted_at(self, account: str, name: str) -> int | None:
-        """When queue ``name`` of ``account`` was last deleted (epoch ms), if recorded."""
+    async def deleted_at(self, account: str, region: str, name: str) -> int | None:
+        """When queue ``name`` of ``account`` in ``region`` was last deleted (epoch ms), if recorded."""
         ...
 
     async def receive_attempt(self, queue_id: int, attempt_id: str, now: int) -> bytes | None:

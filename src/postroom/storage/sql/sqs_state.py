@@ -9,9 +9,10 @@ class SqlSqsStateStore:
     def __init__(self, committer: Committer) -> None:
         self._committer = committer
 
-    async def deleted_at(self, account: str, name: str) -> int | None:
+    async def deleted_at(self, account: str, region: str, name: str) -> int | None:
         row = await self._committer.run(lambda conn, txn: conn.execute(
-            "SELECT deleted_at FROM sqs_deleted_queues WHERE account=? AND name=?", (account, name)
+            "SELECT deleted_at FROM sqs_deleted_queues WHERE account=? AND region=? AND name=?",
+            (account, region, name),
         ).fetchone(), drain=True)
         return None if row is None else int(row[0])
 
@@ -44,8 +45,9 @@ def record_deletion(conn: Connection, queue_id: int, now: int) -> None:
     """Remember a queue's name as deleted at ``now`` and drop its per-queue state (called
     inside the delete's transaction, before the queue's row goes)."""
     conn.execute(
-        "INSERT INTO sqs_deleted_queues (account, name, deleted_at) SELECT account, name, ? FROM queues"
-        " WHERE id=? ON CONFLICT (account, name) DO UPDATE SET deleted_at=excluded.deleted_at",
+        "INSERT INTO sqs_deleted_queues (account, region, name, deleted_at)"
+        " SELECT account, region, name, ? FROM queues WHERE id=?"
+        " ON CONFLICT (account, region, name) DO UPDATE SET deleted_at=excluded.deleted_at",
         (now, queue_id),
     )
     conn.execute("DELETE FROM sqs_purges WHERE queue_id=?", (queue_id,))

@@ -72,7 +72,7 @@ class SqlStore:
         self.node_id = secrets.token_hex(8)
         self._committer = committer
         self.notifier: Notifier = committer.notifier
-        self._by_name: dict[tuple[str, str], QueueRecord] = {}
+        self._by_name: dict[tuple[str, str, str], QueueRecord] = {}  # (account, region, name)
         self._by_id: dict[int, QueueRecord] = {}
         self.topics = SqlTopicStore(committer)
         self.invocations = SqlInvocationStore(committer)
@@ -149,28 +149,30 @@ class SqlStore:
     # -- queues --------------------------------------------------------------------------
 
     def _remember(self, queue: QueueRecord) -> None:
-        self._by_name[(queue.account, queue.name)] = queue
+        self._by_name[(queue.account, queue.region, queue.name)] = queue
         self._by_id[queue.id] = queue
 
-    def queue_by_name(self, account: str, name: str) -> QueueRecord | None:
-        return self._by_name.get((account, name))
+    def queue_by_name(self, account: str, region: str, name: str) -> QueueRecord | None:
+        return self._by_name.get((account, region, name))
 
     def queue_by_id(self, queue_id: int) -> QueueRecord | None:
         return self._by_id.get(queue_id)
 
-    async def find_queue(self, account: str, name: str) -> QueueRecord | None:
+    async def find_queue(self, account: str, region: str, name: str) -> QueueRecord | None:
         """The queue as the database has it now, and the cache made to agree: another node
         may have created (or deleted) it a moment ago, before its notice arrived here."""
-        cached = self._by_name.get((account, name))
+        key = (account, region, name)
+        cached = self._by_name.get(key)
         cached_id = cached.id if cached is not None else -1
         rows = await self._committer.run(lambda conn, txn: conn.execute(
-            f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE (account=? AND name=?) OR id=?", (account, name, cached_id)
+            f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE (account=? AND region=? AND name=?) OR id=?",
+            (*key, cached_id),
         ).fetchall(), drain=True)
         fresh = {row[0]: _queue_from_row(row) for row in rows}
         changed = self._apply_queues(fresh, set(fresh) | ({cached_id} if cached is not None else set()))
         if changed:
-            self.notifier.deliver([(refreshed("queues"), key) for _, key in changed])
-        return self._by_name.get((account, name))
+            self.notifier.deliver([(refreshed("queues"), queue_id) for _, queue_id in changed])
+        return self._by_name.get(key)
 
     async def _refresh_queues(self, stale: set[Key] | None) -> list[Key]:
         """Read the queues other nodes changed (None: all of them) back into the cache."""
@@ -195,15 +197,18 @@ class SqlStore:
                 continue
             if old is not None:
                 del self._by_id[queue_id]
-                if self._by_name.get((old.account, old.name)) is old:
-                    del self._by_name[(old.account, old.name)]
+                name_key = (old.account, old.region, old.name)
+                if self._by_name.get(name_key) is old:
+                    del self._by_name[name_key]
             if new is not None:
                 self._remember(new)
             changed.append(("queues", str(queue_id)))
         return changed
 
-    def list_queues(self, account: str) -> list[QueueRecord]:
-        return sorted((q for q in self._by_id.values() if q.account == account), key=lambda q: q.name)
+    def list_queues(self, account: str, region: str) -> list[QueueRecord]:
+        return sorted(
+            (q for q in self._by_id.values() if q.account == account and q.region == region), key=lambda q: q.name,
+        )
 
     def all_queues(self) -> list[QueueRecord]:
         return list(self._by_id.values())
@@ -215,11 +220,11 @@ class SqlStore:
         def op(conn: Connection, txn: Txn) -> QueueRecord:
             conn.execute(
                 "INSERT INTO queues (account, region, name, attributes, tags, created_at, modified_at)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, name) DO NOTHING",
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, region, name) DO NOTHING",
                 (account, region, name, orjson.dumps(attributes).decode(), orjson.dumps(tags).decode(), now // 1000, now // 1000),
             )
             row = conn.execute(
-                f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE account=? AND name=?", (account, name)
+                f"SELECT {_QUEUE_COLUMNS} FROM queues WHERE account=? AND region=? AND name=?", (account, region, name)
             ).fetchone()
             txn.notify("queues", row[0])
             return _queue_from_row(row)
@@ -272,7 +277,7 @@ class SqlStore:
         # Forgotten first, so no send slips in behind the delete; restored if it fails.
         queue = self._by_id.pop(queue_id, None)
         if queue is not None:
-            self._by_name.pop((queue.account, queue.name), None)
+            self._by_name.pop((queue.account, queue.region, queue.name), None)
         try:
             await self._committer.run(op, drain=True)
         except BaseException:

@@ -12,12 +12,14 @@ from postroom.storage.sqlite import (
     schema_leases,
     schema_logs,
     schema_mappings,
+    schema_migrations,
     schema_sns_fifo,
     schema_sns_mobile,
     schema_sqs_state,
 )
 
-SCHEMA_VERSION = 1
+# 2: queue names unique per (account, region, name), and so are deleted names.
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,7 +33,7 @@ CREATE TABLE IF NOT EXISTS queues (
     tags TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     modified_at INTEGER NOT NULL,
-    UNIQUE (account, name)
+    UNIQUE (account, region, name)
 );
 CREATE TABLE IF NOT EXISTS messages (
     -- AUTOINCREMENT: sequence numbers never repeat, even after the newest row is deleted.
@@ -151,8 +153,25 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
         schema_sns_fifo.DDL, schema_mappings.DDL, schema_leases.DDL, schema_code.DDL, schema_sqs_state.DDL,
     ):
         conn.executescript(ddl)
-    schema_lambda.migrate(conn)
-    conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-    )
+    schema_lambda.migrate(conn)  # columns added in place (idempotent)
+    migrate(conn)
     return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a data dir written by an older version to ``SCHEMA_VERSION``, in one
+    transaction (a crash leaves it as it was); a new database is stamped current."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row is not None else SCHEMA_VERSION
+        if version < 2:
+            schema_migrations.regional_queue_names(conn)
+        if row is None or version < SCHEMA_VERSION:  # a newer version's stamp is left alone
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

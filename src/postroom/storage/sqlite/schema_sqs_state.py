@@ -5,9 +5,10 @@ FIFO ReceiveRequestAttemptId answers (replayed while the attempt is valid)."""
 DDL = """
 CREATE TABLE IF NOT EXISTS sqs_deleted_queues (
     account TEXT NOT NULL,
+    region TEXT NOT NULL,
     name TEXT NOT NULL,
     deleted_at INTEGER NOT NULL,
-    PRIMARY KEY (account, name)
+    PRIMARY KEY (account, region, name)
 );
 CREATE INDEX IF NOT EXISTS sqs_deleted_queues_by_time ON sqs_deleted_queues (deleted_at);
 CREATE TABLE IF NOT EXISTS sqs_purges (
