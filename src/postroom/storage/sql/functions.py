@@ -1,4 +1,4 @@
-"""Lambda storage on SQLite: every function and layer cached in memory, written through.
+"""Lambda storage in SQL: every function and layer cached in memory, written through.
 
 A change to a function rewrites that function's rows in one transaction (a function has
 few rows), so a version, its alias and the function's counters always commit together.
@@ -12,6 +12,7 @@ from postroom.storage.functions import FunctionRecord, LayerRecord
 from postroom.storage.sql.refresh import Key as Notice
 from postroom.storage.sql.refresh import Refresher, in_list, reconcile
 from postroom.storage.sql.txn import Committer, Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 _PARTS = ("versions", "aliases", "event_invoke_configs", "policies")
 Key = tuple[str, str, str]
@@ -117,8 +118,8 @@ class SqlFunctionStore:
 
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO lambda_functions (account, region, name, created_at, next_version,"
-                " tags, reserved_concurrency) VALUES (?,?,?,?,?,?,?)",
+                upsert("lambda_functions", ("account", "region", "name", "created_at", "next_version",
+                                            "tags", "reserved_concurrency"), 3),
                 row,
             )
             conn.execute(
@@ -161,7 +162,7 @@ class SqlFunctionStore:
 
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO lambda_layers (account, region, name, next_version) VALUES (?,?,?,?)",
+                upsert("lambda_layers", ("account", "region", "name", "next_version"), 3),
                 (*key, layer.next_version),
             )
             conn.execute(
