@@ -188,6 +188,30 @@ class ServerProcess:
         self._close_log()
         self._forget_memory()
 
+    @contextlib.contextmanager
+    def database(self):
+        """The (stopped) server's database, for tests that plant or inspect rows: a
+        connection taking SQLite-style SQL on either backend; commits on success."""
+        if self.schema is None:
+            import sqlite3
+
+            conn = sqlite3.connect(self.data_dir / "postroom.sqlite3")
+            try:
+                with conn:
+                    yield conn
+            finally:
+                conn.close()
+            return
+        import psycopg
+
+        from postroom.storage.postgres.connection import PgConnection
+        from postroom.storage.postgres.store import parse_url
+
+        assert TEST_STORE is not None
+        conninfo, _ = parse_url(TEST_STORE)
+        with psycopg.connect(**{**conninfo, "options": f"-csearch_path={self.schema}"}) as raw:
+            yield PgConnection(raw)
+
     def drop_schema(self) -> None:
         """Drop the server's schema (it has stopped for good)."""
         schema, self.schema = self.schema, None
