@@ -53,10 +53,11 @@ _RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 _RETRIES = 3
 _BACKOFF_S = (0.05, 2.0)  # reconnect waits: first, longest (doubling in between)
 _MAX_PAYLOAD = 7000  # bytes per pg_notify payload (PostgreSQL's limit is 8000)
-_ADD_TOTALS = (
-    "INSERT INTO queue_totals (queue_id, total) SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
-    " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total"
+_ADD_TOTALS = sql.SQL(
+    "INSERT INTO queue_totals (queue_id, total) SELECT * FROM unnest({}::bigint[], {}::bigint[])"
+    " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total; "
 )
+_NOTIFY = sql.SQL("SELECT pg_notify({}, payload) FROM unnest({}::text[]) AS payload; ")
 
 
 def lock_key(schema: str) -> int:
@@ -96,6 +97,7 @@ class PgCommitter:
         self._conninfo = conninfo
         self._schema = schema
         self._lock_key = lock_key(schema)
+        self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
         self._channel = channel_name(schema)
         self._node = secrets.token_hex(8)  # this node's notices come back to it: skip them
         self._inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
@@ -165,13 +167,13 @@ class PgCommitter:
     # -- storage thread ------------------------------------------------------------------
 
     def _connect(self) -> None:
-        raw = psycopg.connect(**self._conninfo, autocommit=False)
+        # Autocommit: the committer sends BEGIN and COMMIT itself, each in the same round trip
+        # as other statements (a statement without parameters may hold several).
+        raw = psycopg.connect(**self._conninfo, autocommit=True)
         try:
             raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
-            raw.commit()
             migrate(raw, self._schema, self._lock_key)
             mode = raw.execute("SHOW synchronous_commit").fetchone()
-            raw.commit()
         except BaseException:
             raw.close()
             raise
@@ -287,21 +289,19 @@ class PgCommitter:
             committing = False
             try:
                 raw = conn.raw
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                raw.execute(self._begin)
                 values = [op(conn, txn) for op in ops]
+                finish: list[sql.Composable] = []
                 if txn.deltas:
-                    raw.execute(_ADD_TOTALS, (list(txn.deltas), list(txn.deltas.values())))
+                    finish.append(_ADD_TOTALS.format(list(txn.deltas), list(txn.deltas.values())))
                 if txn.notices:
-                    raw.execute(
-                        "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
-                        (self._channel, self._payloads(txn.notices)),
-                    )
+                    finish.append(_NOTIFY.format(self._channel, self._payloads(txn.notices)))
                 committing = True
-                raw.commit()
+                raw.execute(sql.Composed([*finish, sql.SQL("COMMIT")]))
             except Exception as exc:
                 if not (conn.raw.closed or conn.raw.broken):
                     try:
-                        conn.raw.rollback()
+                        conn.raw.execute("ROLLBACK")
                     except psycopg.Error:
                         pass
                 if conn.raw.closed or conn.raw.broken:
