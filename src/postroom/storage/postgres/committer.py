@@ -315,9 +315,11 @@ class PgCommitter:
                         raise _Lost() from exc
                     continue
                 raise
-            if txn.notices:
+            # Notices nobody here subscribes to (most are for the other nodes) cost no wake-up.
+            local = [notice for notice in txn.notices if self.notifier.heard_locally(notice[0])]
+            if local:
                 assert self._loop is not None
-                self._loop.call_soon_threadsafe(self.notifier.deliver, txn.notices)
+                self._loop.call_soon_threadsafe(self.notifier.deliver, local)
             return values
         raise _Lost()
 

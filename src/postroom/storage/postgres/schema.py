@@ -278,6 +278,38 @@ CREATE TABLE lambda_event_source_mappings (
     -- The whole record as JSON: mappings are few, read once at start and cached.
     doc TEXT NOT NULL
 );
+-- Leases of background work; Lambda code packages; SQS rules every node must keep.
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE lambda_code (
+    sha TEXT PRIMARY KEY,  -- hex SHA-256 of data
+    data BYTEA NOT NULL,
+    size BIGINT NOT NULL,
+    -- Engine ms of the last put: a package put moments ago may not be named by a version yet.
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE sqs_deleted_queues (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    deleted_at BIGINT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE INDEX sqs_deleted_queues_by_time ON sqs_deleted_queues (deleted_at);
+CREATE TABLE sqs_purges (
+    queue_id BIGINT PRIMARY KEY,
+    purged_at BIGINT NOT NULL
+);
+CREATE TABLE sqs_receive_attempts (
+    queue_id BIGINT NOT NULL,
+    attempt_id TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    answer BYTEA NOT NULL,
+    PRIMARY KEY (queue_id, attempt_id)
+);
+CREATE INDEX sqs_receive_attempts_by_expiry ON sqs_receive_attempts (expires_at);
 -- Messages per queue, shared by every node: each transaction adds its deltas before COMMIT.
 CREATE TABLE queue_totals (
     queue_id BIGINT PRIMARY KEY,
