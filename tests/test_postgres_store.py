@@ -78,6 +78,21 @@ def test_sqlite_flavoured_sql_is_translated_once_for_postgres():
     assert translate("SELECT SUM(LENGTH(CAST(message AS BLOB))) FROM e") == "SELECT SUM(OCTET_LENGTH(message)) FROM e"
 
 
+@needs_pg
+def test_text_parameters_with_nul_find_nothing_instead_of_failing(schema):
+    import psycopg
+
+    from postroom.storage.postgres.connection import PgConnection
+
+    conninfo, _ = parse_url(BASE)
+    with psycopg.connect(**conninfo) as raw:
+        conn = PgConnection(raw)
+        conn.execute("CREATE TEMPORARY TABLE names (name TEXT, flag BIGINT)")
+        conn.execute("INSERT INTO names VALUES (?, ?)", ("a", True))
+        assert conn.execute("SELECT flag FROM names WHERE name=?", ("a",)).fetchall() == [(1,)]
+        assert conn.execute("SELECT flag FROM names WHERE name=?", ("a\x00",)).fetchall() == []
+
+
 def test_serve_refuses_a_store_it_does_not_know(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "postroom", "serve", "--port", "0", "--data-dir", str(tmp_path),

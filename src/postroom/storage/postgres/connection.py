@@ -9,7 +9,10 @@ planner and its byte length of text) rewritten here:
 - ``INDEXED BY name`` (SQLite's index hint) is dropped: PostgreSQL's planner chooses;
 - ``LENGTH(CAST(col AS BLOB))`` (bytes of UTF-8 text in SQLite) becomes ``OCTET_LENGTH(col)``.
 
-Python booleans become integers: the schema keeps SQLite's integer flags.
+Parameters: Python booleans become integers (the schema keeps SQLite's integer flags), and
+a NUL character in a text parameter becomes U+FFFD, since PostgreSQL's text cannot hold NUL:
+a lookup by such a name (no valid name has one) then finds nothing, as it does on SQLite,
+instead of failing.
 """
 
 from __future__ import annotations
@@ -35,9 +38,17 @@ def translate(query: str) -> str:
 
 def _params(params: Sequence[Any]) -> Sequence[Any]:
     for value in params:
-        if value is True or value is False:
-            return tuple(int(v) if v is True or v is False else v for v in params)
+        if value is True or value is False or (value.__class__ is str and "\x00" in value):
+            return tuple(_param(v) for v in params)
     return params
+
+
+def _param(value: Any) -> Any:
+    if value is True or value is False:
+        return int(value)
+    if value.__class__ is str:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 class PgConnection:
