@@ -2,6 +2,9 @@
 
 Set POSTROOM_TEST_ENDPOINT=http://host:port to run the shared-server tests against a server
 that is already running (tests needing private servers are then skipped).
+
+Set POSTROOM_TEST_STORE=postgresql://user@host/db to run every server the suite starts on
+PostgreSQL (a fresh schema per server, dropped afterwards) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -10,11 +13,25 @@ import os
 
 import pytest
 from botocore.exceptions import ClientError
-from server import ServerProcess, make_client, query_model_dir, unique_name
+from server import SCHEMAS, TEST_STORE, ServerProcess, make_client, query_model_dir, unique_name
+
+from postroom.testing import pg
 
 EXTERNAL = os.environ.get("POSTROOM_TEST_ENDPOINT")
 PROTOCOLS = ["json", "query"]
 _SHARED: list[ServerProcess] = []
+
+
+def pytest_report_header(config):
+    return f"postroom store: {'PostgreSQL (' + pg.ENV + ')' if TEST_STORE else 'SQLite'}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the schemas of servers that were left for the session's end."""
+    if TEST_STORE is not None:
+        for proc in _SHARED:
+            proc.stop()
+        pg.drop_schemas(TEST_STORE, SCHEMAS)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -143,6 +160,8 @@ def private_server(request, tmp_path):
     yield start
     for proc in procs:
         proc.stop()
+    for proc in procs:
+        proc.drop_schema()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from postroom.testing import pg
+
 TESTS_DIR = Path(__file__).resolve().parent
 CACHE_DIR = TESTS_DIR / ".cache"
 OLD_BOTOCORE = "1.29.165"  # last botocore whose SQS model has "protocol": "query"
@@ -71,6 +73,16 @@ def http_get_json(url: str, timeout: float = 5.0) -> tuple[int, dict]:
         return resp.status, json.loads(resp.read())
 
 
+# POSTROOM_TEST_STORE=postgresql://...: every server keeps its state in a schema of its own
+# there; one with a data directory reuses that directory's schema when it restarts.
+TEST_STORE = pg.test_store()
+SCHEMAS: set[str] = set()  # created by this run's servers: dropped at the session's end
+
+
+def on_postgres() -> bool:
+    return TEST_STORE is not None
+
+
 class ServerProcess:
     """A Postroom server subprocess on a free port, logging to a file."""
 
@@ -88,6 +100,7 @@ class ServerProcess:
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="pr-data-"))
         self.in_memory = in_memory
         self.args = list(args or [])
+        self.schema: str | None = None  # its schema on POSTROOM_TEST_STORE's database
         log_dir = Path(log_dir) if log_dir else self.data_dir.parent
         self.log_path = log_dir / f"postroom-{self.port}-{uuid.uuid4().hex[:6]}.log"
         self.proc: subprocess.Popen | None = None
@@ -101,6 +114,11 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "postroom", "serve", "--host", self.host]
         cmd += ["--port", str(self.port)]
         cmd += ["--in-memory"] if self.in_memory else ["--data-dir", str(self.data_dir)]
+        if TEST_STORE is not None:
+            if self.schema is None:  # in memory: empty at each start, as memory is
+                self.schema = pg.fresh_schema(None if self.in_memory else self.data_dir)
+                SCHEMAS.add(self.schema)
+            cmd += ["--store", pg.store_url(TEST_STORE, self.schema)]
         return cmd + self.args
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
@@ -159,6 +177,7 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self._close_log()
+        self._forget_memory()
         return self.proc.returncode
 
     def kill(self) -> None:
@@ -167,6 +186,42 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._close_log()
+        self._forget_memory()
+
+    @contextlib.contextmanager
+    def database(self):
+        """The (stopped) server's database, for tests that plant or inspect rows: a
+        connection taking SQLite-style SQL on either backend; commits on success."""
+        if self.schema is None:
+            import sqlite3
+
+            conn = sqlite3.connect(self.data_dir / "postroom.sqlite3")
+            try:
+                with conn:
+                    yield conn
+            finally:
+                conn.close()
+            return
+        import psycopg
+
+        from postroom.storage.postgres.connection import PgConnection
+        from postroom.storage.postgres.store import parse_url
+
+        assert TEST_STORE is not None
+        conninfo, _ = parse_url(TEST_STORE)
+        with psycopg.connect(**{**conninfo, "options": f"-csearch_path={self.schema}"}) as raw:
+            yield PgConnection(raw)
+
+    def drop_schema(self) -> None:
+        """Drop the server's schema (it has stopped for good)."""
+        schema, self.schema = self.schema, None
+        if schema is not None and TEST_STORE is not None:
+            SCHEMAS.discard(schema)
+            pg.drop_schemas(TEST_STORE, [schema])
+
+    def _forget_memory(self) -> None:
+        if self.in_memory:
+            self.drop_schema()  # what was in memory is gone once the process is
 
     def _close_log(self) -> None:
         if self._log_file is not None:

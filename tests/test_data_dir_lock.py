@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
-from server import ServerProcess, make_client, unique_name
+import pytest
+from server import ServerProcess, make_client, on_postgres, unique_name
+
+pytestmark = pytest.mark.skipif(on_postgres(), reason="the data directory lock guards SQLite's file")
 
 
 def test_second_server_on_one_data_directory_fails_at_start(private_server, tmp_path):

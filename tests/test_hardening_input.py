@@ -4,7 +4,6 @@ well-formed XML, and a bad HTTP endpoint cannot put SNS delivery into a hot loop
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import urllib.error
 import urllib.parse
@@ -176,8 +175,7 @@ def test_delivery_failure_of_any_kind_is_a_failed_attempt(private_server, tmp_pa
         Attributes={"DeliveryPolicy": fast_delivery_policy(numRetries=1)}, ReturnSubscriptionArn=True,
     )["SubscriptionArn"]
     server.stop()
-    db = sqlite3.connect(server.data_dir / "postroom.sqlite3")
-    with db:
+    with server.database() as db:
         db.execute("UPDATE subscriptions SET confirmed=1 WHERE arn=?", (sub,))
         db.execute("DELETE FROM sns_outbox")
         payload = json.dumps({"url": "http://[::1/x", "body": "x", "headers": {}})
@@ -185,13 +183,12 @@ def test_delivery_failure_of_any_kind_is_a_failed_attempt(private_server, tmp_pa
             "INSERT INTO sns_outbox (subscription_arn, kind, payload, attempts, due_at, created_at)"
             " VALUES (?, 'notification', ?, 0, 0, 0)", (sub, payload.encode()),
         )
-    db.close()
     log_before = len(server.log())
     server.start()
     started = time.monotonic()
 
     def outbox_rows() -> int:
-        with sqlite3.connect(server.data_dir / "postroom.sqlite3") as conn:
+        with server.database() as conn:
             return conn.execute("SELECT COUNT(*) FROM sns_outbox").fetchone()[0]
 
     assert wait_until(lambda: outbox_rows() == 0, timeout=10)

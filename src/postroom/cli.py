@@ -28,6 +28,11 @@ def main() -> None:
 )
 @click.option("--in-memory", is_flag=True, help="Keep nothing on disk (tests, throwaway use).")
 @click.option(
+    "--store", envvar="POSTROOM_STORE", metavar="URL",
+    help="Keep queues, topics, functions... in PostgreSQL (postgresql://user@host/db[?schema=NAME]), "
+    "shared by every node given the same URL; default: SQLite in --data-dir.",
+)
+@click.option(
     "--log-level", default="info", show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
@@ -100,7 +105,7 @@ def main() -> None:
               help="Seconds a node's hold on background work lasts unrenewed: with several nodes on one "
                    "store, another node takes over a dead one's work after about 4/3 of this.")
 def serve(
-    host: str, port: int, data_dir: Path, in_memory: bool, log_level: str, sqs_max_in_flight: int,
+    host: str, port: int, data_dir: Path, in_memory: bool, store: str | None, log_level: str, sqs_max_in_flight: int,
     sqs_endpoint_strategy: str,
     lambda_retry_scale: float, lambda_idle_timeout: float, lambda_runtimes: tuple[str, ...],
     auth_file: Path | None, allow_unsigned: bool, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
@@ -131,7 +136,7 @@ def serve(
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook call is noise
     config = ServerConfig(
-        host=host, port=port, data_dir=None if in_memory else data_dir, log_level=log_level,
+        host=host, port=port, data_dir=None if in_memory else data_dir, store=store or None, log_level=log_level,
         sqs_max_in_flight=sqs_max_in_flight, sqs_endpoint_strategy=sqs_endpoint_strategy,
         lambda_retry_scale=lambda_retry_scale,
         lambda_idle_timeout=lambda_idle_timeout, lambda_runtimes=_runtimes(lambda_runtimes),

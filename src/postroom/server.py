@@ -31,7 +31,7 @@ from postroom.http.router import Router
 from postroom.leases import TTL_S, Leases
 from postroom.metrics.exporter import MetricsExporter
 from postroom.services import Deps, Settings, build_services
-from postroom.storage.sqlite import SqliteStore
+from postroom.storage.open import open_store
 
 log = logging.getLogger("postroom")
 
@@ -50,6 +50,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4566
     data_dir: Path | None = Path(".postroom")  # None: keep nothing on disk
+    store: str | None = None  # a postgresql:// URL; None: SQLite in data_dir (or in memory)
     log_level: str = "info"
     sqs_max_in_flight: int = 120_000  # AWS's limit; lower it to test OverLimit handling
     sqs_endpoint_strategy: str = "off"  # the shape of queue URLs answered (sqs/endpoints.py)
@@ -85,7 +86,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
     function_secret = secrets.token_urlsafe(30) if keys is not None else "test"
     if config.data_dir is not None:
         _private_dir(config.data_dir)
-    store = SqliteStore(config.data_dir)
+    store = open_store(config.store, config.data_dir)
     await store.start()
     settings = Settings(
         data_dir=config.data_dir, sqs_max_in_flight=config.sqs_max_in_flight,

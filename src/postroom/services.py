@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from postroom.logs.api import LogsApi
     from postroom.sns.api import SnsApi
     from postroom.sqs.api import SqsApi
-    from postroom.storage.sqlite import SqliteStore
+    from postroom.storage.sql.store import SqlStore
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Settings:
 
 @dataclass
 class Deps:
-    store: SqliteStore
+    store: SqlStore
     clock: Clock
     settings: Settings
     apis: Apis = field(default_factory=Apis)

@@ -37,7 +37,7 @@ from postroom.storage.functions import Doc, FunctionRecord, FunctionStore, notic
 
 if TYPE_CHECKING:
     from postroom.services import Apis
-    from postroom.storage.sqlite import SqliteStore
+    from postroom.storage.sql.store import SqlStore
 
 Operation = Callable[
     ["LambdaService", dict[str, Any], RequestContext], Awaitable[dict[str, Any] | None]
@@ -54,7 +54,7 @@ class LambdaService:
     name = "lambda"
 
     def __init__(
-        self, store: SqliteStore, clock: Clock, data_dir: Path | None, apis: Apis,
+        self, store: SqlStore, clock: Clock, data_dir: Path | None, apis: Apis,
         runtime: RuntimeSettings | None = None, retry_scale: float = 1.0, leases: Leases | None = None,
     ) -> None:
         from postroom.lambda_ import (

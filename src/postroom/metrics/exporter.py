@@ -36,14 +36,14 @@ if TYPE_CHECKING:
     from postroom.services import Apis
     from postroom.sns.api import SnsStats
     from postroom.sqs.api import QueueStats
-    from postroom.storage.sqlite import SqliteStore
+    from postroom.storage.sql.store import SqlStore
 
 QUEUE_LABELS = ["account", "region", "queue"]
 FUNCTION_LABELS = ["account", "region", "function"]
 
 
 class MetricsExporter:
-    def __init__(self, apis: Apis, store: SqliteStore, leases: Leases | None = None) -> None:
+    def __init__(self, apis: Apis, store: SqlStore, leases: Leases | None = None) -> None:
         self._apis = apis
         self._store = store
         self._leases = leases

@@ -40,3 +40,17 @@ class StaleRecord(Exception):
         self.channel = channel
         self.key = key
         self.stored = stored
+
+
+class StorageUnavailable(AWSError):
+    """The database cannot be reached (down, restarting, connection lost): nothing of the
+    request was acknowledged. Answered as 503 ``ServiceUnavailable`` so SDKs retry; a write
+    whose COMMIT answer was lost may have happened (at least once, never lost)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ServiceUnavailable",
+            "Postroom's database is unavailable; retry shortly (Postroom reconnects by itself).",
+            status=503,
+            sender=False,
+        )

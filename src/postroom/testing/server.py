@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from postroom.testing import pg
+
 _READY = re.compile(rb"ready on (http://\S+?:\d+) ")
 START_TIMEOUT_S = 30.0
 
@@ -29,7 +31,10 @@ class PostroomError(RuntimeError):
 
 
 class PostroomServer:
-    """``python -m postroom serve --in-memory --port 0 --clock manual`` and its controls."""
+    """``python -m postroom serve --in-memory --port 0 --clock manual`` and its controls.
+
+    With ``POSTROOM_TEST_STORE=postgresql://...`` in the environment, the server keeps its
+    state in a fresh schema of that database instead of memory (dropped when it stops)."""
 
     def __init__(self, *, clock: str = "manual", args: list[str] | None = None,
                  log_dir: str | os.PathLike[str] | None = None) -> None:
@@ -40,6 +45,7 @@ class PostroomServer:
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._session: Any = None  # boto3's, made on first use
+        self._schema: str | None = None  # on POSTROOM_TEST_STORE's database, while running
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -47,6 +53,10 @@ class PostroomServer:
         """Start the server and wait until it answers; ``url`` is then its endpoint."""
         command = [sys.executable, "-m", "postroom", "serve", "--in-memory", "--host", "127.0.0.1",
                    "--port", "0", "--clock", self.clock, "--log-level", "info", *self.args]
+        base = pg.test_store()
+        if base is not None:
+            self._schema = pg.fresh_schema()
+            command += ["--store", pg.store_url(base, self._schema)]
         with open(self.log_path, "ab") as log:
             offset = log.tell()  # a reused log directory: only this run's ready line counts
             self._proc = subprocess.Popen(
@@ -67,14 +77,17 @@ class PostroomServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        schema, self._schema = self._schema, None
+        base = pg.test_store()
+        if schema is not None and base is not None:
+            pg.drop_schemas(base, [schema])
 
     def __enter__(self) -> PostroomServer:
         return self.start()

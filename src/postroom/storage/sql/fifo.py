@@ -1,4 +1,4 @@
-"""FIFO queue operations on SQLite, run on the storage thread inside a transaction.
+"""FIFO queue operations in SQL, run on the storage thread inside a transaction.
 
 Release rule (AWS's, as its recorded answers show): a group is available when its oldest
 message is visible; available groups are served in the order their oldest message became
@@ -17,6 +17,7 @@ import random
 from postroom.storage.base import NewMessage, ReceiveResult, Redrive, StoredMessage
 from postroom.storage.sql.rows import INSERT_MESSAGE, message_row, next_visible_at
 from postroom.storage.sql.txn import Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 MAX_IN_FLIGHT_PER_GROUP = 10  # rows read beyond a receive's worth (expired or moved ones are skipped)
 _MESSAGE_COLUMNS = (
@@ -24,9 +25,13 @@ _MESSAGE_COLUMNS = (
     " md5_system_attributes, sender_id, sent_at, receive_count, first_receive_at, group_id,"
     " dedup_id, dead_letter_source, visible_at"
 )
+_SAVE_DEDUP = upsert(
+    "fifo_dedup", ("queue_id", "scope", "dedup_id", "message_id", "sequence_number", "expires_at"), 3
+)
 _JOIN_GROUP = (
     "INSERT INTO fifo_groups (queue_id, group_id, head_seq) VALUES (?,?,?)"
-    " ON CONFLICT (queue_id, group_id) DO UPDATE SET head_seq=MIN(head_seq, excluded.head_seq)"
+    " ON CONFLICT (queue_id, group_id) DO UPDATE SET head_seq=CASE WHEN excluded.head_seq < fifo_groups.head_seq"
+    " THEN excluded.head_seq ELSE fifo_groups.head_seq END"
 )
 
 
@@ -50,14 +55,9 @@ def send(
         if row is not None and row[2] > now:
             out.append((row[0], row[1], True))
             continue
-        seq = conn.execute(INSERT_MESSAGE, message_row(queue_id, m)).lastrowid
-        assert seq is not None
+        seq = conn.execute(INSERT_MESSAGE + " RETURNING seq", message_row(queue_id, m)).fetchone()[0]
         join_group(conn, queue_id, m.group_id, seq)
-        conn.execute(
-            "INSERT OR REPLACE INTO fifo_dedup (queue_id, scope, dedup_id, message_id,"
-            " sequence_number, expires_at) VALUES (?,?,?,?,?,?)",
-            (queue_id, scope, m.dedup_id, m.message_id, seq, now + window_ms),
-        )
+        conn.execute(_SAVE_DEDUP, (queue_id, scope, m.dedup_id, m.message_id, seq, now + window_ms))
         txn.count(queue_id, 1)
         txn.notify("queue", queue_id)  # wakes long polls here and on the other nodes
         out.append((m.message_id, seq, False))
@@ -155,6 +155,6 @@ def rebuild_groups(conn: Connection, queue_id: int) -> None:
     conn.execute("DELETE FROM fifo_groups WHERE queue_id=?", (queue_id,))
     conn.execute(
         "INSERT INTO fifo_groups (queue_id, group_id, head_seq) SELECT queue_id, group_id, MIN(seq)"
-        " FROM messages WHERE queue_id=? AND group_id IS NOT NULL GROUP BY group_id",
+        " FROM messages WHERE queue_id=? AND group_id IS NOT NULL GROUP BY queue_id, group_id",
         (queue_id,),
     )

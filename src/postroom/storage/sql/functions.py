@@ -1,4 +1,4 @@
-"""Lambda storage on SQLite: every function and layer cached in memory, written through.
+"""Lambda storage in SQL: every function and layer cached in memory, written through.
 
 A change to a function rewrites that function's rows in one transaction (a function has
 few rows), so a version, its alias and the function's counters always commit together.

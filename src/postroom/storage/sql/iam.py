@@ -19,6 +19,7 @@ from postroom.storage.iam import (
 from postroom.storage.sql.refresh import Key as Notice
 from postroom.storage.sql.refresh import Refresher
 from postroom.storage.sql.txn import Committer, Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 Key = tuple[str, str]  # (account, lower-cased name)
 
@@ -104,7 +105,7 @@ class SqlIamStore:
         row = (account, key, _dumps(record))
 
         def op(conn: Connection, txn: Txn) -> None:
-            conn.execute(f"INSERT OR REPLACE INTO {table} (account, key, record) VALUES (?,?,?)", row)
+            conn.execute(upsert(table, ("account", "key", "record"), 2), row)
             txn.notify("iam", table)
 
         await self._committer.run(op)
@@ -149,7 +150,7 @@ class SqlIamStore:
     async def save_access_key(self, key: AccessKeyRecord) -> None:
         row = (key.access_key_id, _dumps(key))
         def op(conn: Connection, txn: Txn) -> None:
-            conn.execute("INSERT OR REPLACE INTO iam_access_keys (access_key_id, record) VALUES (?,?)", row)
+            conn.execute(upsert("iam_access_keys", ("access_key_id", "record"), 1), row)
             txn.notify("iam", "iam_access_keys")
 
         await self._committer.run(op)
@@ -170,8 +171,7 @@ class SqlIamStore:
 
         def op(conn: Connection, txn: Txn) -> None:
             conn.execute("DELETE FROM sts_sessions WHERE expires_at<=?", (now,))
-            conn.execute(
-                "INSERT OR REPLACE INTO sts_sessions (access_key_id, expires_at, record) VALUES (?,?,?)", row)
+            conn.execute(upsert("sts_sessions", ("access_key_id", "expires_at", "record"), 1), row)
             txn.notify("iam", "sts_sessions")
 
         await self._committer.run(op)

@@ -1,4 +1,4 @@
-"""The asynchronous invocation queue on SQLite."""
+"""The asynchronous invocation queue in SQL."""
 
 from __future__ import annotations
 
@@ -74,5 +74,6 @@ class SqlInvocationStore:
 
     async def next_due(self) -> int | None:
         return await self._committer.run(
-            lambda conn, txn: conn.execute("SELECT MIN(MAX(due_at, lease_until)) FROM lambda_async_events").fetchone()[0], drain=True
+            lambda conn, txn: conn.execute("SELECT MIN(CASE WHEN due_at > lease_until THEN due_at ELSE lease_until END)"
+                                          " FROM lambda_async_events").fetchone()[0], drain=True
         )

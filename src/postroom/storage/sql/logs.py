@@ -1,4 +1,4 @@
-"""CloudWatch Logs storage on SQLite: groups and streams (cached in memory, written
+"""CloudWatch Logs storage in SQL: groups and streams (cached in memory, written
 through) and their events (read from disk through the indexes on (stream, timestamp) and
 (group, timestamp))."""
 
@@ -312,29 +312,29 @@ class SqlLogStore:
 
 
 def _insert_group(conn: Connection, group: LogGroupRecord) -> tuple | None:
-    cursor = conn.execute(
+    inserted = conn.execute(
         "INSERT INTO log_groups (account, region, name, created_at, retention_days, kms_key_id,"
         " log_group_class, deletion_protection, tags, stored_bytes) VALUES (?,?,?,?,?,?,?,?,?,0)"
-        " ON CONFLICT (account, region, name) DO NOTHING",
+        " ON CONFLICT (account, region, name) DO NOTHING RETURNING id",
         (group.account, group.region, group.name, group.created_at, group.retention_days,
          group.kms_key_id, group.log_group_class, int(group.deletion_protection),
          orjson.dumps(group.tags).decode()),
-    )
-    if cursor.rowcount == 0:
+    ).fetchone()
+    if inserted is None:
         return None
-    return conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups WHERE id=?", (cursor.lastrowid,)).fetchone()
+    return conn.execute(f"SELECT {_GROUP_COLUMNS} FROM log_groups WHERE id=?", (inserted[0],)).fetchone()
 
 
 def _insert_stream(conn: Connection, group_id: int, name: str, now: int) -> tuple | None:
     if conn.execute("SELECT 1 FROM log_groups WHERE id=?", (group_id,)).fetchone() is None:
         return None  # the group was deleted meanwhile
-    cursor = conn.execute(
+    inserted = conn.execute(
         "INSERT INTO log_streams (group_id, name, created_at) VALUES (?,?,?)"
-        " ON CONFLICT (group_id, name) DO NOTHING", (group_id, name, now),
-    )
-    if cursor.rowcount == 0:
+        " ON CONFLICT (group_id, name) DO NOTHING RETURNING id", (group_id, name, now),
+    ).fetchone()
+    if inserted is None:
         return None
-    return (cursor.lastrowid, group_id, name, now, None, None, None)
+    return (inserted[0], group_id, name, now, None, None, None)
 
 
 def _append(
@@ -350,8 +350,10 @@ def _append(
     last = max(ts for ts, _ in events)
     added = sum(len(message.encode()) for _, message in events)
     conn.execute(
-        "UPDATE log_streams SET first_event_at=MIN(COALESCE(first_event_at, ?), ?),"
-        " last_event_at=MAX(COALESCE(last_event_at, ?), ?), last_ingestion_at=? WHERE id=?",
+        "UPDATE log_streams SET"
+        " first_event_at=CASE WHEN first_event_at IS NULL OR first_event_at>? THEN ? ELSE first_event_at END,"
+        " last_event_at=CASE WHEN last_event_at IS NULL OR last_event_at<? THEN ? ELSE last_event_at END,"
+        " last_ingestion_at=? WHERE id=?",
         (first, first, last, last, now, stream_id),
     )
     conn.execute("UPDATE log_groups SET stored_bytes=stored_bytes+? WHERE id=?", (added, group_id))

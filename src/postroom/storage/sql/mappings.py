@@ -9,6 +9,7 @@ import orjson
 from postroom.storage.mappings import MappingRecord
 from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
 from postroom.storage.sql.txn import Committer, Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 
 class SqlMappingStore:
@@ -72,7 +73,7 @@ class SqlMappingStore:
         row = (mapping.uuid, orjson.dumps(dataclasses.asdict(mapping)).decode())
 
         def op(conn: Connection, txn: Txn) -> None:
-            conn.execute("INSERT OR REPLACE INTO lambda_event_source_mappings (uuid, doc) VALUES (?,?)", row)
+            conn.execute(upsert("lambda_event_source_mappings", ("uuid", "doc"), 1), row)
             txn.notify("mappings", mapping.uuid)  # the node running the pollers acts on it
 
         await self._committer.run(op)

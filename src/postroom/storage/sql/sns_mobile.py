@@ -7,6 +7,7 @@ import orjson
 from postroom.storage.sns_mobile import PlatformApplicationRecord, PlatformEndpointRecord
 from postroom.storage.sql.refresh import Key, Refresher
 from postroom.storage.sql.txn import Committer, Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 CHANNEL = "sns_mobile"  # any change: other nodes reload this (small) sub-store whole
 
@@ -78,7 +79,7 @@ class SqlSnsMobileStore:
     async def save_application(self, app: PlatformApplicationRecord) -> None:
         row = (app.arn, app.account, app.region, app.name, app.platform, _dumps(app.attributes), app.created_at)
         await self._committer.run(lambda conn, txn: _changed(txn, conn.execute(
-            f"INSERT OR REPLACE INTO sns_platform_applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row
+            upsert("sns_platform_applications", tuple(_APP_COLUMNS.split(", ")), 1), row
         )))
         self.applications[app.arn] = app
 
@@ -97,7 +98,7 @@ class SqlSnsMobileStore:
         row = (endpoint.arn, endpoint.application_arn, endpoint.token, _dumps(endpoint.attributes),
                endpoint.created_at)
         await self._committer.run(lambda conn, txn: _changed(txn, conn.execute(
-            f"INSERT OR REPLACE INTO sns_platform_endpoints ({_ENDPOINT_COLUMNS}) VALUES (?,?,?,?,?)", row
+            upsert("sns_platform_endpoints", tuple(_ENDPOINT_COLUMNS.split(", ")), 1), row
         )))
         self.endpoints[endpoint.arn] = endpoint
 
@@ -114,7 +115,7 @@ class SqlSnsMobileStore:
     async def save_sms_attributes(self, account: str, region: str, attributes: dict[str, str]) -> None:
         row = (account, region, _dumps(attributes))
         await self._committer.run(lambda conn, txn: _changed(txn, conn.execute(
-            "INSERT OR REPLACE INTO sns_sms_attributes (account, region, attributes) VALUES (?,?,?)", row
+            upsert("sns_sms_attributes", ("account", "region", "attributes"), 2), row
         )))
         self._sms[(account, region)] = dict(attributes)
 
@@ -129,7 +130,7 @@ class SqlSnsMobileStore:
                 )
             else:
                 conn.execute(
-                    "INSERT OR REPLACE INTO sns_phone_numbers (account, kind, number, status) VALUES (?,?,?,?)",
+                    upsert("sns_phone_numbers", ("account", "kind", "number", "status"), 3),
                     (account, kind, number, status),
                 )
             txn.notify(CHANNEL, "")

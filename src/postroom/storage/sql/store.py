@@ -1,4 +1,4 @@
-"""SqliteStore: the Storage interface on SQLite, every operation run by the Committer."""
+"""SqlStore: the Storage interface in SQL, every operation run by a backend's committer."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from postroom.storage.sql.sns_mobile import SqlSnsMobileStore
 from postroom.storage.sql.sqs_state import SqlSqsStateStore, claim_purge, record_deletion
 from postroom.storage.sql.topics import SqlTopicStore
 from postroom.storage.sql.txn import Committer, Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 _SELECT_VISIBLE = (
     "SELECT seq, message_id, body, md5_body, attributes, md5_attributes, system_attributes,"
@@ -92,10 +93,14 @@ class SqlStore:
 
     async def start(self) -> None:
         await self._committer.start()
-        queues, totals = await self._committer.run(_load, drain=True)
-        for queue in queues:
+        committer = self._committer
+
+        def load(conn: Connection, txn: Txn) -> list[QueueRecord]:
+            committer.recount(conn, txn)
+            return [_queue_from_row(r) for r in conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues")]
+
+        for queue in await committer.run(load, drain=True):
             self._remember(queue)
-        self._committer.totals.update(totals)
         await self.topics.load()
         await self.functions.load()
         await self.sns_mobile.load()
@@ -126,7 +131,7 @@ class SqlStore:
             tables = committer.table_names(conn)
             for table in tables:
                 conn.execute(f'DELETE FROM "{table}"')
-            committer.totals.clear()  # owned by the storage thread, which runs this
+            committer.recount(conn, txn)
 
         await committer.run(op)
         self._by_name.clear()
@@ -521,17 +526,11 @@ class SqlStore:
 
 def _save_task(conn: Connection, task: MoveTask) -> None:
     conn.execute(
-        "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, status, moved,"
-        " to_move, failure_reason, started_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        upsert("move_tasks", ("handle", "source_arn", "destination_arn", "rate", "status", "moved",
+                              "to_move", "failure_reason", "started_at"), 1),
         (task.handle, task.source_arn, task.destination_arn, task.rate, task.status, task.moved,
          task.to_move, task.failure_reason, task.started_at),
     )
-
-
-def _load(conn: Connection, txn: Txn) -> tuple[list[QueueRecord], dict[int, int]]:
-    queues = [_queue_from_row(r) for r in conn.execute(f"SELECT {_QUEUE_COLUMNS} FROM queues")]
-    totals = dict(conn.execute("SELECT queue_id, COUNT(*) FROM messages GROUP BY queue_id").fetchall())
-    return queues, totals
 
 
 def _receive(

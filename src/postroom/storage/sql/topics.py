@@ -22,9 +22,12 @@ from postroom.storage.sql import fifo
 from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
 from postroom.storage.sql.rows import insert_messages
 from postroom.storage.sql.txn import Committer, Connection, Txn
+from postroom.storage.sql.upsert import upsert
 
 _TOPIC_COLUMNS = "arn, account, region, name, attributes, tags, created_at"
 _SUBSCRIPTION_COLUMNS = "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, created_at"
+_SAVE_TOPIC = upsert("topics", tuple(_TOPIC_COLUMNS.split(", ")), 1)
+_SAVE_SUBSCRIPTION = upsert("subscriptions", tuple(_SUBSCRIPTION_COLUMNS.split(", ")), 1)
 
 
 def _dumps(value: dict[str, str]) -> str:
@@ -110,7 +113,7 @@ class SqlTopicStore:
                _dumps(topic.tags), topic.created_at)
 
         def op(conn: Connection, txn: Txn) -> None:
-            conn.execute(f"INSERT OR REPLACE INTO topics ({_TOPIC_COLUMNS}) VALUES (?,?,?,?,?,?,?)", row)
+            conn.execute(_SAVE_TOPIC, row)
             txn.notify("topics", topic.arn)
 
         await self._committer.run(op)
@@ -134,9 +137,7 @@ class SqlTopicStore:
                int(sub.confirmed), sub.token, sub.created_at)
 
         def op(conn: Connection, txn: Txn) -> None:
-            conn.execute(
-                f"INSERT OR REPLACE INTO subscriptions ({_SUBSCRIPTION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row
-            )
+            conn.execute(_SAVE_SUBSCRIPTION, row)
             _insert_outbox(conn, txn, outbox or [])
             txn.notify("subscriptions", sub.arn)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeAlias
 
+from postroom.metrics.histogram import Histogram
 from postroom.storage.notifier import Notifier
 
 # A DB-API connection: Connection, or PostgreSQL's adapter (storage/postgres).
@@ -44,6 +45,9 @@ class Committer(Protocol):
 
     notifier: Notifier  # delivers the notices of committed transactions
     totals: Any  # message totals per queue: ``.get(queue_id, 0)``, read on the storage thread
+    full: bool  # writes are refused for lack of space (SQLite's disk; never on PostgreSQL)
+    commit_seconds: Histogram  # seconds per transaction
+    group_size: Histogram  # operations per transaction
     batches: int
     operations: int
 
@@ -52,4 +56,8 @@ class Committer(Protocol):
     async def run(self, op: Operation, *, drain: bool = False) -> Any: ...
     def table_names(self, conn: Connection) -> list[str]:
         """Every table holding state, for ``reset`` (on the storage thread)."""
+        ...
+    def recount(self, conn: Connection, txn: Txn) -> None:
+        """Make the message totals match the messages table, including what ``txn``'s
+        earlier operations changed (on the storage thread, at start and after ``reset``)."""
         ...

@@ -197,6 +197,14 @@ class Committer:
         return [name for name, kind in listed
                 if kind in ("table", "virtual") and not name.startswith("sqlite_") and name != "meta"]
 
+    def recount(self, conn: sqlite3.Connection, txn: Txn) -> None:
+        # The batch's earlier deltas are in the count: applying them after COMMIT too would
+        # count them twice.
+        txn.deltas.clear()
+        counted = conn.execute("SELECT queue_id, COUNT(*) FROM messages GROUP BY queue_id").fetchall()
+        self.totals.clear()  # in place: stores hold this dict
+        self.totals.update(counted)
+
     def _enter_full(self) -> None:
         """Give the reserve's space to drain operations and refuse writes (logged once)."""
         self._reserve.release()

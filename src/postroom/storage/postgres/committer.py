@@ -1,0 +1,409 @@
+"""Group commit on PostgreSQL: one storage thread, one connection, one writer at a time.
+
+Operations are grouped into transactions exactly as on SQLite (storage/sqlite/committer.py):
+whatever arrives while a transaction is being written shares the next one and its single
+WAL flush. The SQL stores were written for one writer, so every transaction begins with
+``pg_advisory_xact_lock(K)`` (K derived from the schema name): several nodes on one database
+then behave as one writer, each node's batching and PostgreSQL's own group commit keeping
+throughput, and stores in other schemas never wait on each other. READ COMMITTED suffices
+under that lock: no transaction of this schema sees another one half-done.
+
+Inside each transaction, before COMMIT, the committer also
+- adds the transaction's message-count deltas to ``queue_totals`` (one statement), so every
+  node reads the same totals;
+- sends the transaction's notices to the other nodes with ``pg_notify`` (one statement); a
+  listener thread on each node LISTENs and delivers them to its notifier as ``remote``.
+
+Failures: a lost connection fails the batch with ``StorageUnavailable`` (503) unless it was
+lost before COMMIT was sent, in which case the batch is retried once on a new connection;
+while the database is unreachable new operations fail at once and the storage thread
+reconnects with backoff. A lost COMMIT answer is reported as unavailable: the client
+retries (at least once; nothing acknowledged is lost). Serialization failures and deadlocks
+retry the operation. SQLite's disk-full handling does not apply (``full`` stays False).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import queue
+import secrets
+import threading
+import time
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, Histogram
+from postroom.storage.errors import StaleRecord, StorageError, StorageUnavailable
+from postroom.storage.notifier import Notice, Notifier
+from postroom.storage.postgres.connection import PgConnection
+from postroom.storage.postgres.schema import migrate
+from postroom.storage.sql.txn import Operation, Txn
+
+log = logging.getLogger("postroom.storage")
+
+Item = tuple[Operation, "asyncio.Future[Any]"]
+_RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+_RETRIES = 3
+_BACKOFF_S = (0.05, 2.0)  # reconnect waits: first, longest (doubling in between)
+_MAX_PAYLOAD = 7000  # bytes per pg_notify payload (PostgreSQL's limit is 8000)
+_ADD_TOTALS = sql.SQL(
+    "INSERT INTO queue_totals (queue_id, total) SELECT * FROM unnest({}::bigint[], {}::bigint[])"
+    " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total; "
+)
+_NOTIFY = sql.SQL("SELECT pg_notify({}, payload) FROM unnest({}::text[]) AS payload; ")
+
+
+def lock_key(schema: str) -> int:
+    """The advisory lock key (a signed 64-bit int) of a schema's writer."""
+    digest = hashlib.blake2b(f"postroom:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def channel_name(schema: str) -> str:
+    """The LISTEN/NOTIFY channel of a schema (at most 63 bytes, PostgreSQL's name limit)."""
+    return f"postroom_{schema}"[:63]
+
+
+class PgTotals:
+    """Message totals per queue, read from ``queue_totals`` (on the storage thread)."""
+
+    def __init__(self, committer: PgCommitter) -> None:
+        self._committer = committer
+
+    def get(self, queue_id: int, default: int = 0) -> int:
+        conn = self._committer.connection
+        row = conn.raw.execute("SELECT total FROM queue_totals WHERE queue_id=%s", (queue_id,)).fetchone()
+        return default if row is None else int(row[0])
+
+
+class PgCommitter:
+    """Runs operations on the storage thread, grouping them into shared transactions."""
+
+    def __init__(self, conninfo: dict[str, Any], schema: str, notifier: Notifier | None = None) -> None:
+        self.notifier = notifier or Notifier()
+        self.totals = PgTotals(self)
+        self.full = False  # PostgreSQL manages its own disk
+        self.batches = 0
+        self.operations = 0
+        self.commit_seconds = Histogram(COMMIT_BUCKETS_S)
+        self.group_size = Histogram(GROUP_SIZE_BUCKETS)
+        self._conninfo = conninfo
+        self._schema = schema
+        self._lock_key = lock_key(schema)
+        self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
+        self._channel = channel_name(schema)
+        self._node = secrets.token_hex(8)  # this node's notices come back to it: skip them
+        self._inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+        self._closing = False
+        self._available = False
+        self._conn: PgConnection | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+
+    @property
+    def connection(self) -> PgConnection:
+        assert self._conn is not None, "read on the storage thread, inside an operation"
+        return self._conn
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="postroom-storage", daemon=True)
+        self._thread.start()
+        await ready
+        listening: asyncio.Future[None] = self._loop.create_future()
+        self._listener = threading.Thread(
+            target=self._listen, args=(listening,), name="postroom-listen", daemon=True
+        )
+        self._listener.start()
+        try:
+            await listening
+        except BaseException:
+            await self.close()
+            raise
+
+    async def run(self, op: Operation, *, drain: bool = False) -> Any:
+        """Run ``op(conn, txn)`` in the next transaction; return once it is committed.
+        (``drain`` matters on SQLite's full disk only.)"""
+        assert self._loop is not None
+        if self._closing:
+            raise RuntimeError("storage is closed")
+        if not self._available:
+            raise StorageUnavailable()
+        fut = self._loop.create_future()
+        self._inbox.put((op, fut))
+        return await fut
+
+    async def close(self) -> None:
+        self._closing = True
+        self._inbox.put(None)
+        loop = asyncio.get_running_loop()
+        for thread in (self._thread, self._listener):
+            if thread is not None:
+                await loop.run_in_executor(None, thread.join)
+
+    def table_names(self, conn: PgConnection) -> list[str]:
+        rows = conn.raw.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " AND tablename <> 'schema_migrations' ORDER BY tablename"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def recount(self, conn: PgConnection, txn: Txn) -> None:
+        txn.deltas.clear()  # the batch's earlier changes are in the count
+        conn.raw.execute("DELETE FROM queue_totals")
+        conn.raw.execute(
+            "INSERT INTO queue_totals (queue_id, total) SELECT queue_id, COUNT(*) FROM messages GROUP BY queue_id"
+        )
+
+    # -- storage thread ------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        # Autocommit: the committer sends BEGIN and COMMIT itself, each in the same round trip
+        # as other statements (a statement without parameters may hold several).
+        raw = psycopg.connect(**self._conninfo, autocommit=True)
+        try:
+            raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
+            migrate(raw, self._schema, self._lock_key)
+            mode = raw.execute("SHOW synchronous_commit").fetchone()
+        except BaseException:
+            raw.close()
+            raise
+        if mode is not None and mode[0] == "off":
+            log.warning(
+                "the database runs with synchronous_commit=off: a database crash may lose "
+                "changes Postroom already acknowledged"
+            )
+        self._conn = PgConnection(raw)
+        self._available = True
+
+    def _drop_connection(self) -> None:
+        self._available = False
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.raw.close()
+            except Exception:  # already broken: nothing to release
+                pass
+
+    def _run(self, ready: asyncio.Future[None]) -> None:
+        assert self._loop is not None
+        try:
+            self._connect()
+        except Exception as exc:  # report start-up failure to the caller
+            error = StorageError(f"cannot open the PostgreSQL store: {exc}".strip())
+            self._loop.call_soon_threadsafe(_settle, ready, False, error)
+            return
+        self._loop.call_soon_threadsafe(_settle, ready, True, None)
+        backoff = _BACKOFF_S[0]
+        stopping = False
+        while not stopping:
+            if self._conn is None:
+                try:
+                    self._connect()
+                    log.warning("storage: reconnected to the database")
+                    backoff = _BACKOFF_S[0]
+                except Exception as exc:
+                    log.debug("storage: reconnect failed: %s", exc)
+                    # Real time, not engine time: how long to wait before dialling again.
+                    batch, stopping = self._take(timeout=backoff)
+                    self._fail(batch)
+                    backoff = min(backoff * 2, _BACKOFF_S[1])
+                    continue
+            batch, stopping = self._take(timeout=None)
+            if batch:
+                # A measurement of the database, not engine time.
+                began = time.perf_counter()
+                results = self._execute(batch)
+                self.commit_seconds.observe(time.perf_counter() - began)
+                self.group_size.observe(len(batch))
+                self._loop.call_soon_threadsafe(_deliver, batch, results)
+        self._drop_connection()
+
+    def _take(self, timeout: float | None) -> tuple[list[Item], bool]:
+        """The queued operations (waiting up to ``timeout`` for the first); stop requested?"""
+        try:
+            item = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return [], False
+        batch: list[Item] = []
+        stopping = False
+        while True:
+            if item is None:
+                stopping = True  # finish what was queued before the stop, then end
+            else:
+                batch.append(item)
+            if self._inbox.empty():
+                return batch, stopping
+            item = self._inbox.get_nowait()
+
+    def _fail(self, batch: list[Item]) -> None:
+        if batch:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(_deliver, batch, [(False, StorageUnavailable())] * len(batch))
+
+    def _execute(self, batch: list[Item]) -> list[tuple[bool, Any]]:
+        self.batches += 1
+        self.operations += len(batch)
+        ops = [op for op, _ in batch]
+        try:
+            return [(True, value) for value in self._transaction(ops)]
+        except _Lost:
+            return [(False, StorageUnavailable())] * len(batch)
+        except Exception:
+            pass  # one operation failed: find it by running each alone
+        results: list[tuple[bool, Any]] = []
+        for op in ops:
+            if self._conn is None:
+                results.append((False, StorageUnavailable()))
+                continue
+            for attempt in range(_RETRIES):
+                try:
+                    results.append((True, self._transaction([op])[0]))
+                except _Lost:
+                    results.append((False, StorageUnavailable()))
+                except Exception as exc:
+                    if isinstance(exc, _RETRYABLE) and attempt + 1 < _RETRIES:
+                        continue  # another transaction won a row or lock: try again
+                    if not _is_expected(exc):
+                        log.exception("storage operation failed")
+                    results.append((False, exc))
+                break
+        return results
+
+    def _transaction(self, ops: list[Operation]) -> list[Any]:
+        """Run ``ops`` in one transaction and commit; raise _Lost if the connection went."""
+        for attempt in (1, 2):
+            conn = self._conn
+            if conn is None:
+                raise _Lost()
+            txn = Txn()
+            committing = False
+            try:
+                raw = conn.raw
+                raw.execute(self._begin)
+                values = [op(conn, txn) for op in ops]
+                finish: list[sql.Composable] = []
+                if txn.deltas:
+                    finish.append(_ADD_TOTALS.format(list(txn.deltas), list(txn.deltas.values())))
+                if txn.notices:
+                    finish.append(_NOTIFY.format(self._channel, self._payloads(txn.notices)))
+                committing = True
+                raw.execute(sql.Composed([*finish, sql.SQL("COMMIT")]))
+            except Exception as exc:
+                if not (conn.raw.closed or conn.raw.broken):
+                    try:
+                        conn.raw.execute("ROLLBACK")
+                    except psycopg.Error:
+                        pass
+                if conn.raw.closed or conn.raw.broken:
+                    log.warning("storage: lost the database connection: %s", exc)
+                    self._drop_connection()
+                    if committing or attempt == 2:
+                        raise _Lost() from exc
+                    try:  # nothing was committed: run the batch again on a new connection
+                        self._connect()
+                    except Exception:
+                        raise _Lost() from exc
+                    continue
+                raise
+            # Notices nobody here subscribes to (most are for the other nodes) cost no wake-up.
+            local = [notice for notice in txn.notices if self.notifier.heard_locally(notice[0])]
+            if local:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(self.notifier.deliver, local)
+            return values
+        raise _Lost()
+
+    def _payloads(self, notices: set[Notice]) -> list[str]:
+        """``{"n": node, "e": [[channel, key], ...]}`` documents, each under the size limit."""
+        out: list[str] = []
+        chunk: list[Notice] = []
+        size = 0
+        for notice in sorted(notices):
+            cost = len(notice[0]) + len(notice[1]) + 8
+            if chunk and size + cost > _MAX_PAYLOAD:
+                out.append(orjson.dumps({"n": self._node, "e": chunk}).decode())
+                chunk, size = [], 0
+            chunk.append(notice)
+            size += cost
+        if chunk:
+            out.append(orjson.dumps({"n": self._node, "e": chunk}).decode())
+        return out
+
+    # -- listener thread -----------------------------------------------------------------
+
+    def _listen(self, listening: asyncio.Future[None]) -> None:
+        """LISTEN for other nodes' notices; after a reconnect, announce ``("*", "")``."""
+        loop = self._loop
+        assert loop is not None
+        backoff = _BACKOFF_S[0]
+        connected_before = False
+        while not self._closing:
+            try:
+                with psycopg.connect(**self._conninfo, autocommit=True) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    if connected_before:  # notices may have been missed while away
+                        loop.call_soon_threadsafe(functools.partial(
+                            self.notifier.deliver, [("*", "")], remote=True))
+                        log.warning("storage: listening for other nodes' changes again")
+                    else:
+                        loop.call_soon_threadsafe(_settle, listening, True, None)
+                    connected_before = True
+                    backoff = _BACKOFF_S[0]
+                    while not self._closing:
+                        for notice in conn.notifies(timeout=0.5):
+                            self._received(notice.payload)
+            except psycopg.Error as exc:
+                if not connected_before:
+                    error = StorageError(f"cannot listen on the PostgreSQL store: {exc}".strip())
+                    loop.call_soon_threadsafe(_settle, listening, False, error)
+                    return
+                log.debug("storage: listener connection lost: %s", exc)
+                # Real time, not engine time: how long to wait before dialling again.
+                time.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_S[1])
+
+    def _received(self, payload: str) -> None:
+        try:
+            doc = orjson.loads(payload)
+            if doc.get("n") == self._node:
+                return
+            notices = [(str(channel), str(key)) for channel, key in doc["e"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            log.warning("storage: ignored a malformed notice: %.200s", payload)
+            return
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(functools.partial(self.notifier.deliver, notices, remote=True))
+
+
+class _Lost(Exception):
+    """The database connection is gone (the batch is answered StorageUnavailable)."""
+
+
+def _is_expected(exc: Exception) -> bool:
+    from postroom.protocol.errors import AWSError
+
+    return isinstance(exc, (AWSError, StaleRecord))
+
+
+def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.done():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+def _deliver(batch: list[Item], results: list[tuple[bool, Any]]) -> None:
+    for (_, fut), (ok, value) in zip(batch, results, strict=True):
+        _settle(fut, ok, value)
