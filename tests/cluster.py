@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import boto3
 from botocore.config import Config
@@ -29,8 +29,8 @@ from server import ServerProcess, free_port
 
 STORE = os.environ.get("POSTROOM_TEST_STORE", "")
 PG = STORE.startswith(("postgresql://", "postgres://"))
-SKIP_REASON = ("multi-node tests need POSTROOM_TEST_STORE=postgresql://... (a PostgreSQL whose "
-               "user may create databases); SQLite serves one node")
+SKIP_REASON = ("multi-node tests need POSTROOM_TEST_STORE=postgresql://... (a PostgreSQL shared "
+               "by the nodes); SQLite serves one node")
 # The connection to a killed node fails at once; a restarting store answers 503.
 NODE_DOWN = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectionError)
 CLIENT_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=30,
@@ -49,23 +49,32 @@ def psql(url: str, sql: str) -> str:
     return done.stdout.strip()
 
 
-def with_database(url: str, name: str) -> str:
-    """``url`` pointing at database ``name`` (user, host and query string kept)."""
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with Postroom's ``schema=`` parameter (any earlier one replaced)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("schema", schema)])))
 
 
-class FreshDatabase:
-    """A database of its own (``multinode_<hex>``) on the server of ``url``, dropped at close."""
+def admin_url(url: str) -> str:
+    """``url`` without Postroom's own parameters, as psql takes it."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class FreshSchema:
+    """A schema of its own (``multinode_<hex>``, created by the first node) in the database
+    of ``url``; dropped at close."""
 
     def __init__(self, url: str) -> None:
-        self.admin = url
+        self.admin = admin_url(url)
         self.name = f"multinode_{uuid.uuid4().hex[:10]}"
-        psql(url, f"CREATE DATABASE {self.name}")
-        self.url = with_database(url, self.name)
+        self.url = with_schema(url, self.name)
 
     def close(self) -> None:
         try:
-            psql(self.admin, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            psql(self.admin, f"DROP SCHEMA IF EXISTS {self.name} CASCADE")
         except RuntimeError:
             pass  # the server is gone (a private one already stopped): nothing left to drop
 

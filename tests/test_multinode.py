@@ -2,7 +2,7 @@
 nodes, long polls woken by another node's send, kill -9 of a node under load (leases taken
 over), and a PostgreSQL restart under load.
 
-Runs only with POSTROOM_TEST_STORE=postgresql://... (each test gets a fresh database);
+Runs only with POSTROOM_TEST_STORE=postgresql://... (each test gets a fresh schema);
 the restart test restarts a private PostgreSQL of its own so that nobody else's server
 is disturbed (see tests/cluster.py).
 """
@@ -20,7 +20,7 @@ from cluster import (
     SKIP_REASON,
     STORE,
     Cluster,
-    FreshDatabase,
+    FreshSchema,
     Load,
     PrivatePostgres,
     can_run_private_postgres,
@@ -39,8 +39,8 @@ def name(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def cluster3(tmp_path_factory):
-    """Three nodes on a fresh database, shared by the tests that do not kill anything."""
-    db = FreshDatabase(STORE)
+    """Three nodes on a fresh schema, shared by the tests that do not kill anything."""
+    db = FreshSchema(STORE)
     cluster = Cluster(db.url, NODES, tmp_path_factory.mktemp("cluster3"))
     try:
         yield cluster.start()
@@ -51,11 +51,11 @@ def cluster3(tmp_path_factory):
 
 @pytest.fixture
 def own_cluster(request, tmp_path):
-    """cluster(store_url=None) -> three started nodes of this test on a fresh database."""
-    made: list[tuple[Cluster, FreshDatabase]] = []
+    """cluster(store_url=None) -> three started nodes of this test on a fresh schema."""
+    made: list[tuple[Cluster, FreshSchema]] = []
 
     def make(store_url: str | None = None) -> Cluster:
-        db = FreshDatabase(store_url or STORE)
+        db = FreshSchema(store_url or STORE)
         cluster = Cluster(db.url, NODES, tmp_path / f"c{len(made)}")
         made.append((cluster, db))
         request.node.postroom_servers = [n for c, _ in made for n in c.nodes]
