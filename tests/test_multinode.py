@@ -1,6 +1,7 @@
 """Three Postroom nodes on one PostgreSQL: exactly-once receives and FIFO order across
 nodes, long polls woken by another node's send, kill -9 of a node under load (leases taken
-over), and a PostgreSQL restart under load.
+over: a move task and an SNS HTTP subscription's deliveries), and a PostgreSQL restart
+under load.
 
 Runs only with POSTROOM_TEST_STORE=postgresql://... (each test gets a fresh schema);
 the restart test restarts a private PostgreSQL of its own so that nobody else's server
@@ -27,6 +28,7 @@ from cluster import (
     psql,
     wait_for,
 )
+from sns_helpers import HttpEndpoint, confirm_via_url
 
 pytestmark = pytest.mark.skipif(not PG, reason=SKIP_REASON)
 
@@ -289,28 +291,54 @@ def move_status(client, dlq_arn: str) -> dict:
 
 def test_kill_a_node_under_load(own_cluster):
     c = own_cluster()
-    victim = NODES - 1
     std, fifo = make_queues(c.client(0))
-    # The victim starts a move task slow enough to still be running when it dies.
-    dlq_arn, dest, _ = start_move_task(c.client(victim), 120, 20)
     load = Load(c, std, fifo).start()
     time.sleep(2.0)
-    assert move_status(c.client(0), dlq_arn)["Status"] == "RUNNING"
-    c.nodes[victim].kill()
+    c.nodes[NODES - 1].kill()
     time.sleep(2.5)
     drain_and_check(load, c)
 
-    # Its move task is taken over by a surviving node and completes, each message once.
-    survivor = c.client(0)
-    final = wait_for(lambda: (s := move_status(survivor, dlq_arn))["Status"] != "RUNNING" and s,
+
+def test_background_work_of_a_killed_node_is_taken_over(own_cluster):
+    """The first node to start is the likeliest owner of every lease; it also starts a move
+    task and answers publishes to an HTTP subscription, then dies."""
+    c = own_cluster()
+    victim, survivor = 0, 1
+    dlq_arn, dest, _ = start_move_task(c.client(victim), 120, 20)
+    endpoint = HttpEndpoint().start()
+    try:
+        sns = [c.client(i, "sns") for i in range(NODES)]
+        topic = sns[victim].create_topic(Name=name("mn-topic"))["TopicArn"]
+        sub = sns[victim].subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url,
+                                    ReturnSubscriptionArn=True)["SubscriptionArn"]
+        confirm_via_url(endpoint, sns[victim], sub)
+        published = [sns[k % NODES].publish(TopicArn=topic, Message=f"before-{k}")["MessageId"]
+                     for k in range(30)]
+        time.sleep(0.5)
+        assert move_status(c.client(survivor), dlq_arn)["Status"] == "RUNNING"
+        c.nodes[victim].kill()
+        published += [sns[1 + k % 2].publish(TopicArn=topic, Message=f"after-{k}")["MessageId"]
+                      for k in range(30)]
+
+        # Every acknowledged publish is delivered (at least once: SNS's HTTP promise).
+        got = endpoint.wait_for("Notification", len(published), timeout=30)
+        delivered = {r.json()["MessageId"] for r in got}
+        assert not set(published) - delivered, \
+            f"{len(set(published) - delivered)} publishes never delivered\n{c.logs()}"
+    finally:
+        endpoint.stop()
+
+    # The move task completes on a surviving node, each message moved once.
+    client = c.client(survivor)
+    final = wait_for(lambda: (s := move_status(client, dlq_arn))["Status"] != "RUNNING" and s,
                      timeout=30, interval=0.5)
     assert final and final["Status"] == "COMPLETED", f"{final}\n{c.logs()}"
     assert final["ApproximateNumberOfMessagesMoved"] == 120
     moved: dict[str, int] = {}
     deadline = time.monotonic() + 20
     while len(moved) < 120 and time.monotonic() < deadline:
-        for m in survivor.receive_message(QueueUrl=dest, MaxNumberOfMessages=10,
-                                          WaitTimeSeconds=1, VisibilityTimeout=60).get("Messages", []):
+        for m in client.receive_message(QueueUrl=dest, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                        VisibilityTimeout=60).get("Messages", []):
             moved[m["Body"]] = moved.get(m["Body"], 0) + 1
     assert sorted(moved) == sorted(f"moved-{i}" for i in range(120))
     assert set(moved.values()) == {1}, "a message was moved twice"
