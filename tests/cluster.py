@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -158,6 +159,19 @@ def _user_exists(name: str) -> bool:
 # --------------------------------------------------------------------------- nodes
 
 
+class Node(ServerProcess):
+    """A server on the cluster's store URL, whatever store the suite gives other servers."""
+
+    def __init__(self, store_url: str, data_dir: Path, log_dir: Path, args: list[str]) -> None:
+        super().__init__(data_dir, log_dir=log_dir, args=args)
+        self.store_url = store_url
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "postroom", "serve", "--host", self.host,
+                "--port", str(self.port), "--data-dir", str(self.data_dir),
+                "--store", self.store_url, *self.args]
+
+
 class Cluster:
     """``n`` Postroom nodes on one store URL, each with a data directory of its own."""
 
@@ -165,12 +179,11 @@ class Cluster:
         self.store_url = store_url
         self._clients: dict[tuple[int, str], object] = {}
         self._lock = threading.Lock()
-        self.nodes: list[ServerProcess] = []
+        self.nodes: list[Node] = []
         for i in range(n):
             data = tmp_path / f"node-{i}"
             data.mkdir(parents=True, exist_ok=True)
-            self.nodes.append(ServerProcess(data, log_dir=tmp_path,
-                                            args=["--store", store_url, *(args or [])]))
+            self.nodes.append(Node(store_url, data, tmp_path, list(args or [])))
 
     def start(self) -> Cluster:
         # One after another: the first applies the schema migrations, the others find them.
