@@ -315,7 +315,7 @@ def test_background_work_of_a_killed_node_is_taken_over(own_cluster):
         published = [sns[k % NODES].publish(TopicArn=topic, Message=f"before-{k}")["MessageId"]
                      for k in range(30)]
         time.sleep(0.5)
-        assert move_status(c.client(survivor), dlq_arn)["Status"] == "RUNNING"
+        assert move_status(c.client(victim), dlq_arn)["Status"] == "RUNNING"
         c.nodes[victim].kill()
         published += [sns[1 + k % 2].publish(TopicArn=topic, Message=f"after-{k}")["MessageId"]
                       for k in range(30)]
