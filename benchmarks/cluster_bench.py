@@ -3,6 +3,7 @@
     python benchmarks/cluster_bench.py --store postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/cluster_bench.py --store ... --setups sqlite,pg1,pg3 --scenarios send
     python benchmarks/cluster_bench.py --store ... --quick
+    python benchmarks/cluster_bench.py --store ... --rounds 3   # medians of 3 interleaved runs
 
 Each setup gets fresh storage (a new data directory; on PostgreSQL a new database created
 through the --store URL, dropped afterwards), its nodes on free ports, and the load
@@ -48,7 +49,8 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on this machine (backends, WAL writer, checkpointer)."""
+    """Every PostgreSQL server process on this machine (backends, WAL writer, checkpointer):
+    on a shared server, other databases' work counts too."""
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -129,9 +131,9 @@ def run_scenario(args: argparse.Namespace, setup: Setup, scenario: str) -> dict[
            "--warmup", str(args.warmup), "--connections", str(args.connections),
            "--procs", str(args.procs), "--wait", "1"]
     node_pids = [tree_pids(n.proc.pid) for n in setup.running]
-    pg_pids = postgres_pids() if setup.pg else []
+    pg0 = {pid: cpu_seconds([pid]) for pid in postgres_pids()} if setup.pg else {}
     cpu0 = [cpu_seconds(p) for p in node_pids]
-    pg0, t0 = cpu_seconds(pg_pids), time.perf_counter()
+    t0 = time.perf_counter()
     print(f"[cluster] {setup.name}: {scenario}", file=sys.stderr, flush=True)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True,
@@ -148,8 +150,9 @@ def run_scenario(args: argparse.Namespace, setup: Setup, scenario: str) -> dict[
     line["node_cpu_pct"] = [
         round(100 * (cpu_seconds(p) - c) / wall, 1) for p, c in zip(node_pids, cpu0, strict=True)
     ]
-    if setup.pg:
-        line["postgres_cpu_pct"] = round(100 * (cpu_seconds(pg_pids) - pg0) / wall, 1)
+    if setup.pg:  # backends started during the run count from zero
+        used = sum(cpu_seconds([pid]) - pg0.get(pid, 0.0) for pid in postgres_pids())
+        line["postgres_cpu_pct"] = round(100 * used / wall, 1)
     line["node_rss_mb"] = [n.memory()["rss_mb"] for n in setup.running]
     line["alive"] = all(n.alive() for n in setup.running)
     print(f"[cluster]   {orjson.dumps(line).decode()}", file=sys.stderr, flush=True)
@@ -182,10 +185,23 @@ def cost(line: dict[str, Any] | None) -> str:
     return text
 
 
+def median_runs(results: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (setup, scenario): the run with the median throughput (errors only if all are)."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        runs.setdefault((r["server"], r["scenario"]), []).append(r)
+    out = {}
+    for key, lines in runs.items():
+        good = sorted((r for r in lines if "error" not in r), key=lambda r: r["throughput"])
+        out[key] = good[(len(good) - 1) // 2] if good else lines[-1]
+    return out
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    """The results table: one column per setup, per scenario a result row and a cost row."""
-    setups = doc["setups"]
-    by = {(r["server"], r["scenario"]): r for r in doc["results"]}
+    """The results table: one column per setup, per scenario a result row and a cost row
+    (with several rounds, the median run of each cell; the spread below the table)."""
+    setups = list(dict.fromkeys(doc["setups"]))
+    by = median_runs(doc["results"])
     names = {"sqlite": "SQLite, 1 node"} | {f"pg{n}": f"PostgreSQL, {n} node{'s' * (n > 1)}"
                                              for n in range(1, 9)}
     head = "| scenario | " + " | ".join(names.get(s, s) for s in setups) + " |"
@@ -198,6 +214,15 @@ def markdown(doc: dict[str, Any]) -> str:
                     + " | ".join(cell(by.get((s, sc))) for s in setups) + " |")
         rows.append(f"| {sc}: CPU per node, RSS per node; PostgreSQL CPU | "
                     + " | ".join(cost(by.get((s, sc))) for s in setups) + " |")
+    if doc.get("rounds", 1) > 1:
+        rows.append("")
+        for sc in doc["scenarios"]:
+            spread = []
+            for s in setups:
+                tps = sorted(r["throughput"] for r in doc["results"]
+                             if r["server"] == s and r["scenario"] == sc and "error" not in r)
+                spread.append(f"{s} {'/'.join(f'{t:,.0f}' for t in tps)}")
+            rows.append(f"- {sc}, every round: " + "; ".join(spread))
     return "\n".join(rows) + "\n"
 
 
@@ -212,6 +237,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--procs", type=int, default=1, help="load generator processes")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every setup this many times, interleaved; cells show the median")
     p.add_argument("--quick", action="store_true", help="2 s runs on 6 connections (smoke)")
     p.add_argument("--out-dir", default=str(BENCH / "results"))
     a = p.parse_args(argv)
@@ -236,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     logs = WORK / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
-    for name in args.setups:
+    # Rounds go through every setup in turn, so a noisy minute hits all setups alike.
+    for round_no, name in [(r, n) for r in range(args.rounds) for n in args.setups]:
         setup = Setup(name, args.store)
         try:
             setup.start(logs)
-            results += [run_scenario(args, setup, sc) for sc in args.scenarios]
+            for sc in args.scenarios:
+                results.append({**run_scenario(args, setup, sc), "round": round_no})
         except (RuntimeError, subprocess.CalledProcessError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             results.append({"scenario": "start", "server": name, "error": detail[:300]})
@@ -250,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     day = dt.date.today().isoformat()
     doc = {"date": day, "machine": machine(), "revision": postroom_revision(),
            "settings": {k: getattr(args, k) for k in ("duration", "warmup", "connections", "procs")},
-           "setups": args.setups, "scenarios": args.scenarios, "results": results}
+           "rounds": args.rounds, "setups": args.setups, "scenarios": args.scenarios, "results": results}
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"cluster-{day}.json"
