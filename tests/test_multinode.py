@@ -53,12 +53,13 @@ def cluster3(tmp_path_factory):
 
 @pytest.fixture
 def own_cluster(request, tmp_path):
-    """cluster(store_url=None) -> three started nodes of this test on a fresh schema."""
+    """cluster(store_url=None, args=None) -> three started nodes of this test on a fresh
+    schema (``args``: more ``postroom serve`` options)."""
     made: list[tuple[Cluster, FreshSchema]] = []
 
-    def make(store_url: str | None = None) -> Cluster:
+    def make(store_url: str | None = None, args: list[str] | None = None) -> Cluster:
         db = FreshSchema(store_url or STORE)
-        cluster = Cluster(db.url, NODES, tmp_path / f"c{len(made)}")
+        cluster = Cluster(db.url, NODES, tmp_path / f"c{len(made)}", args)
         made.append((cluster, db))
         request.node.postroom_servers = [n for c, _ in made for n in c.nodes]
         return cluster.start()
@@ -304,7 +305,7 @@ def test_kill_a_node_under_load(own_cluster):
 def test_background_work_of_a_killed_node_is_taken_over(own_cluster):
     """The first node to start is the likeliest owner of every lease; it also starts a move
     task and answers publishes to an HTTP subscription, then dies."""
-    c = own_cluster()
+    c = own_cluster(args=["--lease-ttl", "2"])  # a dead node's leases expire in ~3 s
     victim, survivor = 0, 1
     dlq_arn, dest, _ = start_move_task(c.client(victim), 120, 20)
     endpoint = HttpEndpoint().start()
