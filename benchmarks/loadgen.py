@@ -4,6 +4,7 @@ python benchmarks/loadgen.py send --endpoint http://127.0.0.1:4566 --duration 10
 python benchmarks/loadgen.py roundtrip --endpoint ... --connections 16 --procs 2
 python benchmarks/loadgen.py drain --endpoint ... --depth 20000
 python benchmarks/loadgen.py wrk --endpoint ...
+python benchmarks/loadgen.py send --endpoint http://127.0.0.1:4566,http://127.0.0.1:4567
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from wrkmode import run_wrk
 
         return run_wrk(args)
-    ep = Endpoint.parse(args.endpoint)
+    eps = tuple(Endpoint.parse(e) for e in args.endpoint.split(","))
+    ep = eps[0]  # setup and cleanup go to the first node
     producers, consumers = _roles(args)
     line = base_line(args, producers, consumers)
     topic, extra = "", {}
@@ -177,6 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         idle=args.idle,
         rate=args.rate,
         max_backlog=_backlog(args, consumers),
+        eps=eps if len(eps) > 1 else (),
     )
     fill_ids = None
     try:
@@ -215,7 +218,12 @@ def parser() -> argparse.ArgumentParser:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("scenario", choices=SCENARIOS)
-    p.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    p.add_argument(
+        "--endpoint",
+        default="http://127.0.0.1:4566",
+        help="URL of the server; several comma-separated (nodes of one cluster): "
+        "connections are spread round-robin",
+    )
     p.add_argument("--server", default="unknown", help="label for the JSON line")
     p.add_argument("--duration", type=float, default=10.0, help="timed window, seconds")
     p.add_argument("--warmup", type=float, default=1.0, help="untimed seconds before it")

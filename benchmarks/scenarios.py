@@ -51,6 +51,7 @@ class Ctx:
     idle: float = 5.0
     rate: float = 0.0  # roundtrip/fanout: total messages/s offered by all producers (0: max)
     max_backlog: int = 0  # roundtrip/fanout: producers pause while more are unreceived (0: off)
+    eps: tuple[Endpoint, ...] = ()  # several nodes: connection k talks to eps[k % len(eps)]
 
     @property
     def t_start(self) -> float:
@@ -64,9 +65,14 @@ class Ctx:
         """Global indices (of ``n``) handled by this process."""
         return list(range(self.proc, n, self.nprocs))
 
+    def ep_at(self, k: int) -> Endpoint:
+        """The node of connection ``k`` (producers first, then consumers): round-robin."""
+        return self.eps[k % len(self.eps)] if self.eps else self.ep
 
-async def _connect(ctx: Ctx, n: int) -> list[Connection]:
-    conns = [Connection(ctx.ep.host, ctx.ep.port) for _ in range(n)]
+
+async def _connect(ctx: Ctx, ks: list[int]) -> list[Connection]:
+    """One connection per global connection index in ``ks``, each to its own node."""
+    conns = [Connection(ctx.ep_at(k).host, ctx.ep_at(k).port) for k in ks]
     await asyncio.gather(*(c.connect() for c in conns))
     return conns
 
@@ -109,7 +115,7 @@ async def batch_producer(
     conn: Connection, ctx: Ctx, res: dict[str, Any], index: int, board: Board
 ) -> None:
     """Send batches of 10 unique timestamped messages until the window closes."""
-    tmpl = sqs_template(ctx.ep, "SendMessageBatch")
+    tmpl = sqs_template(ctx.ep_at(index), "SendMessageBatch")
     builder = BatchBuilder(ctx.queue_urls[0])
     next_id = index << ID_SHIFT
     t_start, t_end = ctx.t_start, ctx.t_end
@@ -149,17 +155,25 @@ def _confirmed(body: bytes, first: int, n: int) -> list[int]:
 
 
 async def consumer(
-    conn: Connection, ctx: Ctx, res: dict[str, Any], board: Board, url: str, tag: int = -1
+    conn: Connection,
+    ctx: Ctx,
+    res: dict[str, Any],
+    board: Board,
+    url: str,
+    tag: int = -1,
+    ep: Endpoint | None = None,
 ) -> None:
     """Receive up to 10 and delete them in a batch, forever (the caller cancels it).
 
-    ``tag`` >= 0 records ids as ``id * 16 + tag`` (fan-out: one key per queue)."""
+    ``tag`` >= 0 records ids as ``id * 16 + tag`` (fan-out: one key per queue); ``ep`` is
+    the node ``conn`` talks to (default ``ctx.ep``)."""
+    ep = ep or ctx.ep
     recv_raw = sqs_raw(
-        ctx.ep,
+        ep,
         "ReceiveMessage",
         {"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": ctx.wait},
     )
-    del_tmpl = sqs_template(ctx.ep, "DeleteMessageBatch")
+    del_tmpl = sqs_template(ep, "DeleteMessageBatch")
     del_prefix = b'{"QueueUrl":' + orjson.dumps(url) + b',"Entries":'
     t_start = ctx.t_start
     t_end = ctx.t_end if ctx.duration else float("inf")  # drain: no window, all counts
@@ -213,7 +227,7 @@ async def publisher(
     conn: Connection, ctx: Ctx, res: dict[str, Any], index: int, board: Board, fan: int
 ) -> None:
     """SNS Publish one unique timestamped message per request until the window closes."""
-    tmpl = sns_template(ctx.ep)
+    tmpl = sns_template(ctx.ep_at(index))
     prefix = (
         "Action=Publish&Version=2010-03-31&TopicArn=" + quote(ctx.topic_arn, safe="") + "&Message="
     ).encode()
@@ -272,14 +286,15 @@ def _producers(
     url = ctx.queue_urls[0] if ctx.queue_urls else ""
     body = fixed_body()
     window = (ctx.t0, ctx.t_start, ctx.t_end)
-    host, port = ctx.ep.host, ctx.ep.port
-    if ctx.scenario == "send":
-        raw = sqs_raw(ctx.ep, "SendMessage", {"QueueUrl": url, "MessageBody": body})
-        return [run_fixed(host, port, raw, 1, window, res) for _ in idx]
-    if ctx.scenario == "send-batch":
-        entries = [{"Id": f"m{i}", "MessageBody": body} for i in range(10)]
-        raw = sqs_raw(ctx.ep, "SendMessageBatch", {"QueueUrl": url, "Entries": entries})
-        return [run_fixed(host, port, raw, 10, window, res) for _ in idx]
+    if ctx.scenario in ("send", "send-batch"):
+        op, per, payload = "SendMessage", 1, {"QueueUrl": url, "MessageBody": body}
+        if ctx.scenario == "send-batch":
+            entries = [{"Id": f"m{i}", "MessageBody": body} for i in range(10)]
+            op, per, payload = "SendMessageBatch", 10, {"QueueUrl": url, "Entries": entries}
+        eps = [ctx.ep_at(i) for i in idx]
+        return [
+            run_fixed(ep.host, ep.port, sqs_raw(ep, op, payload), per, window, res) for ep in eps
+        ]
     if ctx.scenario == "roundtrip":
         return [batch_producer(c, ctx, res, i, board) for c, i in zip(conns, idx, strict=True)]
     if ctx.scenario == "fanout":
@@ -293,12 +308,14 @@ async def run_worker(ctx: Ctx, board: Board) -> dict[str, Any]:
     res = new_result()
     prod_idx, cons_idx = ctx.mine(ctx.producers), ctx.mine(ctx.consumers)
     fixed = ctx.scenario in ("send", "send-batch")  # callback-driven, own connections
-    pconns = await _connect(ctx, 0 if fixed else len(prod_idx))
-    cconns = await _connect(ctx, len(cons_idx))
+    pconns = await _connect(ctx, [] if fixed else prod_idx)
+    cconns = await _connect(ctx, [ctx.producers + i for i in cons_idx])
     # start everything now (fixed senders connect); all of it waits for t0 itself
     prods = [asyncio.ensure_future(p) for p in _producers(ctx, res, board, pconns)]
     cons = [
-        asyncio.ensure_future(consumer(c, ctx, res, board, ctx.queue_urls[q], tag))
+        asyncio.ensure_future(
+            consumer(c, ctx, res, board, ctx.queue_urls[q], tag, ctx.ep_at(ctx.producers + i))
+        )
         for c, i in zip(cconns, cons_idx, strict=True)
         for q in [i % len(ctx.queue_urls)]
         for tag in [q if ctx.scenario == "fanout" else -1]
