@@ -43,11 +43,11 @@ class AsyncInvoker:
         self._stopping = False
 
     async def start(self) -> None:
-        if self.svc.store.exclusive:
-            # This process alone uses the store (the SQLite data directory lock), so any
-            # event lease left is a crashed run's. A shared store never does this: another
-            # node's leases are its running events; a dead node's expire by themselves.
-            await self.store.release_leases()
+        # This node has just taken the ``lambda.async`` lease, and only its holder runs events:
+        # any event lease left in storage is a previous holder's, which stopped its work when
+        # it lost the lease (or died). Handing those events back now retries them at once
+        # instead of after their 16-minute lease (at least once, as AWS's async invocations).
+        await self.store.release_leases()
         self._stopping = False  # started again after a stop (POST /_postroom/reset)
         self._loop_task = asyncio.create_task(self._loop(), name="lambda-async")
 
