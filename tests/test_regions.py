@@ -21,6 +21,7 @@ from server import (
     ServerProcess,
     error_code,
     make_client,
+    on_postgres,
     query_code,
     unique_name,
 )
