@@ -40,11 +40,11 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, Histogram
-from postroom.storage.errors import StaleRecord, StorageError, StorageUnavailable
+from postroom.storage.errors import StorageError, StorageUnavailable
 from postroom.storage.notifier import Notice, Notifier
 from postroom.storage.postgres.connection import PgConnection
 from postroom.storage.postgres.schema import migrate
-from postroom.storage.sql.txn import Operation, Txn
+from postroom.storage.sql.txn import Operation, Txn, is_expected, settle, settle_all
 
 log = logging.getLogger("postroom.storage")
 
@@ -201,9 +201,9 @@ class PgCommitter:
             self._connect()
         except Exception as exc:  # report start-up failure to the caller
             error = StorageError(f"cannot open the PostgreSQL store: {exc}".strip())
-            self._loop.call_soon_threadsafe(_settle, ready, False, error)
+            self._loop.call_soon_threadsafe(settle, ready, False, error)
             return
-        self._loop.call_soon_threadsafe(_settle, ready, True, None)
+        self._loop.call_soon_threadsafe(settle, ready, True, None)
         backoff = _BACKOFF_S[0]
         stopping = False
         while not stopping:
@@ -291,7 +291,7 @@ class PgCommitter:
                 except Exception as exc:
                     if isinstance(exc, _RETRYABLE) and attempt + 1 < _RETRIES:
                         continue  # another transaction won a row or lock: try again
-                    if not _is_expected(exc):
+                    if not is_expected(exc):
                         log.exception("storage operation failed")
                     results.append((False, exc))
                 break
@@ -378,7 +378,7 @@ class PgCommitter:
                             self.notifier.deliver, [("*", "")], remote=True))
                         log.warning("storage: listening for other nodes' changes again")
                     else:
-                        loop.call_soon_threadsafe(_settle, listening, True, None)
+                        loop.call_soon_threadsafe(settle, listening, True, None)
                     connected_before = True
                     backoff = _BACKOFF_S[0]
                     while not self._closing:
@@ -387,7 +387,7 @@ class PgCommitter:
             except psycopg.Error as exc:
                 if not connected_before:
                     error = StorageError(f"cannot listen on the PostgreSQL store: {exc}".strip())
-                    loop.call_soon_threadsafe(_settle, listening, False, error)
+                    loop.call_soon_threadsafe(settle, listening, False, error)
                     return
                 log.debug("storage: listener connection lost: %s", exc)
                 # Real time, not engine time: how long to wait before dialling again.
@@ -411,21 +411,5 @@ class _Lost(Exception):
     """The database connection is gone (the batch is answered StorageUnavailable)."""
 
 
-def _is_expected(exc: Exception) -> bool:
-    from postroom.protocol.errors import AWSError
-
-    return isinstance(exc, (AWSError, StaleRecord))
-
-
-def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if fut.done():
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)
-
-
 def _deliver(batch: list[Item], results: list[tuple[bool, Any]]) -> None:
-    for (_, fut), (ok, value) in zip(batch, results, strict=True):
-        _settle(fut, ok, value)
+    settle_all([item[1] for item in batch], results)

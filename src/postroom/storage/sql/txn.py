@@ -9,7 +9,8 @@ hands them a DB-API style connection (``execute``/``executemany``, cursors with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeAlias
 
 from postroom.metrics.histogram import Histogram
@@ -61,3 +62,28 @@ class Committer(Protocol):
         """Make the message totals match the messages table, including what ``txn``'s
         earlier operations changed (on the storage thread, at start and after ``reset``)."""
         ...
+
+
+# -- shared by the committers: settling the futures of a batch on the event loop -----------
+
+
+def is_expected(exc: Exception) -> bool:
+    """An operation's answer (an AWS error, a stale conditional write), not a storage fault."""
+    from postroom.protocol.errors import AWSError
+    from postroom.storage.errors import StaleRecord
+
+    return isinstance(exc, AWSError | StaleRecord)
+
+
+def settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.done():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+def settle_all(futures: Sequence[asyncio.Future[Any]], results: Sequence[tuple[bool, Any]]) -> None:
+    for fut, (ok, value) in zip(futures, results, strict=True):
+        settle(fut, ok, value)

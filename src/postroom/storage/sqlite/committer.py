@@ -16,9 +16,9 @@ import time
 from typing import Any, TypeVar
 
 from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, Histogram
-from postroom.storage.errors import StaleRecord, StorageError, StorageFull
+from postroom.storage.errors import StorageError, StorageFull
 from postroom.storage.notifier import Notifier
-from postroom.storage.sql.txn import Operation, Txn
+from postroom.storage.sql.txn import Operation, Txn, is_expected, settle, settle_all
 from postroom.storage.sqlite.reserve import Reserve, is_disk_full
 from postroom.storage.sqlite.schema import open_connection
 
@@ -94,9 +94,9 @@ class Committer:
         try:
             self._conn = self._open()
         except Exception as exc:  # report start-up failure to the caller
-            self._loop.call_soon_threadsafe(_settle, ready, False, exc)
+            self._loop.call_soon_threadsafe(settle, ready, False, exc)
             return
-        self._loop.call_soon_threadsafe(_settle, ready, True, None)
+        self._loop.call_soon_threadsafe(settle, ready, True, None)
         inbox = self._inbox
         stopping = False
         while not stopping:
@@ -183,7 +183,7 @@ class Committer:
                 if is_disk_full(exc, self._reserve):
                     self._enter_full()
                     exc = StorageFull()
-                elif not _is_expected(exc):
+                elif not is_expected(exc):
                     log.exception("storage operation failed")
                 results.append((False, exc))
         return results
@@ -229,21 +229,5 @@ class Committer:
                 self._loop.call_soon_threadsafe(notifier.deliver, local)
 
 
-def _is_expected(exc: Exception) -> bool:
-    from postroom.protocol.errors import AWSError
-
-    return isinstance(exc, AWSError | StaleRecord)
-
-
-def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if fut.done():
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)
-
-
 def _deliver(batch: list[Item], results: list[tuple[bool, Any]]) -> None:
-    for (_, fut, _), (ok, value) in zip(batch, results, strict=True):
-        _settle(fut, ok, value)
+    settle_all([item[1] for item in batch], results)
