@@ -213,6 +213,20 @@ class Cluster:
         return "\n".join(f"--- node {i} (port {n.port})\n{n.log()[-6000:]}"
                          for i, n in enumerate(self.nodes))
 
+    def stored(self, bodies: list[str]) -> str:
+        """What the store holds for these message bodies (a failure's evidence): queue,
+        visibility against the database's clock, receive count."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        schema = dict(parse_qsl(urlsplit(self.store_url).query)).get("schema", "public")
+        quoted = ",".join("'" + b.replace("'", "''") + "'" for b in bodies[:20])
+        try:
+            return psql(admin_url(self.store_url), (
+                f"SELECT body, queue_id, visible_at - (extract(epoch from now())*1000)::bigint,"
+                f" receive_count, group_id FROM {schema}.messages WHERE body IN ({quoted})"))
+        except RuntimeError as exc:
+            return f"(could not read the store: {exc})"
+
 
 class Balanced:
     """A client that talks to one home node and moves to the next live one when its node

@@ -261,7 +261,8 @@ def drain_and_check(load: Load, cluster: Cluster, timeout: float = 30) -> None:
     assert not load.failures, load.failures
     missing = load.missing()
     assert not missing, f"{len(missing)} acknowledged messages never received, e.g. " \
-                        f"{missing[:10]}; {summary}\n{cluster.logs()}"
+                        f"{missing[:10]}; {summary}\nstored (body|queue|visible in ms|receives|group):\n" \
+                        f"{cluster.stored(missing)}\n{cluster.logs()}"
     assert not load.fifo_violations(), load.fifo_violations()[:10]
     assert not {s for s in load.tally.statuses if s >= 500 and s != 503}, summary
     assert load.tally.acked and all(load.fifo_acked.values()), summary
