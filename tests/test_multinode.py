@@ -251,8 +251,12 @@ def make_queues(client) -> tuple[str, str]:
     return std, fifo
 
 
-def drain_and_check(load: Load, cluster: Cluster, timeout: float = 30) -> None:
-    """Stop sending, let receivers catch up, then check nothing acknowledged is lost."""
+def drain_and_check(load: Load, cluster: Cluster, timeout: float = 90) -> None:
+    """Stop sending, let receivers catch up, then check nothing acknowledged is lost.
+    Lost means never received: the wait ends as soon as everything is in, and is long
+    (``timeout``) because a message a receive took just before a node died or the database
+    restarted comes back only after its visibility timeout, and a loaded machine stretches
+    that."""
     load.stop_sending()
     wait_for(lambda: not load.missing(), timeout=timeout, interval=0.2)
     load.stop()
