@@ -35,6 +35,7 @@ log = logging.getLogger("postroom.lambda")
 HOT_RELOAD_BUCKET = "hot-reload"
 HOT_RELOAD_SHA = "hot-reloading-hash-not-available"
 _BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+# zipfile raises NotImplementedError for a compression method it lacks: a bad package.
 _UNPACK_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
