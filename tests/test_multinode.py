@@ -320,6 +320,12 @@ def test_background_work_of_a_killed_node_is_taken_over(own_cluster):
         sub = sns[victim].subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url,
                                     ReturnSubscriptionArn=True)["SubscriptionArn"]
         confirm_via_url(endpoint, sns[victim], sub)
+        # A Publish fans out to the answering node's cached subscriptions, which learn of the
+        # confirmation through a notice (milliseconds; documented): this test is about the
+        # takeover, so every node must know the subscription is confirmed before publishing.
+        for client in sns:
+            assert wait_for(lambda client=client: client.get_subscription_attributes(SubscriptionArn=sub)
+                            ["Attributes"]["PendingConfirmation"] == "false", timeout=10)
         published = [sns[k % NODES].publish(TopicArn=topic, Message=f"before-{k}")["MessageId"]
                      for k in range(30)]
         time.sleep(0.5)
