@@ -48,7 +48,7 @@ from postroom.storage.sql.txn import Operation, Txn, is_expected, settle, settle
 
 log = logging.getLogger("postroom.storage")
 
-Item = tuple[Operation, "asyncio.Future[Any]"]
+Item = tuple[Operation, "asyncio.Future[Any]", bool]  # operation, its answer, shared?
 _RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 _RETRIES = 3
 _BACKOFF_S = (0.05, 2.0)  # reconnect waits: first, longest (doubling in between)
@@ -57,6 +57,13 @@ _ADD_TOTALS = sql.SQL(
     "INSERT INTO queue_totals (queue_id, total) SELECT * FROM unnest({}::bigint[], {}::bigint[])"
     " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total; "
 )
+# COMMIT without waiting for the flush (see _begin), then a transaction that writes only its
+# commit record, committed synchronously: when it returns, the WAL up to and past the first
+# COMMIT is on disk (WAL is flushed in order), so the batch is durable before any answer.
+_COMMIT_FLUSHED = sql.SQL("COMMIT; BEGIN; SELECT txid_current(); COMMIT")
+# The same, one statement each (pipeline mode sends one statement per query).
+_COMMIT_FLUSHED_STATEMENTS = ("COMMIT", "BEGIN", "SELECT txid_current()", "COMMIT")
+
 _NOTIFY = sql.SQL("SELECT pg_notify({}, payload) FROM unnest({}::text[]) AS payload; ")
 
 
@@ -97,12 +104,23 @@ class PgCommitter:
         self._conninfo = conninfo
         self._schema = schema
         self._lock_key = lock_key(schema)
-        self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
+        # The writer lock is released at COMMIT, which does not wait for the WAL flush
+        # (synchronous_commit off for this transaction only); _FLUSHED then waits for it
+        # with the lock already free, so nodes' flushes overlap instead of queueing.
+        self._begin = f"BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({self._lock_key})"
+        self._begin_shared = (  # one statement each: pipeline mode sends one per query
+            "BEGIN", "SET LOCAL synchronous_commit TO off", f"SELECT pg_advisory_xact_lock_shared({self._lock_key})"
+        )
         self._channel = channel_name(schema)
         self._node = secrets.token_hex(8)  # this node's notices come back to it: skip them
+        self._own_prefix = orjson.dumps({"n": self._node, "e": []}).decode()[:-7]
+        self._heard: list[Notice] = []  # other nodes' notices not yet delivered (listener thread)
+        self._heard_lock = threading.Lock()
+        self._heard_scheduled = False
         self._inbox: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._closing = False
         self._stop_seen = False  # the stop marker was taken from the inbox by _join_waiting
+        self._deferred: list[Item] = []  # taken while a shared transaction held the lock
         self._available = False
         self._conn: PgConnection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -131,8 +149,11 @@ class PgCommitter:
             await self.close()
             raise
 
-    async def run(self, op: Operation, *, drain: bool = False) -> Any:
+    async def run(self, op: Operation, *, drain: bool = False, shared: bool = False) -> Any:
         """Run ``op(conn, txn)`` in the next transaction; return once it is committed.
+        ``shared``: a transaction of shared operations only (standard-queue sends) takes the
+        writer lock in shared mode, so such transactions of several nodes run side by side
+        (they only add rows); any other operation takes it exclusively.
         (``drain`` matters on SQLite's full disk only.)"""
         assert self._loop is not None
         if self._closing:
@@ -140,7 +161,7 @@ class PgCommitter:
         if not self._available:
             raise StorageUnavailable()
         fut = self._loop.create_future()
-        self._inbox.put((op, fut))
+        self._inbox.put((op, fut, shared))
         return await fut
 
     async def close(self) -> None:
@@ -206,7 +227,7 @@ class PgCommitter:
         self._loop.call_soon_threadsafe(settle, ready, True, None)
         backoff = _BACKOFF_S[0]
         stopping = False
-        while not stopping:
+        while not stopping or self._deferred:  # deferred operations run before the end
             if self._conn is None:
                 try:
                     self._connect()
@@ -232,12 +253,12 @@ class PgCommitter:
 
     def _take(self, timeout: float | None) -> tuple[list[Item], bool]:
         """The queued operations (waiting up to ``timeout`` for the first); stop requested?"""
+        batch, self._deferred = self._deferred, []
+        stopping = self._stop_seen
         try:
-            item = self._inbox.get(timeout=timeout)
+            item = self._inbox.get(timeout=0 if batch or stopping else timeout)
         except queue.Empty:
-            return [], False
-        batch: list[Item] = []
-        stopping = False
+            return batch, stopping
         while True:
             if item is None:
                 stopping = True  # finish what was queued before the stop, then end
@@ -247,17 +268,22 @@ class PgCommitter:
                 return batch, stopping
             item = self._inbox.get_nowait()
 
-    def _join_waiting(self, batch: list[Item], ops: list[Operation]) -> None:
+    def _join_waiting(self, batch: list[Item], ops: list[Operation], shared: bool) -> None:
         """Once the writer lock is ours, the operations that queued up while we waited for it
         join this transaction: the longer other nodes hold the lock, the more each commit
-        carries (group commit across nodes, instead of one small commit per lock turn)."""
-        while True:
+        carries (group commit across nodes, instead of one small commit per lock turn).
+        Under a shared lock only shared operations join; the first other one and everything
+        after it wait for the next transaction (in arrival order)."""
+        while not self._deferred:
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 return
             if item is None:
                 self._stop_seen = True  # finish this transaction, then end
+                return
+            if shared and not item[2]:
+                self._deferred.append(item)
                 return
             batch.append(item)
             ops.append(item[0])
@@ -269,9 +295,10 @@ class PgCommitter:
 
     def _execute(self, batch: list[Item]) -> list[tuple[bool, Any]]:
         self.batches += 1
-        ops = [op for op, _ in batch]
+        ops = [item[0] for item in batch]
+        shared = all(item[2] for item in batch)
         try:
-            return [(True, value) for value in self._transaction(ops, grow=batch)]
+            return [(True, value) for value in self._transaction(ops, shared, grow=batch)]
         except _Lost:
             return [(False, StorageUnavailable())] * len(batch)
         except Exception:
@@ -279,13 +306,13 @@ class PgCommitter:
         finally:
             self.operations += len(batch)  # with the operations that joined under the lock
         results: list[tuple[bool, Any]] = []
-        for op in ops:
+        for op, (_, _, alone_shared) in zip(ops, batch, strict=True):
             if self._conn is None:
                 results.append((False, StorageUnavailable()))
                 continue
             for attempt in range(_RETRIES):
                 try:
-                    results.append((True, self._transaction([op])[0]))
+                    results.append((True, self._transaction([op], alone_shared)[0]))
                 except _Lost:
                     results.append((False, StorageUnavailable()))
                 except Exception as exc:
@@ -297,10 +324,11 @@ class PgCommitter:
                 break
         return results
 
-    def _transaction(self, ops: list[Operation], grow: list[Item] | None = None) -> list[Any]:
-        """Run ``ops`` in one transaction and commit; raise _Lost if the connection went.
-        With ``grow`` (the batch ``ops`` came from), operations queued meanwhile join it once
-        the lock is held (both lists are extended in place)."""
+    def _transaction(self, ops: list[Operation], shared: bool, grow: list[Item] | None = None) -> list[Any]:
+        """Run ``ops`` in one transaction (the writer lock shared or exclusive) and commit;
+        raise _Lost if the connection went. With ``grow`` (the batch ``ops`` came from),
+        operations queued meanwhile join it once the lock is held (both lists are extended
+        in place)."""
         for attempt in (1, 2):
             conn = self._conn
             if conn is None:
@@ -308,18 +336,17 @@ class PgCommitter:
             txn = Txn()
             committing = False
             try:
-                raw = conn.raw
-                raw.execute(self._begin)
-                if grow is not None:
-                    self._join_waiting(grow, ops)
-                values = [op(conn, txn) for op in ops]
-                finish: list[sql.Composable] = []
-                if txn.deltas:
-                    finish.append(_ADD_TOTALS.format(list(txn.deltas), list(txn.deltas.values())))
-                if txn.notices:
-                    finish.append(_NOTIFY.format(self._channel, self._payloads(txn.notices)))
-                committing = True
-                raw.execute(sql.Composed([*finish, sql.SQL("COMMIT")]))
+                if shared:
+                    committing = True  # all of it is sent at once: a loss may follow COMMIT
+                    values = self._pipelined(conn, txn, ops, grow)
+                else:
+                    raw = conn.raw
+                    raw.execute(self._begin)
+                    if grow is not None:
+                        self._join_waiting(grow, ops, shared)
+                    values = [op(conn, txn) for op in ops]
+                    committing = True
+                    raw.execute(sql.Composed([*self._finish(txn), _COMMIT_FLUSHED]))
             except Exception as exc:
                 if not (conn.raw.closed or conn.raw.broken):
                     try:
@@ -344,6 +371,35 @@ class PgCommitter:
                 self._loop.call_soon_threadsafe(self.notifier.deliver, local)
             return values
         raise _Lost()
+
+    def _pipelined(self, conn: PgConnection, txn: Txn, ops: list[Operation], grow: list[Item] | None) -> list[Any]:
+        """A transaction of shared operations (they write and read nothing back) in one round
+        trip: BEGIN, the shared writer lock, the operations' statements, totals, notices,
+        COMMIT and the flush are sent together (libpq's pipeline mode) and answered at once."""
+        raw = conn.raw
+        with raw.pipeline():
+            for statement in self._begin_shared:
+                raw.execute(statement)
+            if grow is not None:
+                self._join_waiting(grow, ops, True)
+            values = [op(conn, txn) for op in ops]
+            for statement in self._finish(txn):
+                raw.execute(statement)
+            for statement in _COMMIT_FLUSHED_STATEMENTS:
+                raw.execute(statement)
+        return values
+
+    def _finish(self, txn: Txn) -> list[sql.Composable]:
+        """The statements that end a transaction before COMMIT: totals, then notices."""
+        finish: list[sql.Composable] = []
+        if txn.deltas:
+            # In queue order: shared transactions of several nodes then take the totals' row
+            # locks in one order (no deadlock).
+            queues = sorted(txn.deltas)
+            finish.append(_ADD_TOTALS.format(queues, [txn.deltas[q] for q in queues]))
+        if txn.notices:
+            finish.append(_NOTIFY.format(self._channel, self._payloads(txn.notices)))
+        return finish
 
     def _payloads(self, notices: set[Notice]) -> list[str]:
         """``{"n": node, "e": [[channel, key], ...]}`` documents, each under the size limit."""
@@ -395,6 +451,8 @@ class PgCommitter:
                 backoff = min(backoff * 2, _BACKOFF_S[1])
 
     def _received(self, payload: str) -> None:
+        if payload.startswith(self._own_prefix):
+            return  # this node's own notice (it acted on it at commit)
         try:
             doc = orjson.loads(payload)
             if doc.get("n") == self._node:
@@ -403,8 +461,21 @@ class PgCommitter:
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             log.warning("storage: ignored a malformed notice: %.200s", payload)
             return
+        # One event-loop wake-up per burst: notices that arrive before the loop has taken the
+        # pending ones join them (with several busy nodes, most commits send one).
+        with self._heard_lock:
+            self._heard.extend(notices)
+            if self._heard_scheduled:
+                return
+            self._heard_scheduled = True
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(functools.partial(self.notifier.deliver, notices, remote=True))
+        self._loop.call_soon_threadsafe(self._deliver_heard)
+
+    def _deliver_heard(self) -> None:
+        with self._heard_lock:
+            notices, self._heard = self._heard, []
+            self._heard_scheduled = False
+        self.notifier.deliver(notices, remote=True)
 
 
 class _Lost(Exception):

@@ -296,7 +296,8 @@ class SqlStore:
         def op(conn: Connection, txn: Txn) -> None:
             insert_messages(conn, txn, queue_id, messages)  # notifies ``queue`` (long polls)
 
-        await self._committer.run(op)
+        # Shared: sends only add rows, so several nodes' sends may commit side by side.
+        await self._committer.run(op, shared=True)
 
     async def send_fifo(
         self, queue_id: int, messages: list[NewMessage], *, now: int, window_ms: int,

@@ -64,8 +64,9 @@ class Committer:
         self._thread.start()
         await ready
 
-    async def run(self, op: Operation, *, drain: bool = False) -> Any:
+    async def run(self, op: Operation, *, drain: bool = False, shared: bool = False) -> Any:
         """Run ``op(conn, txn)`` in the next transaction; return once it is committed.
+        (``shared`` matters with several writers only: SQLite has one.)
 
         ``drain``: the operation only reads, or frees space or keeps queues draining
         (receive, delete, purge, ...): it runs even when the disk is full. Other operations
