@@ -119,6 +119,14 @@ class PrivatePostgres:
         time.sleep(down)
         self._run("pg_ctl", *self._ctl_args, "start")
 
+    def crash(self, down: float = 1.0) -> None:
+        """Immediate shutdown (the server processes quit at once, as in a crash: WAL not yet
+        written from PostgreSQL's buffers is gone), ``down`` seconds, then start again
+        (crash recovery replays what was written)."""
+        self._run("pg_ctl", *self._ctl_args, "-m", "immediate", "stop")
+        time.sleep(down)
+        self._run("pg_ctl", *self._ctl_args, "start")
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
@@ -214,16 +222,23 @@ class Cluster:
                          for i, n in enumerate(self.nodes))
 
     def stored(self, bodies: list[str]) -> str:
-        """What the store holds for these message bodies (a failure's evidence): queue,
-        visibility against the database's clock, receive count."""
+        """What the store holds for these message bodies (a failure's evidence): queue, seq,
+        visibility against the database's clock, receive count, group; and the FIFO group
+        heads of their queues."""
         from urllib.parse import parse_qsl, urlsplit
 
         schema = dict(parse_qsl(urlsplit(self.store_url).query)).get("schema", "public")
         quoted = ",".join("'" + b.replace("'", "''") + "'" for b in bodies[:20])
         try:
-            return psql(admin_url(self.store_url), (
-                f"SELECT body, queue_id, visible_at - (extract(epoch from now())*1000)::bigint,"
+            found = psql(admin_url(self.store_url), (
+                f"SELECT body, queue_id, seq, visible_at - (extract(epoch from now())*1000)::bigint,"
                 f" receive_count, group_id FROM {schema}.messages WHERE body IN ({quoted})"))
+            # FIFO: which message each group of those queues starts from.
+            groups = psql(admin_url(self.store_url), (
+                f"SELECT g.queue_id, g.group_id, g.head_seq, (SELECT COUNT(*) FROM {schema}.messages m"
+                f" WHERE m.queue_id = g.queue_id AND m.group_id = g.group_id) FROM {schema}.fifo_groups g"
+                f" WHERE g.queue_id IN (SELECT queue_id FROM {schema}.messages WHERE body IN ({quoted}))"))
+            return f"{found}\nfifo_groups (queue|group|head seq|messages):\n{groups}"
         except RuntimeError as exc:
             return f"(could not read the store: {exc})"
 
@@ -307,6 +322,7 @@ class Load:
         self.sending = threading.Event()
         self.receiving = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.senders: list[threading.Thread] = []
         self.failures: list[str] = []
 
     def start(self) -> Load:
@@ -315,12 +331,14 @@ class Load:
         n = len(self.cluster.nodes)
         work = [(self._std_sender, i % n, i) for i in range(2 * n)]
         work += [(self._fifo_sender, g % n, g) for g in range(self.groups)]
+        senders = len(work)
         work += [(self._receiver, i % n, self.std_url) for i in range(2 * n)]
         work += [(self._receiver, i % n, self.fifo_url) for i in range(n)]
         for fn, home, arg in work:
             t = threading.Thread(target=self._guard, args=(fn, home, arg), daemon=True)
             t.start()
             self.threads.append(t)
+        self.senders = self.threads[:senders]
         return self
 
     def _guard(self, fn, home: int, arg) -> None:
@@ -330,7 +348,11 @@ class Load:
             self.failures.append(f"{fn.__name__}: {exc!r}")
 
     def stop_sending(self) -> None:
+        """Stop the senders and wait for their last calls: a send still on its way is
+        acknowledged (or not) only when its answer comes."""
         self.sending.clear()
+        for t in self.senders:
+            t.join(timeout=60)
 
     def stop(self) -> None:
         self.sending.clear()

@@ -168,6 +168,81 @@ def test_a_failing_operation_fails_alone_and_totals_are_shared(schema):
     assert asyncio.run(scenario()) == (True, 3, 3, 3)
 
 
+@needs_pg
+def test_a_send_reaching_the_store_after_another_node_deleted_the_queue_leaves_no_row(schema):
+    """Node B still holds the queue in its cache when node A deletes it: B's send commits,
+    but no message row outlives the queue (no sweep would ever find it)."""
+    from postroom.storage.base import NewMessage
+
+    async def scenario() -> int:
+        url = pg.store_url(BASE, schema)
+        a, b = PostgresStore(url), PostgresStore(url)
+        await a.start()
+        await b.start()
+        try:
+            queue = await a.create_queue("000000000000", "us-east-1", "q", {}, {}, 1000)
+            await a.delete_queue(queue.id, 1000)
+            message = NewMessage("id-1", "late", "md5", None, None, None, None, "sender", 1000, 1000)
+            await b.send(queue.id, [message])
+
+            def rows(conn, txn) -> int:
+                return conn.execute("SELECT COUNT(*) FROM messages WHERE queue_id=?", (queue.id,)).fetchone()[0]
+
+            return await a._committer.run(rows)
+        finally:
+            await a.close()
+            await b.close()
+
+    assert asyncio.run(scenario()) == 0
+
+
+@needs_pg
+def test_shared_sends_and_exclusive_operations_interleave_on_two_nodes(schema):
+    """Sends (shared writer lock, pipelined) and receives/deletes (exclusive) of two nodes,
+    all at once: every send is stored once and every message received once."""
+    from postroom.storage.base import NewMessage
+
+    async def scenario() -> tuple[int, int]:
+        url = pg.store_url(BASE, schema)
+        a, b = PostgresStore(url), PostgresStore(url)
+        await a.start()
+        await b.start()
+        try:
+            queue = await a.create_queue("000000000000", "us-east-1", "q", {}, {}, 1000)
+            received: list[str] = []
+
+            async def send(node: PostgresStore, k: int) -> None:
+                await node.send(queue.id, [NewMessage(f"id-{k}", f"m{k}", "md5", None, None, None, None,
+                                                      "sender", 1000, 1000)])
+
+            async def receive(node: PostgresStore) -> None:
+                got = await node.receive(queue.id, now=2000, max_messages=10, visibility_ms=600_000,
+                                         retention_cutoff=0, redrive=None)
+                received.extend(m.body for m in got.messages)
+                await node.delete_messages(queue.id, [(m.seq, m.receipt) for m in got.messages])
+
+            work = []
+            for k in range(200):
+                node = (a, b)[k % 2]
+                work.append(send(node, k))
+                if k % 5 == 0:
+                    work.append(receive((b, a)[k % 2]))
+            await asyncio.gather(*work)
+            while True:  # what the receives above did not see yet
+                before = len(received)
+                await receive(a)
+                if len(received) == before:
+                    break
+            left = (await b.counts(queue.id, 2000)).visible
+        finally:
+            await a.close()
+            await b.close()
+        assert len(received) == len(set(received))
+        return len(set(received)), left
+
+    assert asyncio.run(scenario()) == (200, 0)
+
+
 # -- a server whose database goes away ---------------------------------------------------
 
 

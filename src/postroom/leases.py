@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from postroom.clock import Clock
+from postroom.storage.errors import log_round_failed
 from postroom.storage.leases import LeaseStore
 from postroom.storage.notifier import Notifier
 
@@ -169,7 +170,7 @@ class Leases:
             try:
                 taken = await self.store.acquire(lease.name, self.owner, now, self.ttl_ms)
             except Exception:
-                log.exception("could not take lease %s; trying again soon", lease.name)
+                log_round_failed(log, "could not take lease %s; trying again soon", lease.name)
                 taken = False
             if taken and not await lease._gain(now + self.ttl_ms):
                 await self._release(lease)
@@ -205,7 +206,7 @@ class Leases:
             try:
                 await self.renew()
             except Exception:  # the keeper must outlive any one failure
-                log.exception("lease renewal round failed")
+                log_round_failed(log, "lease renewal round failed")
 
     async def _renew(self) -> None:
         assert self.store is not None

@@ -21,6 +21,7 @@ from postroom.lambda_.destinations import Outcome, deliver_outcome
 from postroom.lambda_.invoke import run_sync
 from postroom.lambda_.resolve import resolve
 from postroom.protocol.errors import AWSError
+from postroom.storage.errors import log_round_failed
 from postroom.storage.invocations import AsyncEvent
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class AsyncInvoker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("async invocation loop failed; retrying")
+                log_round_failed(log, "async invocation loop failed; retrying")
                 await clock.sleep(1.0)
 
     def _done(self, task: asyncio.Task[None]) -> None:

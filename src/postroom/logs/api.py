@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from postroom.clock import Clock
+from postroom.storage.errors import log_round_failed
 from postroom.storage.logs import Batch, LogStore
 
 log = logging.getLogger("postroom.logs")
@@ -79,4 +80,4 @@ class LogsApi:
             try:
                 await self.flush()
             except Exception:  # a failed flush loses its batch; the writer keeps going
-                log.exception("flushing buffered log events failed")
+                log_round_failed(log, "flushing buffered log events failed")

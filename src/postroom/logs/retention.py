@@ -9,6 +9,7 @@ import logging
 
 from postroom.clock import Clock
 from postroom.logs.limits import DAY_MS
+from postroom.storage.errors import log_round_failed
 from postroom.storage.logs import LogStore
 
 log = logging.getLogger("postroom.logs")
@@ -63,7 +64,7 @@ class RetentionSweep:
             try:
                 await self.sweep()
             except Exception:
-                log.exception("log retention sweep failed")
+                log_round_failed(log, "log retention sweep failed")
             with contextlib.suppress(TimeoutError):
                 await self._clock.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()

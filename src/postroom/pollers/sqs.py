@@ -34,6 +34,7 @@ from postroom.pollers.events import sqs_record
 from postroom.pollers.filtering import compile_patterns, matches
 from postroom.protocol.errors import AWSError
 from postroom.storage import mappings as states
+from postroom.storage.errors import log_round_failed
 from postroom.storage.mappings import MappingRecord, MappingStore
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ class SqsPoller:
                 log.info("mapping %s -> %s: %s", self.config.source_arn, self.config.function_arn, error)
                 await self.clock.sleep(UNAVAILABLE_WAIT_S)
             except Exception:
-                log.exception("poller of %s failed; retrying", self.config.source_arn)
+                log_round_failed(log, "poller of %s failed; retrying", self.config.source_arn)
                 await self.clock.sleep(ERROR_BACKOFF_S)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
@@ -387,7 +388,7 @@ class MappingPollers:
                     before = set(self.store.mappings) | set(self.pollers)
                     uuids = sorted(before | set(await self.store.reload_all()))
             except Exception:
-                log.exception("could not read mapping %s again", uuid or "(all)")
+                log_round_failed(log, "could not read mapping %s again", uuid or "(all)")
                 return
         for each in uuids:
             await self._settle(each)
@@ -417,7 +418,7 @@ class MappingPollers:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("could not apply mapping %s", uuid)
+                log_round_failed(log, "could not apply mapping %s", uuid)
 
     async def _apply(self, uuid: str) -> None:
         mapping = self.store.mappings.get(uuid)

@@ -26,6 +26,7 @@ from postroom.sns.retry import healthy_retry_policy, retry_delay
 from postroom.sns.stats import DeliveryFailure
 from postroom.sns.targets import resolves_public
 from postroom.storage.base import OutboxItem, SubscriptionRecord, TopicRecord
+from postroom.storage.errors import log_round_failed
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -202,7 +203,7 @@ class HttpDelivery:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("delivery loop failed; retrying")
+                log_round_failed(log, "delivery loop failed; retrying")
                 await self.svc.clock.sleep(1)
 
     async def _attempt(self, item: OutboxItem) -> None:
@@ -217,7 +218,7 @@ class HttpDelivery:
             try:
                 await self._settle_failure(item)
             except Exception:
-                log.exception("could not reschedule outbox row %d", item.id)
+                log_round_failed(log, "could not reschedule outbox row %d", item.id)
                 await self.svc.clock.sleep(1)  # storage trouble: do not spin on the row
         finally:
             self._in_progress.discard(item.id)

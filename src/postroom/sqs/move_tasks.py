@@ -19,6 +19,7 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import invalid_parameter_value
 from postroom.sqs.errors import parameter_out_of_range, resource_not_found, unsupported_operation
 from postroom.storage.base import MoveTask
+from postroom.storage.errors import log_round_failed
 
 if TYPE_CHECKING:
     from postroom.sqs.service import SqsService
@@ -108,7 +109,7 @@ class MoveTasks:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("message move task failed")
+            log_round_failed(log, "message move task failed")
             await self._finish(task, FAILED, "Internal error while moving messages.")
         finally:
             self._runners.pop(task.handle, None)

@@ -25,6 +25,7 @@ from postroom.sqs.redrive import parse_redrive_policy
 from postroom.sqs.stats import QueueCounters
 from postroom.sqs.waiters import QueueSignals
 from postroom.storage.base import QueueRecord, Redrive, Storage
+from postroom.storage.errors import log_round_failed
 
 log = logging.getLogger("postroom.sqs")
 
@@ -158,7 +159,7 @@ class SqsService:
                     now, now - limits.RECREATE_AFTER_DELETE_S * 1000, now - limits.PURGE_INTERVAL_S * 1000,
                 )
             except Exception:  # the sweep must outlive any one failure
-                log.exception("retention sweep failed")
+                log_round_failed(log, "retention sweep failed")
 
     def http_routes(self) -> dict[str, RawRoute]:
         return {}

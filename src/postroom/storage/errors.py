@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from postroom.protocol.errors import AWSError
 
 
@@ -54,3 +57,15 @@ class StorageUnavailable(AWSError):
             status=503,
             sender=False,
         )
+
+
+def log_round_failed(log: logging.Logger, message: str, *args: object) -> None:
+    """Log the exception being handled by a background round (a sweep, a delivery loop, a
+    lease renewal): with its traceback when it is a bug, in one line when the database is
+    away or the disk is full (each round says so until it is back; a traceback per round
+    would bury the log)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (StorageUnavailable, StorageFull)):
+        log.warning(message + " (%s)", *args, exc.message)
+    else:
+        log.exception(message, *args)

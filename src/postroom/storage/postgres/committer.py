@@ -1,12 +1,18 @@
 """Group commit on PostgreSQL: one storage thread, one connection, one writer at a time.
 
 Operations are grouped into transactions exactly as on SQLite (storage/sqlite/committer.py):
-whatever arrives while a transaction is being written shares the next one and its single
-WAL flush. The SQL stores were written for one writer, so every transaction begins with
-``pg_advisory_xact_lock(K)`` (K derived from the schema name): several nodes on one database
-then behave as one writer, each node's batching and PostgreSQL's own group commit keeping
-throughput, and stores in other schemas never wait on each other. READ COMMITTED suffices
-under that lock: no transaction of this schema sees another one half-done.
+whatever arrives while a transaction is being written shares the next one. The SQL stores
+were written for one writer, so every transaction begins with ``pg_advisory_xact_lock(K)``
+(K derived from the schema name): several nodes on one database then behave as one writer,
+and stores in other schemas never wait on each other. READ COMMITTED suffices under that
+lock: no transaction of this schema sees another one half-done. Two exceptions keep several
+nodes from queueing behind each other:
+- the lock is released at a COMMIT that does not wait for the WAL flush; the answers wait
+  for it in the Flusher (flusher.py), which waits for one flush for all the batches
+  committed meanwhile, off the lock (nothing is answered before it is on disk);
+- transactions made only of shared operations (standard-queue sends, which only add rows)
+  take the lock in shared mode, so several nodes' sends commit side by side, and are sent
+  in one round trip (libpq's pipeline mode).
 
 Inside each transaction, before COMMIT, the committer also
 - adds the transaction's message-count deltas to ``queue_totals`` (one statement), so every
@@ -43,6 +49,7 @@ from postroom.metrics.histogram import COMMIT_BUCKETS_S, GROUP_SIZE_BUCKETS, His
 from postroom.storage.errors import StorageError, StorageUnavailable
 from postroom.storage.notifier import Notice, Notifier
 from postroom.storage.postgres.connection import PgConnection
+from postroom.storage.postgres.flusher import CAN_FLUSH, Flusher
 from postroom.storage.postgres.schema import migrate
 from postroom.storage.sql.txn import Operation, Txn, is_expected, settle, settle_all
 
@@ -57,13 +64,6 @@ _ADD_TOTALS = sql.SQL(
     "INSERT INTO queue_totals (queue_id, total) SELECT * FROM unnest({}::bigint[], {}::bigint[])"
     " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total; "
 )
-# COMMIT without waiting for the flush (see _begin), then a transaction that writes only its
-# commit record, committed synchronously: when it returns, the WAL up to and past the first
-# COMMIT is on disk (WAL is flushed in order), so the batch is durable before any answer.
-_COMMIT_FLUSHED = sql.SQL("COMMIT; BEGIN; SELECT txid_current(); COMMIT")
-# The same, one statement each (pipeline mode sends one statement per query).
-_COMMIT_FLUSHED_STATEMENTS = ("COMMIT", "BEGIN", "SELECT txid_current()", "COMMIT")
-
 _NOTIFY = sql.SQL("SELECT pg_notify({}, payload) FROM unnest({}::text[]) AS payload; ")
 
 
@@ -104,13 +104,8 @@ class PgCommitter:
         self._conninfo = conninfo
         self._schema = schema
         self._lock_key = lock_key(schema)
-        # The writer lock is released at COMMIT, which does not wait for the WAL flush
-        # (synchronous_commit off for this transaction only); _FLUSHED then waits for it
-        # with the lock already free, so nodes' flushes overlap instead of queueing.
-        self._begin = f"BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock({self._lock_key})"
-        self._begin_shared = (  # one statement each: pipeline mode sends one per query
-            "BEGIN", "SET LOCAL synchronous_commit TO off", f"SELECT pg_advisory_xact_lock_shared({self._lock_key})"
-        )
+        self._flusher: Flusher | None = None  # answers after the WAL flush (early release)
+        self._statements(early_release=False)
         self._channel = channel_name(schema)
         self._node = secrets.token_hex(8)  # this node's notices come back to it: skip them
         self._own_prefix = orjson.dumps({"n": self._node, "e": []}).decode()[:-7]
@@ -126,6 +121,20 @@ class PgCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
+
+    def _statements(self, *, early_release: bool) -> None:
+        """The statements that open and close a transaction. With ``early_release`` the
+        writer lock is released at a COMMIT that does not wait for the WAL flush
+        (synchronous_commit off for that transaction only) and the answers wait for the
+        flush in the Flusher (flusher.py), with the lock already free: nodes' flushes overlap
+        instead of queueing behind the lock, one flush answers several batches, and no
+        answer leaves before its transaction is on disk. Without it (a role that may not
+        write the flush record) COMMIT waits for the flush under the lock."""
+        begin = ("BEGIN", "SET LOCAL synchronous_commit TO off") if early_release else ("BEGIN",)
+        # One statement each (pipeline mode sends one per query), or joined with ";" and
+        # sent as one simple query (one round trip).
+        self._begin = "; ".join((*begin, f"SELECT pg_advisory_xact_lock({self._lock_key})"))
+        self._begin_shared = (*begin, f"SELECT pg_advisory_xact_lock_shared({self._lock_key})")
 
     @property
     def connection(self) -> PgConnection:
@@ -171,6 +180,8 @@ class PgCommitter:
         for thread in (self._thread, self._listener):
             if thread is not None:
                 await loop.run_in_executor(None, thread.join)
+        if self._flusher is not None:  # after the storage thread: its last batches are in
+            await loop.run_in_executor(None, self._flusher.stop)
 
     def table_names(self, conn: PgConnection) -> list[str]:
         rows = conn.raw.execute(
@@ -196,6 +207,7 @@ class PgCommitter:
             raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
             migrate(raw, self._schema, self._lock_key)
             mode = raw.execute("SHOW synchronous_commit").fetchone()
+            can_flush = raw.execute(CAN_FLUSH).fetchone()
         except BaseException:
             raw.close()
             raise
@@ -204,6 +216,14 @@ class PgCommitter:
                 "the database runs with synchronous_commit=off: a database crash may lose "
                 "changes Postroom already acknowledged"
             )
+        if self._flusher is None and can_flush and can_flush[0]:  # decided once, at start
+            assert self._loop is not None
+            loop = self._loop
+            self._flusher = Flusher(
+                self._conninfo, lambda batch, results: loop.call_soon_threadsafe(_deliver, batch, results)
+            )
+            self._flusher.start()
+            self._statements(early_release=True)
         self._conn = PgConnection(raw)
         self._available = True
 
@@ -248,7 +268,10 @@ class PgCommitter:
                 stopping = stopping or self._stop_seen
                 self.commit_seconds.observe(time.perf_counter() - began)
                 self.group_size.observe(len(batch))
-                self._loop.call_soon_threadsafe(_deliver, batch, results)
+                if self._flusher is not None:
+                    self._flusher.submit(batch, results)  # answered once on disk
+                else:
+                    self._loop.call_soon_threadsafe(_deliver, batch, results)
         self._drop_connection()
 
     def _take(self, timeout: float | None) -> tuple[list[Item], bool]:
@@ -346,7 +369,7 @@ class PgCommitter:
                         self._join_waiting(grow, ops, shared)
                     values = [op(conn, txn) for op in ops]
                     committing = True
-                    raw.execute(sql.Composed([*self._finish(txn), _COMMIT_FLUSHED]))
+                    raw.execute(sql.Composed([*self._finish(txn), sql.SQL("COMMIT")]))
             except Exception as exc:
                 if not (conn.raw.closed or conn.raw.broken):
                     try:
@@ -385,8 +408,7 @@ class PgCommitter:
             values = [op(conn, txn) for op in ops]
             for statement in self._finish(txn):
                 raw.execute(statement)
-            for statement in _COMMIT_FLUSHED_STATEMENTS:
-                raw.execute(statement)
+            raw.execute("COMMIT")
         return values
 
     def _finish(self, txn: Txn) -> list[sql.Composable]:

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from postroom.storage.errors import log_round_failed
 from postroom.storage.notifier import Notifier
 
 log = logging.getLogger("postroom.storage")
@@ -85,7 +86,7 @@ class Refresher:
                 raise
             except Exception:
                 # The database is unreachable (or closing): keep the marks and try again.
-                log.warning("cache refresh failed; retrying", exc_info=True)
+                log_round_failed(log, "cache refresh failed; retrying")
                 self._everything |= everything
                 self._stale |= stale
                 if self._closed:
