@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 import pytest
+from store_helpers import open_test_store
 
 from postroom.clock import ManualClock
 from postroom.lambda_.service import LambdaService
@@ -28,7 +29,6 @@ from postroom.protocol.errors import AWSError
 from postroom.runtime.api import RuntimeSettings
 from postroom.services import Apis
 from postroom.storage.sql.store import SqlStore
-from postroom.testing import pg
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -79,19 +79,6 @@ class Node:
             return {"throttled": error.fields.get("Reason")}
         assert "FunctionError" not in out, out
         return orjson.loads(out["Payload"])
-
-
-def open_test_store(tmp_path: Path) -> tuple[SqlStore, Callable[[], None]]:
-    """The store the suite runs on, and how to drop it afterwards."""
-    base = pg.test_store()
-    if base is None:
-        from postroom.storage.sqlite import SqliteStore
-
-        return SqliteStore(tmp_path / "data"), lambda: None
-    from postroom.storage.postgres.store import PostgresStore
-
-    schema = pg.fresh_schema()
-    return PostgresStore(pg.store_url(base, schema)), lambda: pg.drop_schemas(base, [schema])
 
 
 def two_nodes(tmp_path: Path, scenario: Callable[[SqlStore, ManualClock, Node, Node], Awaitable[None]]) -> None:

@@ -344,7 +344,12 @@ CREATE TABLE lambda_running (
 ALTER TABLE lambda_running SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2)]
+# Version 3: event source mappings are saved conditionally on the revision read.
+V3 = """
+ALTER TABLE lambda_event_source_mappings ADD COLUMN revision BIGINT NOT NULL DEFAULT 1;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3)]
 
 
 def migrate(conn: Connection, schema: str, lock_key: int) -> None:
