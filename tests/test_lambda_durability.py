@@ -1,15 +1,19 @@
-"""Lambda state survives restarts and kill -9 (code files included), and the aws CLI smoke."""
+"""Lambda state survives restarts and kill -9 (code files included), a reserved-concurrency
+slot does not outlive a killed server, and the aws CLI smoke."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import threading
+import time
 import urllib.request
 
 import pytest
+from botocore.exceptions import ClientError
 from lambda_helpers import ROLE, client, function_name, zip_code
-from server import ServerProcess
+from server import ServerProcess, on_postgres
 from test_cli_smoke import aws_executable
 
 CODE = {"app.py": "def handler(event, context):\n    return event\n"}
@@ -71,6 +75,58 @@ def test_everything_survives_kill_9(private_server, tmp_path):
         )
     finally:
         srv2.stop()
+
+
+SLEEP = {"app.py": "import time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return {}\n"}
+
+
+def test_a_reserved_slot_held_at_kill_9_frees_after_a_restart(private_server, tmp_path):
+    """Reserved concurrency 1, the server killed mid-invocation: after a restart the function
+    runs again. On SQLite at once (the locked data dir proves the old rows are a dead run's);
+    on a shared PostgreSQL store within the slot's time-to-live (``--lease-ttl``)."""
+    # SQLite: a TTL far longer than the test, so only the start's cleanup can free the slot.
+    data, args = tmp_path / "data", ["--lease-ttl", "2" if on_postgres() else "120"]
+    srv = private_server(data_dir=data, args=args)
+    lam = client(srv.endpoint)
+    name = function_name()
+    lam.create_function(FunctionName=name, Role=ROLE, Runtime="python3.12", Handler="app.handler",
+                        Code={"ZipFile": zip_code(SLEEP)}, Timeout=60)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    running = threading.Thread(target=_invoke_quietly, args=(lam, name, 30), daemon=True)
+    running.start()
+    assert _wait_for_answer(lam, name, "TooManyRequestsException", 10)  # its slot is taken
+    srv.kill()
+
+    srv2 = ServerProcess(data, port=srv.port, log_dir=tmp_path, args=args).start()
+    try:
+        lam2 = client(srv2.endpoint)
+        if not on_postgres():
+            assert lam2.invoke(FunctionName=name, Payload=b'{"sleep": 0}')["StatusCode"] == 200
+        else:
+            assert _wait_for_answer(lam2, name, 200, 10)
+    finally:
+        srv2.stop()
+
+
+def _invoke_quietly(lam, name: str, sleep: float) -> None:
+    try:
+        lam.invoke(FunctionName=name, Payload=json.dumps({"sleep": sleep}).encode())
+    except Exception:  # noqa: BLE001 - the server is killed under it
+        pass
+
+
+def _wait_for_answer(lam, name: str, wanted: int | str, timeout: float) -> bool:
+    """Invoke (sleep 0) until the answer is ``wanted`` (a status or an error code)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got: int | str = lam.invoke(FunctionName=name, Payload=b'{"sleep": 0}')["StatusCode"]
+        except ClientError as error:
+            got = error.response["Error"]["Code"]
+        if got == wanted:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.mark.timeout(180)

@@ -1,7 +1,7 @@
 """Three Postroom nodes on one PostgreSQL: exactly-once receives and FIFO order across
-nodes, long polls woken by another node's send, kill -9 of a node under load (leases taken
-over: a move task and an SNS HTTP subscription's deliveries), and a PostgreSQL restart
-under load.
+nodes, long polls woken by another node's send, a function's reserved concurrency held
+across nodes, kill -9 of a node under load (leases taken over: a move task and an SNS HTTP
+subscription's deliveries), and a PostgreSQL restart under load.
 
 Runs only with POSTROOM_TEST_STORE=postgresql://... (each test gets a fresh schema);
 the restart test restarts a private PostgreSQL of its own so that nobody else's server
@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 from cluster import (
     PG,
     SKIP_REASON,
@@ -28,11 +29,13 @@ from cluster import (
     psql,
     wait_for,
 )
+from lambda_helpers import create_function
 from sns_helpers import HttpEndpoint, confirm_via_url
 
 pytestmark = pytest.mark.skipif(not PG, reason=SKIP_REASON)
 
 NODES = 3
+SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return {}\n"
 
 
 def name(prefix: str) -> str:
@@ -237,6 +240,32 @@ def test_long_poll_on_one_node_wakes_on_a_send_to_another(cluster3):
     print(f"long-poll wake-up after a send on another node: median {median * 1000:.1f} ms, "
           f"all {[round(d * 1000, 1) for d in delays]} ms")
     assert median < 0.100, f"median wake-up {median * 1000:.0f} ms (all: {delays})"
+
+
+def test_reserved_concurrency_holds_across_nodes(cluster3):
+    """Reserved concurrency 1: while one node runs the function, Invoke on every node
+    (that one included) is throttled with AWS's Reason; once it ends, another node runs it."""
+    c = cluster3
+    lams = [c.client(i, "lambda") for i in range(NODES)]
+    fn = create_function(lams[0], {"app.py": SLEEPER}, Timeout=30)
+    lams[0].put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=1)
+    for lam in lams:  # every node knows the function and its limit before the clock starts
+        wait_for(lambda lam=lam: lam.get_function_concurrency(FunctionName=fn).get("ReservedConcurrentExecutions") == 1,
+                 timeout=10)
+    first: list = []
+    runner = threading.Thread(target=lambda: first.append(
+        lams[0].invoke(FunctionName=fn, Payload=b'{"sleep": 4}')["StatusCode"]))
+    runner.start()
+    time.sleep(2)  # node 0's invocation has its slot (cold start included)
+    throttled = []
+    for lam in (lams[1], lams[2], lams[0]):
+        with pytest.raises(ClientError) as caught:
+            lam.invoke(FunctionName=fn, Payload=b'{"sleep": 0}')
+        throttled.append((caught.value.response["Error"]["Code"], caught.value.response.get("Reason")))
+    runner.join(timeout=30)
+    assert first == [200]
+    assert throttled == [("TooManyRequestsException", "ReservedFunctionConcurrentInvocationLimitExceeded")] * 3
+    assert lams[1].invoke(FunctionName=fn, Payload=b'{"sleep": 0}')["StatusCode"] == 200
 
 
 # --------------------------------------------------------------------------- (c)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 
@@ -353,7 +354,9 @@ def test_states_settle_and_disable_stops_polling():
             mapping = await h.map(queue)
             await eventually(lambda: h.store.mappings.mappings[mapping.uuid].state == states.ENABLED)
             assert mapping.uuid in h.pollers.pollers
-            mapping.enabled, mapping.state = False, states.DISABLING
+            # Saves are conditional on the revision read: change a copy of the stored record.
+            mapping = dataclasses.replace(h.store.mappings.mappings[mapping.uuid], enabled=False,
+                                          state=states.DISABLING)
             await h.store.mappings.save(mapping)
             h.pollers.refresh(mapping)
             await eventually(lambda: h.store.mappings.mappings[mapping.uuid].state == states.DISABLED)
@@ -361,7 +364,7 @@ def test_states_settle_and_disable_stops_polling():
             await h.send(queue, "m")
             await asyncio.sleep(0.3)
             assert functions.events == []
-            mapping.state = states.DELETING
+            mapping = dataclasses.replace(h.store.mappings.mappings[mapping.uuid], state=states.DELETING)
             await h.store.mappings.save(mapping)
             h.pollers.refresh(mapping)
             await eventually(lambda: mapping.uuid not in h.store.mappings.mappings)
@@ -388,7 +391,7 @@ def test_a_restart_resumes_stored_mappings(tmp_path):
             assert functions.bodies() == ["after restart"]
         store = SqliteStore(tmp_path)
         await store.start()
-        mapping.state = states.UPDATING
+        mapping = dataclasses.replace(mapping, state=states.UPDATING, revision=0)  # new to this store
         await store.mappings.save(mapping)
         await store.close()
         reopened = SqliteStore(tmp_path)

@@ -121,6 +121,11 @@ class Leases:
         return cls(None, clock, "private")
 
     @property
+    def exclusive(self) -> bool:
+        """Whether this node is the store's only user: what other owners left is a crashed run's."""
+        return self._exclusive
+
+    @property
     def renew_interval_s(self) -> float:
         return self.ttl_ms / 3000
 

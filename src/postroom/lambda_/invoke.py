@@ -67,8 +67,13 @@ async def run_sync(
     assert svc.environments is not None
     invocation = Invocation(request_id or new_id(), payload, fn.qualified_arn, client_context)
     counters = svc.counters.of(fn.function_arn)
+    reserved = fn.reserved_concurrency
     try:
-        result = await svc.environments.invoke(fn.spec, invocation, reserved_concurrency=fn.reserved_concurrency)
+        if reserved is None:  # the account's unreserved pool: counted by this node's pool alone
+            result = await svc.environments.invoke(fn.spec, invocation)
+        else:
+            async with svc.slots.hold(fn.function_arn, reserved):  # counted in storage, on every node
+                result = await svc.environments.invoke(fn.spec, invocation, reserved_concurrency=reserved)
     except Throttled as exc:
         counters.throttles += 1
         raise svc.model.error("TooManyRequestsException", "Rate Exceeded.", Reason=exc.reason) from None

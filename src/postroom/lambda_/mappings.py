@@ -3,10 +3,16 @@
 Changes answer 202 with the transitional state (Creating, Updating, Enabling, Disabling,
 Deleting) as AWS does; the mapping pollers then act on the change and settle the state
 (``svc.pollers.refresh``). Validation follows AWS's rules and messages for SQS sources.
+
+Several nodes may change one mapping at once: a save is conditional on the revision read.
+When another node's pollers only settled the state meanwhile, the change is redone on what
+is stored; when another change (an update, a delete) came in between, the answer is AWS's
+for a mapping busy with another change: ResourceInUseException.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuids
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +26,7 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.sqs.names import parse_queue_arn
 from postroom.storage import mappings as states
+from postroom.storage.errors import StaleRecord
 from postroom.storage.mappings import MappingRecord
 
 if TYPE_CHECKING:
@@ -45,6 +52,8 @@ UNSUPPORTED = (
     "SelfManagedKafkaEventSourceConfig", "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig",
     "LoggingConfig", "ProvisionedPollerConfig",
 )
+# Tries of a change whose write another node's pollers made stale (each reads it again).
+STALE_ATTEMPTS = 8
 _NO_QUEUE = (
     "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. "
     "SQS Error Message: The specified queue does not exist or you do not have access to it."
@@ -68,6 +77,13 @@ def _validation(path: str, value: Any, rule: str) -> AWSError:
 
 def _not_found(svc: LambdaService) -> AWSError:
     return svc.model.error("ResourceNotFoundException", "The resource you requested does not exist.")
+
+
+def _in_use(svc: LambdaService, action: str) -> AWSError:
+    # AWS's answer to a change of a mapping that another change is still being applied to.
+    return svc.model.error(
+        "ResourceInUseException", f"Cannot {action} the event source mapping because it is in use."
+    )
 
 
 def _check_range(path: str, value: int | None, low: int, high: int) -> None:
@@ -205,11 +221,33 @@ def describe(m: MappingRecord) -> dict[str, Any]:
     return out
 
 
-def _find(svc: LambdaService, uuid: str | None, ctx: RequestContext) -> MappingRecord:
-    mapping = svc.store.mappings.mappings.get(uuid or "")
+async def _find(svc: LambdaService, uuid: str | None, ctx: RequestContext) -> MappingRecord:
+    store = svc.store.mappings
+    mapping = store.mappings.get(uuid or "")
+    if mapping is None and uuid:
+        # Another node may have created it a moment ago, before its notice arrived.
+        mapping = await store.reload(uuid)
     if mapping is None or (mapping.account, mapping.region) != (ctx.account, ctx.region):
         raise _not_found(svc)
     return mapping
+
+
+async def _read_again(svc: LambdaService, read: MappingRecord, action: str) -> MappingRecord:
+    """The mapping as stored now, after a save over ``read`` found it changed elsewhere: to
+    redo the change on, if only the pollers settled its state meanwhile (or, for a delete,
+    if another node deleted it too); else the mapping is busy with another change
+    (ResourceInUseException), or gone (ResourceNotFoundException)."""
+    fresh = await svc.store.mappings.reload(read.uuid)
+    if fresh is None:
+        raise _not_found(svc)
+    if action == "delete" and fresh.state == states.DELETING:
+        return fresh
+    settled_only = fresh.state not in states.TRANSITIONAL and fresh == dataclasses.replace(
+        read, state=fresh.state, revision=fresh.revision
+    )
+    if not settled_only:
+        raise _in_use(svc, action)
+    return fresh
 
 
 # -- operations -------------------------------------------------------------------------
@@ -247,7 +285,7 @@ async def _create(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) ->
 
 
 async def get_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
-    return describe(_find(svc, p.get("UUID"), ctx))
+    return describe(await _find(svc, p.get("UUID"), ctx))
 
 
 async def list_event_source_mappings(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -280,9 +318,26 @@ async def update_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx
 
 
 async def _update(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    current = _find(svc, p.get("UUID"), ctx)
+    current = await _find(svc, p.get("UUID"), ctx)
     _check_shapes(svc, p)
-    mapping = MappingRecord(**{name: getattr(current, name) for name in MappingRecord.__slots__})
+    for _ in range(STALE_ATTEMPTS):
+        if current.state == states.DELETING:
+            raise _in_use(svc, "update")
+        mapping = await _updated(svc, current, p, ctx)
+        try:
+            await svc.store.mappings.save(mapping)
+        except StaleRecord:
+            current = await _read_again(svc, current, "update")
+            continue
+        answer = describe(mapping)
+        svc.pollers.refresh(mapping)
+        return answer
+    raise _in_use(svc, "update")
+
+
+async def _updated(svc: LambdaService, current: MappingRecord, p: dict[str, Any], ctx: RequestContext) -> MappingRecord:
+    """``current`` with the update ``p`` applied (a copy), checked as AWS checks it."""
+    mapping = dataclasses.replace(current, filters=list(current.filters), response_types=list(current.response_types))
     if p.get("FunctionName"):
         mapping.function_arn = await _function_arn(svc, p["FunctionName"], ctx)
         _check_unique(svc, mapping)
@@ -304,10 +359,7 @@ async def _update(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) ->
         mapping.state = states.UPDATING if enabled else states.DISABLED
     mapping.enabled = enabled
     mapping.last_modified_ms = svc.clock.now_ms()
-    await svc.store.mappings.save(mapping)
-    answer = describe(mapping)
-    svc.pollers.refresh(mapping)
-    return answer
+    return mapping
 
 
 async def delete_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> Result:
@@ -316,13 +368,20 @@ async def delete_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx
 
 
 async def _delete(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    current = _find(svc, p.get("UUID"), ctx)
-    mapping = MappingRecord(**{name: getattr(current, name) for name in MappingRecord.__slots__})
-    mapping.state = states.DELETING
-    await svc.store.mappings.save(mapping)
-    answer = describe(mapping)
-    svc.pollers.refresh(mapping)
-    return answer
+    current = await _find(svc, p.get("UUID"), ctx)
+    for _ in range(STALE_ATTEMPTS):
+        if current.state == states.DELETING:
+            return describe(current)  # deleted already (here or elsewhere): nothing to change
+        mapping = dataclasses.replace(current, state=states.DELETING)
+        try:
+            await svc.store.mappings.save(mapping)
+        except StaleRecord:
+            current = await _read_again(svc, current, "delete")
+            continue
+        answer = describe(mapping)
+        svc.pollers.refresh(mapping)
+        return answer
+    raise _in_use(svc, "delete")
 
 
 OPERATIONS = {

@@ -24,6 +24,7 @@ from postroom.lambda_.names import (
     parse_function,
     parse_layer,
 )
+from postroom.lambda_.slots import ReservedSlots
 from postroom.lambda_.stats import LambdaCounters
 from postroom.leases import Leases
 from postroom.protocol.context import RequestContext
@@ -103,6 +104,9 @@ class LambdaService:
         # take every per-mapping lease anyway (nothing would balance them), and one holder
         # keeps the settling of mapping states (Creating -> Enabled, ...) in one place.
         leases = leases or Leases.private(clock)
+        # Invocations of functions with reserved concurrency hold a row in storage (the limit
+        # holds across nodes), renewed on the lease keeper's time-to-live.
+        self.slots = ReservedSlots(store.running, clock, leases.owner, leases.ttl_ms, exclusive=leases.exclusive)
         self._async = leases.lease(
             "lambda.async", self.async_invoker.start, self.async_invoker.stop, wake={"async": self.async_invoker.wake},
         )
@@ -138,6 +142,7 @@ class LambdaService:
         for code in (self.code, self.layer_code):
             await code.migrate()
         await self.code.forget_unused(None)  # packages left unnamed by a delete in their grace
+        await self.slots.start()
         await self.environments.start()
         await self._async.begin()
         await self._polling.begin()
@@ -150,6 +155,7 @@ class LambdaService:
         await self._async.end()
         if self.environments is not None:
             await self.environments.stop()  # every environment of every function ends
+        await self.slots.stop()
         self.resolve_cache.clear()
 
     async def stop(self) -> None:
@@ -157,6 +163,7 @@ class LambdaService:
         await self._async.end()
         if self.environments is not None:
             await self.environments.stop()
+        await self.slots.stop()
         if self._temp_root is not None:
             shutil.rmtree(self._temp_root, ignore_errors=True)
 

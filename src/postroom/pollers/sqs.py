@@ -16,12 +16,15 @@ failure keeps the failed message and every later one of its group, so the group 
 retried in order once their visibility timeout ends.
 
 Nothing here is state that matters: messages are in the queue until deleted, so a crash
-mid-batch only means the batch comes back after its visibility timeout.
+mid-batch only means the batch comes back after its visibility timeout. The settled states
+written here are conditional on the mapping's stored revision: when another node changed
+the mapping meanwhile, the pollers read it again and act on what is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +37,7 @@ from postroom.pollers.events import sqs_record
 from postroom.pollers.filtering import compile_patterns, matches
 from postroom.protocol.errors import AWSError
 from postroom.storage import mappings as states
-from postroom.storage.errors import log_round_failed
+from postroom.storage.errors import StaleRecord, log_round_failed
 from postroom.storage.mappings import MappingRecord, MappingStore
 
 if TYPE_CHECKING:
@@ -61,6 +64,8 @@ MAX_GATHERERS = 10  # receive loops per mapping
 # minute, without starting more environments than a burst can use.
 SCALE_UP_INTERVAL_MS = 50
 EARLY_EMPTY_PAUSE_S = 0.5
+# Tries of settling a mapping that other nodes keep changing (each reads it again first).
+SETTLE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,19 +418,32 @@ class MappingPollers:
 
     async def _settle(self, uuid: str) -> None:
         async with self.changes:
-            try:
-                await self._apply(uuid)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log_round_failed(log, "could not apply mapping %s", uuid)
+            for _ in range(SETTLE_ATTEMPTS):
+                try:
+                    await self._apply(uuid)
+                    return
+                except StaleRecord:
+                    pass  # another node changed the mapping since this one read it
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log_round_failed(log, "could not apply mapping %s", uuid)
+                    return
+                try:  # act on what is stored now instead (its notice may not be here yet)
+                    await self.store.reload(uuid)
+                except Exception:
+                    log_round_failed(log, "could not read mapping %s again", uuid)
+                    return
+            log.warning("mapping %s changed elsewhere on every try; its next change settles it", uuid)
 
     async def _apply(self, uuid: str) -> None:
+        """Start, restart or stop the mapping's poller as its record says, then settle its
+        state (a conditional write: StaleRecord if another node changed it meanwhile)."""
         mapping = self.store.mappings.get(uuid)
         if mapping is None or mapping.state == states.DELETING:
             await self._stop_poller(uuid)
             if mapping is not None:
-                await self.store.delete(uuid)
+                await self.store.delete(uuid, mapping.revision)
             return
         if not mapping.enabled:
             await self._stop_poller(uuid)
@@ -441,8 +459,7 @@ class MappingPollers:
 
     async def _set_state(self, mapping: MappingRecord, state: str) -> None:
         if mapping.state != state:
-            mapping.state = state
-            await self.store.save(mapping)
+            await self.store.save(dataclasses.replace(mapping, state=state))  # never the cached record
 
     async def _stop_poller(self, uuid: str) -> None:
         poller = self.pollers.pop(uuid, None)

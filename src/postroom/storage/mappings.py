@@ -1,4 +1,9 @@
-"""Records and interface of event source mappings (a queue feeding a function)."""
+"""Records and interface of event source mappings (a queue feeding a function).
+
+Several nodes may change one mapping (a user's Update or Delete on any node, the state
+changes of the pollers on the node holding their lease): every save is conditional on the
+stored revision the record was read at, as functions' are (storage/functions.py).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ class MappingRecord:
     response_types: list[str] = field(default_factory=list)
     maximum_concurrency: int | None = None
     state_reason: str = "USER_INITIATED"
+    # The stored row's revision this copy was read at (0: not stored yet); a save names it,
+    # so nodes changing one mapping at once never overwrite each other's change.
+    revision: int = 0
 
 
 class MappingStore(Protocol):
@@ -36,10 +44,16 @@ class MappingStore(Protocol):
     async def load(self) -> None: ...
 
     async def save(self, mapping: MappingRecord) -> None:
-        """Insert or replace (the cache is updated once the change is committed)."""
+        """Insert ``mapping`` (revision 0) or replace the stored one if its revision is still
+        ``mapping.revision``, else raise StaleRecord and write nothing. Once committed,
+        ``mapping`` (at its new revision) is the cached copy: callers save a changed copy,
+        never the cached record itself."""
         ...
 
-    async def delete(self, uuid: str) -> None: ...
+    async def delete(self, uuid: str, revision: int) -> None:
+        """Delete the mapping if its stored revision is still ``revision`` (StaleRecord if it
+        changed; nothing happens if it is gone already)."""
+        ...
 
     async def reload(self, uuid: str) -> MappingRecord | None:
         """Read one mapping again into the cache (another node changed it); None if gone."""

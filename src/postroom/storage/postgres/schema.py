@@ -331,7 +331,25 @@ ALTER TABLE fifo_groups SET (autovacuum_vacuum_scale_factor = 0.02);
 ALTER TABLE queue_totals SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1)]
+# Version 2: invocations running under reserved concurrency, counted across nodes.
+V2 = """
+CREATE TABLE lambda_running (
+    function TEXT NOT NULL,
+    invocation TEXT NOT NULL,
+    node TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (function, invocation)
+);
+-- Short-lived rows, inserted and deleted by every invocation: vacuum them early.
+ALTER TABLE lambda_running SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000);
+"""
+
+# Version 3: event source mappings are saved conditionally on the revision read.
+V3 = """
+ALTER TABLE lambda_event_source_mappings ADD COLUMN revision BIGINT NOT NULL DEFAULT 1;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3)]
 
 
 def migrate(conn: Connection, schema: str, lock_key: int) -> None:

@@ -30,6 +30,7 @@ from postroom.storage.sql.logs import SqlLogStore
 from postroom.storage.sql.mappings import SqlMappingStore
 from postroom.storage.sql.refresh import Key, Refresher, in_list, refreshed
 from postroom.storage.sql.rows import insert_messages, next_visible_at
+from postroom.storage.sql.running import SqlRunningStore
 from postroom.storage.sql.sns_mobile import SqlSnsMobileStore
 from postroom.storage.sql.sqs_state import SqlSqsStateStore, claim_purge, record_deletion
 from postroom.storage.sql.topics import SqlTopicStore
@@ -85,6 +86,7 @@ class SqlStore:
         self.inspect = SqlInspectStore(committer)
         self.mappings = SqlMappingStore(committer)
         self.leases = SqlLeaseStore(committer)
+        self.running = SqlRunningStore(committer)  # invocations under reserved concurrency
         self.sqs_state = SqlSqsStateStore(committer)
         # Other nodes' queue changes (channel ``queues``) refresh the queue cache.
         self.queue_refresher = Refresher(self.notifier, ["queues"], self._refresh_queues)

@@ -154,6 +154,7 @@ def open_connection(path: str, durable: bool) -> sqlite3.Connection:
     ):
         conn.executescript(ddl)
     schema_lambda.migrate(conn)  # columns added in place (idempotent)
+    schema_mappings.migrate(conn)
     migrate(conn)
     return conn
 

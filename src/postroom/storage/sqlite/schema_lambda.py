@@ -1,4 +1,5 @@
-"""SQLite tables for Lambda: functions, versions, aliases, settings, layers."""
+"""SQLite tables for Lambda: functions, versions, aliases, settings, layers, and the
+invocations running under reserved concurrency."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ CREATE TABLE IF NOT EXISTS lambda_layer_versions (
     doc TEXT NOT NULL,
     policy TEXT,
     PRIMARY KEY (account, region, name, version)
+) WITHOUT ROWID;
+-- Invocations running now of functions with reserved concurrency (storage/running.py):
+-- shared by every node, so the limit holds across them. Few rows, each short-lived.
+CREATE TABLE IF NOT EXISTS lambda_running (
+    function TEXT NOT NULL,  -- the unqualified function ARN
+    invocation TEXT NOT NULL,  -- unique per run
+    node TEXT NOT NULL,  -- whose renewals keep the row
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (function, invocation)
 ) WITHOUT ROWID;
 """
 
