@@ -11,14 +11,13 @@ yet, so every B write after an A write takes the conflict path.
 from __future__ import annotations
 
 import asyncio
-import io
 import sqlite3
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from lambda_helpers import zip_code
 
 from postroom.clock import ManualClock
 from postroom.lambda_ import limits
@@ -40,10 +39,7 @@ KEY = (ACCOUNT, REGION, "f")
 
 
 def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return buf.getvalue()
+    return zip_code({"app.py": "def handler(event, context):\n    return event\n"})
 
 
 class Node:

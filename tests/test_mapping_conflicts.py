@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
-import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from lambda_helpers import zip_code
 from store_helpers import open_test_store
 
 from postroom.clock import ManualClock
@@ -47,10 +46,7 @@ IN_USE = "Cannot {} the event source mapping because it is in use."
 
 
 def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return None\n")
-    return buf.getvalue()
+    return zip_code({"app.py": "def handler(event, context):\n    return None\n"})
 
 
 class OwnMappings:

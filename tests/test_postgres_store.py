@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from botocore.exceptions import ClientError
@@ -44,6 +45,26 @@ def schema():
     yield name
     if _reachable():
         pg.drop_schemas(BASE, [name])
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(schema: str) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two started stores ("nodes") on one schema."""
+    url = pg.store_url(BASE, schema)
+    a, b = PostgresStore(url), PostgresStore(url)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+def new_message(k: int, body: str | None = None):
+    from postroom.storage.base import NewMessage
+
+    return NewMessage(f"id-{k}", body or f"body {k}", "md5", None, None, None, None, "sender", 1000, 1000)
 
 
 # -- URLs and SQL, no database needed -----------------------------------------------------
@@ -135,34 +156,22 @@ def test_notices_reach_the_other_node_and_not_the_sender(schema):
 
 @needs_pg
 def test_a_failing_operation_fails_alone_and_totals_are_shared(schema):
-    from postroom.storage.base import NewMessage
-
-    def message(i: int) -> NewMessage:
-        return NewMessage(f"id-{i}", f"body {i}", "md5", None, None, None, None, "sender", 1000, 1000)
-
     async def scenario() -> tuple[bool, int, int, int]:
-        url = pg.store_url(BASE, schema)
-        a, b = PostgresStore(url), PostgresStore(url)
-        await a.start()
-        await b.start()
-        try:
+        async with two_nodes(schema) as (a, b):
             queue = await a.create_queue("000000000000", "us-east-1", "q", {}, {}, 1000)
 
             def broken(conn, txn):
                 conn.execute("SELECT no_such_column FROM queues")
 
             results = await asyncio.gather(
-                a.send(queue.id, [message(1), message(2)]), a._committer.run(broken),
-                a.send(queue.id, [message(3)]), return_exceptions=True,
+                a.send(queue.id, [new_message(1), new_message(2)]), a._committer.run(broken),
+                a.send(queue.id, [new_message(3)]), return_exceptions=True,
             )
             failed = isinstance(results[1], Exception) and results[0] is None and results[2] is None
             visible_on_b = (await b.counts(queue.id, 2000)).visible
             got = await b.receive(queue.id, now=2000, max_messages=10, visibility_ms=30_000,
                                   retention_cutoff=0, redrive=None)
             in_flight_on_a = (await a.counts(queue.id, 2000)).not_visible
-        finally:
-            await a.close()
-            await b.close()
         return failed, visible_on_b, len(got.messages), in_flight_on_a
 
     assert asyncio.run(scenario()) == (True, 3, 3, 3)
@@ -172,26 +181,17 @@ def test_a_failing_operation_fails_alone_and_totals_are_shared(schema):
 def test_a_send_reaching_the_store_after_another_node_deleted_the_queue_leaves_no_row(schema):
     """Node B still holds the queue in its cache when node A deletes it: B's send commits,
     but no message row outlives the queue (no sweep would ever find it)."""
-    from postroom.storage.base import NewMessage
 
     async def scenario() -> int:
-        url = pg.store_url(BASE, schema)
-        a, b = PostgresStore(url), PostgresStore(url)
-        await a.start()
-        await b.start()
-        try:
+        async with two_nodes(schema) as (a, b):
             queue = await a.create_queue("000000000000", "us-east-1", "q", {}, {}, 1000)
             await a.delete_queue(queue.id, 1000)
-            message = NewMessage("id-1", "late", "md5", None, None, None, None, "sender", 1000, 1000)
-            await b.send(queue.id, [message])
+            await b.send(queue.id, [new_message(1, "late")])
 
             def rows(conn, txn) -> int:
                 return conn.execute("SELECT COUNT(*) FROM messages WHERE queue_id=?", (queue.id,)).fetchone()[0]
 
             return await a._committer.run(rows)
-        finally:
-            await a.close()
-            await b.close()
 
     assert asyncio.run(scenario()) == 0
 
@@ -200,20 +200,11 @@ def test_a_send_reaching_the_store_after_another_node_deleted_the_queue_leaves_n
 def test_shared_sends_and_exclusive_operations_interleave_on_two_nodes(schema):
     """Sends (shared writer lock, pipelined) and receives/deletes (exclusive) of two nodes,
     all at once: every send is stored once and every message received once."""
-    from postroom.storage.base import NewMessage
 
     async def scenario() -> tuple[int, int]:
-        url = pg.store_url(BASE, schema)
-        a, b = PostgresStore(url), PostgresStore(url)
-        await a.start()
-        await b.start()
-        try:
+        async with two_nodes(schema) as (a, b):
             queue = await a.create_queue("000000000000", "us-east-1", "q", {}, {}, 1000)
             received: list[str] = []
-
-            async def send(node: PostgresStore, k: int) -> None:
-                await node.send(queue.id, [NewMessage(f"id-{k}", f"m{k}", "md5", None, None, None, None,
-                                                      "sender", 1000, 1000)])
 
             async def receive(node: PostgresStore) -> None:
                 got = await node.receive(queue.id, now=2000, max_messages=10, visibility_ms=600_000,
@@ -223,8 +214,7 @@ def test_shared_sends_and_exclusive_operations_interleave_on_two_nodes(schema):
 
             work = []
             for k in range(200):
-                node = (a, b)[k % 2]
-                work.append(send(node, k))
+                work.append((a, b)[k % 2].send(queue.id, [new_message(k)]))
                 if k % 5 == 0:
                     work.append(receive((b, a)[k % 2]))
             await asyncio.gather(*work)
@@ -234,9 +224,6 @@ def test_shared_sends_and_exclusive_operations_interleave_on_two_nodes(schema):
                 if len(received) == before:
                     break
             left = (await b.counts(queue.id, 2000)).visible
-        finally:
-            await a.close()
-            await b.close()
         assert len(received) == len(set(received))
         return len(set(received)), left
 

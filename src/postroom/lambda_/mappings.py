@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid as uuids
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from postroom.pollers.filtering import (
@@ -320,19 +321,35 @@ async def update_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx
 async def _update(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     current = await _find(svc, p.get("UUID"), ctx)
     _check_shapes(svc, p)
-    for _ in range(STALE_ATTEMPTS):
-        if current.state == states.DELETING:
+
+    async def change(mapping: MappingRecord) -> MappingRecord | None:
+        if mapping.state == states.DELETING:
             raise _in_use(svc, "update")
-        mapping = await _updated(svc, current, p, ctx)
+        return await _updated(svc, mapping, p, ctx)
+
+    return await _save_changed(svc, current, change, "update")
+
+
+async def _save_changed(
+    svc: LambdaService, current: MappingRecord,
+    change: Callable[[MappingRecord], Awaitable[MappingRecord | None]], verb: str,
+) -> dict[str, Any]:
+    """Save ``change(current)`` (None: nothing to change, answer ``current``) unless the
+    stored mapping changed since it was read; then read it again and redo the change on it
+    (``_read_again`` answers in use when another node's change came first)."""
+    for _ in range(STALE_ATTEMPTS):
+        mapping = await change(current)
+        if mapping is None:
+            return describe(current)
         try:
             await svc.store.mappings.save(mapping)
         except StaleRecord:
-            current = await _read_again(svc, current, "update")
+            current = await _read_again(svc, current, verb)
             continue
         answer = describe(mapping)
         svc.pollers.refresh(mapping)
         return answer
-    raise _in_use(svc, "update")
+    raise _in_use(svc, verb)
 
 
 async def _updated(svc: LambdaService, current: MappingRecord, p: dict[str, Any], ctx: RequestContext) -> MappingRecord:
@@ -369,19 +386,13 @@ async def delete_event_source_mapping(svc: LambdaService, p: dict[str, Any], ctx
 
 async def _delete(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     current = await _find(svc, p.get("UUID"), ctx)
-    for _ in range(STALE_ATTEMPTS):
-        if current.state == states.DELETING:
-            return describe(current)  # deleted already (here or elsewhere): nothing to change
-        mapping = dataclasses.replace(current, state=states.DELETING)
-        try:
-            await svc.store.mappings.save(mapping)
-        except StaleRecord:
-            current = await _read_again(svc, current, "delete")
-            continue
-        answer = describe(mapping)
-        svc.pollers.refresh(mapping)
-        return answer
-    raise _in_use(svc, "delete")
+
+    async def change(mapping: MappingRecord) -> MappingRecord | None:
+        if mapping.state == states.DELETING:
+            return None  # deleted already (here or elsewhere): nothing to change
+        return dataclasses.replace(mapping, state=states.DELETING)
+
+    return await _save_changed(svc, current, change, "delete")
 
 
 OPERATIONS = {
