@@ -60,11 +60,16 @@ _RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 _RETRIES = 3
 _BACKOFF_S = (0.05, 2.0)  # reconnect waits: first, longest (doubling in between)
 _MAX_PAYLOAD = 7000  # bytes per pg_notify payload (PostgreSQL's limit is 8000)
-_ADD_TOTALS = sql.SQL(
+_TOTALS = (
     "INSERT INTO queue_totals (queue_id, total) SELECT * FROM unnest({}::bigint[], {}::bigint[])"
-    " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total; "
+    " ON CONFLICT (queue_id) DO UPDATE SET total = queue_totals.total + excluded.total"
 )
-_NOTIFY = sql.SQL("SELECT pg_notify({}, payload) FROM unnest({}::text[]) AS payload; ")
+_NOTICES = "SELECT pg_notify({}, payload) FROM unnest({}::text[]) AS payload"
+# Totals and notices in one statement when a transaction has both (most do): each statement
+# costs the client as much as the server (a query message, its answer) and sends are many.
+_ADD_TOTALS = sql.SQL(_TOTALS)
+_NOTIFY = sql.SQL(_NOTICES)
+_ADD_TOTALS_AND_NOTIFY = sql.SQL(f"WITH totals AS ({_TOTALS} RETURNING 1) {_NOTICES}")
 
 
 def lock_key(schema: str) -> int:
@@ -105,7 +110,10 @@ class PgCommitter:
         self._schema = schema
         self._lock_key = lock_key(schema)
         self._flusher: Flusher | None = None  # answers after the WAL flush (early release)
-        self._statements(early_release=False)
+        # One statement each (pipeline mode sends one per query), or joined with ";" and
+        # sent as one simple query (one round trip).
+        self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({self._lock_key})"
+        self._begin_shared = ("BEGIN", f"SELECT pg_advisory_xact_lock_shared({self._lock_key})")
         self._channel = channel_name(schema)
         self._node = secrets.token_hex(8)  # this node's notices come back to it: skip them
         self._own_prefix = orjson.dumps({"n": self._node, "e": []}).decode()[:-7]
@@ -121,20 +129,6 @@ class PgCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._listener: threading.Thread | None = None
-
-    def _statements(self, *, early_release: bool) -> None:
-        """The statements that open and close a transaction. With ``early_release`` the
-        writer lock is released at a COMMIT that does not wait for the WAL flush
-        (synchronous_commit off for that transaction only) and the answers wait for the
-        flush in the Flusher (flusher.py), with the lock already free: nodes' flushes overlap
-        instead of queueing behind the lock, one flush answers several batches, and no
-        answer leaves before its transaction is on disk. Without it (a role that may not
-        write the flush record) COMMIT waits for the flush under the lock."""
-        begin = ("BEGIN", "SET LOCAL synchronous_commit TO off") if early_release else ("BEGIN",)
-        # One statement each (pipeline mode sends one per query), or joined with ";" and
-        # sent as one simple query (one round trip).
-        self._begin = "; ".join((*begin, f"SELECT pg_advisory_xact_lock({self._lock_key})"))
-        self._begin_shared = (*begin, f"SELECT pg_advisory_xact_lock_shared({self._lock_key})")
 
     @property
     def connection(self) -> PgConnection:
@@ -223,7 +217,17 @@ class PgCommitter:
                 self._conninfo, lambda batch, results: loop.call_soon_threadsafe(_deliver, batch, results)
             )
             self._flusher.start()
-            self._statements(early_release=True)
+        if self._flusher is not None:
+            # The writer lock is released at a COMMIT that does not wait for the WAL flush;
+            # answers wait for it in the Flusher, with the lock already free: nodes' flushes
+            # overlap instead of queueing behind the lock, one flush answers several
+            # batches, and no answer leaves before its transaction is on disk. (Without the
+            # right to write the flush record, COMMIT waits for the flush under the lock.)
+            try:
+                raw.execute("SET synchronous_commit TO off")
+            except BaseException:
+                raw.close()
+                raise
         self._conn = PgConnection(raw)
         self._available = True
 
@@ -369,7 +373,7 @@ class PgCommitter:
                         self._join_waiting(grow, ops, shared)
                     values = [op(conn, txn) for op in ops]
                     committing = True
-                    raw.execute(sql.Composed([*self._finish(txn), sql.SQL("COMMIT")]))
+                    raw.execute(sql.SQL("; ").join([*self._finish(txn), sql.SQL("COMMIT")]))
             except Exception as exc:
                 if not (conn.raw.closed or conn.raw.broken):
                     try:
@@ -412,16 +416,21 @@ class PgCommitter:
         return values
 
     def _finish(self, txn: Txn) -> list[sql.Composable]:
-        """The statements that end a transaction before COMMIT: totals, then notices."""
-        finish: list[sql.Composable] = []
+        """The statements that end a transaction before COMMIT: totals and notices."""
+        totals: list[Any] = []
         if txn.deltas:
             # In queue order: shared transactions of several nodes then take the totals' row
             # locks in one order (no deadlock).
             queues = sorted(txn.deltas)
-            finish.append(_ADD_TOTALS.format(queues, [txn.deltas[q] for q in queues]))
-        if txn.notices:
-            finish.append(_NOTIFY.format(self._channel, self._payloads(txn.notices)))
-        return finish
+            totals = [queues, [txn.deltas[q] for q in queues]]
+        notices = [self._channel, self._payloads(txn.notices)] if txn.notices else []
+        if totals and notices:
+            return [_ADD_TOTALS_AND_NOTIFY.format(*totals, *notices)]
+        if totals:
+            return [_ADD_TOTALS.format(*totals)]
+        if notices:
+            return [_NOTIFY.format(*notices)]
+        return []
 
     def _payloads(self, notices: set[Notice]) -> list[str]:
         """``{"n": node, "e": [[channel, key], ...]}`` documents, each under the size limit."""

@@ -1,7 +1,7 @@
 """Answers after the WAL flush: the second half of the PostgreSQL committer's commits.
 
 The committer's storage thread commits each transaction without waiting for PostgreSQL to
-flush its WAL (``synchronous_commit`` off for that transaction), so the writer lock is free
+flush its WAL (``synchronous_commit`` off for the writer's session), so the writer lock is free
 as soon as COMMIT has run, and goes on with the next batch. The committed batches come here:
 this thread, on a connection of its own, runs one small transaction that writes a WAL record
 and commits synchronously. When it returns, the WAL up to and past every commit before it is
