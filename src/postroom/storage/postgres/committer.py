@@ -401,8 +401,8 @@ class PgCommitter:
 
     def _pipelined(self, conn: PgConnection, txn: Txn, ops: list[Operation], grow: list[Item] | None) -> list[Any]:
         """A transaction of shared operations (they write and read nothing back) in one round
-        trip: BEGIN, the shared writer lock, the operations' statements, totals, notices,
-        COMMIT and the flush are sent together (libpq's pipeline mode) and answered at once."""
+        trip: BEGIN, the shared writer lock, the operations' statements, totals and notices,
+        and COMMIT are sent together (libpq's pipeline mode) and answered at once."""
         raw = conn.raw
         with raw.pipeline():
             for statement in self._begin_shared:
