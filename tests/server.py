@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,6 +35,7 @@ MODEL_MEMBER = "botocore/data/sqs/2012-11-05/service-2.json"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 START_TIMEOUT = 15.0
+_READY = re.compile(rb" ready on http://\S+?:(\d+) ")  # the server's log line once it listens
 
 # Query-protocol error codes (botocore 1.29.165 SQS model, "error": {"code": ...}). botocore
 # reports these as Error.Code in both protocols (JSON via the x-amzn-query-error header).
@@ -84,7 +86,11 @@ def on_postgres() -> bool:
 
 
 class ServerProcess:
-    """A Postroom server subprocess on a free port, logging to a file."""
+    """A Postroom server subprocess on a free port, logging to a file.
+
+    Without ``port`` the server binds port 0 and the port it got is read from its ready
+    line, so no other process (a parallel worker, another suite) can take the port between
+    choosing it and binding it; a restart reuses that port."""
 
     def __init__(
         self,
@@ -95,16 +101,19 @@ class ServerProcess:
         log_dir: Path | str | None = None,
         args: list[str] | None = None,
     ):
-        self.port = port or free_port()
+        self.args = list(args or [])
+        # 0: bound by the first start (whose ready line, logged at "info", names it).
+        quiet = any(a.startswith("--log-level") for a in self.args)
+        self.port = port or (free_port() if quiet else 0)
         self.host = "127.0.0.1"
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="pr-data-"))
         self.in_memory = in_memory
-        self.args = list(args or [])
         self.schema: str | None = None  # its schema on POSTROOM_TEST_STORE's database
         log_dir = Path(log_dir) if log_dir else self.data_dir.parent
-        self.log_path = log_dir / f"postroom-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        self.log_path = log_dir / f"postroom-{uuid.uuid4().hex[:8]}.log"
         self.proc: subprocess.Popen | None = None
         self._log_file = None
+        self._log_offset = 0
 
     @property
     def endpoint(self) -> str:
@@ -123,6 +132,7 @@ class ServerProcess:
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log_offset = self._log_file.tell()  # a restart appends: only its ready line counts
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             self.command(),
@@ -156,7 +166,9 @@ class ServerProcess:
                     f"postroom exited with code {self.proc.returncode} before becoming ready:\n"
                     f"{' '.join(self.command())}\n{self.log()}"
                 )
-            if self.health() is not None:
+            if self.port == 0:
+                self.port = self._bound_port()
+            if self.port != 0 and self.health() is not None:
                 return
             time.sleep(0.1)
         self.kill()
@@ -164,6 +176,16 @@ class ServerProcess:
             f"postroom did not answer /health within {timeout} s:\n"
             f"{' '.join(self.command())}\n{self.log()}"
         )
+
+    def _bound_port(self) -> int:
+        """The port named by this start's ready line (0 while there is none yet)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                found = _READY.search(f.read())
+        except OSError:
+            return 0
+        return int(found.group(1)) if found else 0
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait, then SIGKILL; return the exit code."""
@@ -244,12 +266,17 @@ def query_model_dir() -> Path:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     wheels = list(CACHE_DIR.glob(f"botocore-{OLD_BOTOCORE}-*.whl"))
     if not wheels:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-             f"botocore=={OLD_BOTOCORE}", "-d", str(CACHE_DIR)],
-            check=True,
-            timeout=300,
-        )
+        # Parallel workers may all get here: each downloads into a directory of its own and
+        # renames the wheel into place, so nobody reads a half-written one.
+        with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="download-") as tmp:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                 f"botocore=={OLD_BOTOCORE}", "-d", tmp],
+                check=True,
+                timeout=300,
+            )
+            for wheel in Path(tmp).glob(f"botocore-{OLD_BOTOCORE}-*.whl"):
+                os.replace(wheel, CACHE_DIR / wheel.name)
         wheels = list(CACHE_DIR.glob(f"botocore-{OLD_BOTOCORE}-*.whl"))
     model = zipfile.ZipFile(wheels[0]).read(MODEL_MEMBER)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from server import CLIENT_CONFIG, REGION, error_code, free_port, make_client, signed_request
+from server import CLIENT_CONFIG, REGION, error_code, make_client, signed_request
 
 ACCOUNT = "000000000000"
 RECORDS_PATH = "/_postroom/sns/records"
@@ -166,7 +166,7 @@ class HttpEndpoint:
 
     def __init__(self, port: int | None = None, statuses: list[int] | None = None,
                  default_status: int = 200):
-        self.port = port or free_port()
+        self.port = port or 0  # 0: the first start binds a free one (no race for it)
         self.statuses = list(statuses or [])
         self.default_status = default_status
         self.received: list[Received] = []
@@ -203,6 +203,7 @@ class HttpEndpoint:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]  # a restart reuses it
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
