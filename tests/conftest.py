@@ -22,6 +22,22 @@ PROTOCOLS = ["json", "query"]
 _SHARED: list[ServerProcess] = []
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): two workers per core, at most 8, and no more than
+    the test files named on the command line (one file runs serially: workers would only add
+    their start-up). Most of a test's time is spent waiting (timers, long polls, servers
+    starting), so one worker per core would leave the cores idle.
+    PYTEST_XDIST_AUTO_NUM_WORKERS overrides; ``-n 0`` runs serially."""
+    override = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if override:
+        return int(override)
+    workers = min(8, 2 * (os.cpu_count() or 1))
+    files = {arg.split("::")[0] for arg in config.args}
+    if files and all(f.endswith(".py") for f in files):
+        workers = min(workers, len(files))
+    return 0 if workers == 1 else workers
+
+
 def pytest_report_header(config):
     return f"postroom store: {'PostgreSQL (' + pg.ENV + ')' if TEST_STORE else 'SQLite'}"
 
