@@ -22,6 +22,7 @@ PROTOCOLS = ["json", "query"]
 _SHARED: list[ServerProcess] = []
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (pyproject's addopts): two workers per core, at most 8, and no more than
     the test files named on the command line (one file runs serially: workers would only add
@@ -36,6 +37,15 @@ def pytest_xdist_auto_num_workers(config):
     if files and all(f.endswith(".py") for f in files):
         workers = min(workers, len(files))
     return 0 if workers == 1 else workers
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Files run whole on one worker each; the few that time the wall clock run alone, last
+    (see scheduling.py)."""
+    from scheduling import make_scheduler
+
+    return make_scheduler(config, log)
 
 
 def pytest_report_header(config):
