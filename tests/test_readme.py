@@ -80,7 +80,7 @@ def test_quickstart_runs_as_written(fresh, tmp_path):
     assert [m["Body"] for m in fanned] == ["fanned out"]
 
 
-def test_the_pytest_plugin_example_passes_in_well_under_a_second(tmp_path):
+def test_the_pytest_plugin_example_does_not_wait_out_its_timeouts(tmp_path):
     [(lang, example)] = blocks(section("Testing your code against Postroom"))
     assert lang == "python"
     extra = textwrap.dedent('''
@@ -106,7 +106,10 @@ def test_the_pytest_plugin_example_passes_in_well_under_a_second(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout
     call = re.search(r"([\d.]+)s call\s+test_example.py::test_an_unprocessed_order", proc.stdout)
-    assert call and float(call.group(1)) < 1.0, proc.stdout
+    # The example's queue hides a received message for 60 s and it advances the clock past
+    # that: on a real clock it would take a minute. Well under a second on a quiet machine;
+    # the bound leaves room for a loaded one (other suites sharing its 2 cores).
+    assert call and float(call.group(1)) < 5.0, proc.stdout
     assert time.monotonic() - started < 60
 
 
