@@ -147,13 +147,16 @@ def test_stop_kills_everything_including_children(code, tmp_path):
         await pool.stop()
         result = await busy
         busy_child = int(re.search(r"child=(\d+)", result.log_tail).group(1))
-        return idle_child, busy_child, result, sink
+        # stop() reaps the runtimes; their children got the group's SIGKILL too, but a
+        # loaded kernel may take a moment to finish them (they are not ours to reap).
+        gone = [await wait_gone(idle_child, 5.0), await wait_gone(busy_child, 5.0)]
+        return gone, result, sink
 
-    idle_child, busy_child, result, sink = run_pool(tmp_path / "work", scenario)
+    gone, result, sink = run_pool(tmp_path / "work", scenario)
     assert result.function_error == "Unhandled"
     assert result.error_type == "Runtime.ExitError"
     assert "signal: killed" in body(result)["errorMessage"]
-    assert not alive(idle_child) and not alive(busy_child)
+    assert gone == [True, True]
     assert not list((tmp_path / "work").iterdir())  # scratch directories removed
 
 
