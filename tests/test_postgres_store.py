@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -194,6 +195,43 @@ def test_a_send_reaching_the_store_after_another_node_deleted_the_queue_leaves_n
             return await a._committer.run(rows)
 
     assert asyncio.run(scenario()) == 0
+
+
+@needs_pg
+def test_two_nodes_creating_the_same_mapping_at_once_store_one(schema):
+    """Each node's cache knows no mapping for the pair; the check inside the saving
+    transaction lets exactly one of two simultaneous creations through, and a change of
+    function onto a taken pair is refused the same way."""
+    from postroom.storage.errors import DuplicateRecord
+    from postroom.storage.mappings import MappingRecord
+
+    def mapping(uuid: str, function: str) -> MappingRecord:
+        return MappingRecord(
+            uuid=uuid, account="000000000000", region="us-east-1",
+            function_arn=f"arn:aws:lambda:us-east-1:000000000000:function:{function}",
+            source_arn="arn:aws:sqs:us-east-1:000000000000:q", batch_size=10,
+            batching_window_s=0, enabled=True, state="Creating", last_modified_ms=1000,
+        )
+
+    async def scenario():
+        async with two_nodes(schema) as (a, b):
+            results = await asyncio.gather(
+                a.mappings.save(mapping("uuid-a", "f"), unique=True),
+                b.mappings.save(mapping("uuid-b", "f"), unique=True),
+                return_exceptions=True,
+            )
+            other = mapping("uuid-c", "g")
+            await a.mappings.save(other, unique=True)
+            moved = dataclasses.replace(other, function_arn=mapping("", "f").function_arn)
+            with pytest.raises(DuplicateRecord):
+                await b.mappings.save(moved, unique=True)
+            return results, sorted(await a.mappings.reload_all())
+
+    results, stored = asyncio.run(scenario())
+    duplicates = [r for r in results if isinstance(r, DuplicateRecord)]
+    assert len(duplicates) == 1 and results.count(None) == 1, results
+    assert duplicates[0].existing in ("uuid-a", "uuid-b")
+    assert stored == sorted([duplicates[0].existing, "uuid-c"])
 
 
 @needs_pg

@@ -27,7 +27,7 @@ from postroom.protocol.context import RequestContext
 from postroom.protocol.errors import AWSError
 from postroom.sqs.names import parse_queue_arn
 from postroom.storage import mappings as states
-from postroom.storage.errors import StaleRecord
+from postroom.storage.errors import DuplicateRecord, StaleRecord
 from postroom.storage.mappings import MappingRecord
 
 if TYPE_CHECKING:
@@ -182,19 +182,15 @@ async def _check_source(svc: LambdaService, m: MappingRecord, ctx: RequestContex
         )
 
 
-def _check_unique(svc: LambdaService, m: MappingRecord) -> None:
-    """One mapping per queue and function (as named: an alias is a function of its own)."""
-    for other in svc.store.mappings.mappings.values():
-        if (
-            other.uuid != m.uuid and other.source_arn == m.source_arn
-            and other.function_arn == m.function_arn and other.state != states.DELETING
-        ):
-            raise svc.model.error(
-                "ResourceConflictException",
-                f'An event source mapping with SQS arn (" {m.source_arn} ") and function (" '
-                f'{m.function_arn.split(":")[6]} ") already exists. Please update or delete the existing '
-                f"mapping with UUID {other.uuid}",
-            )
+def _conflict(svc: LambdaService, m: MappingRecord, existing: str) -> AWSError:
+    """One mapping per queue and function (as named: an alias is a function of its own);
+    the store checks it as it saves, so it holds across nodes."""
+    return svc.model.error(
+        "ResourceConflictException",
+        f'An event source mapping with SQS arn (" {m.source_arn} ") and function (" '
+        f'{m.function_arn.split(":")[6]} ") already exists. Please update or delete the existing '
+        f"mapping with UUID {existing}",
+    )
 
 
 def _mapping_arn(m: MappingRecord) -> str:
@@ -278,8 +274,10 @@ async def _create(svc: LambdaService, p: dict[str, Any], ctx: RequestContext) ->
         maximum_concurrency=scaling.get("MaximumConcurrency"),
     )
     await _check_source(svc, mapping, ctx)
-    _check_unique(svc, mapping)
-    await svc.store.mappings.save(mapping)
+    try:
+        await svc.store.mappings.save(mapping, unique=True)
+    except DuplicateRecord as duplicate:
+        raise _conflict(svc, mapping, duplicate.existing) from None
     answer = describe(mapping)
     svc.pollers.refresh(mapping)
     return answer
@@ -342,10 +340,12 @@ async def _save_changed(
         if mapping is None:
             return describe(current)
         try:
-            await svc.store.mappings.save(mapping)
+            await svc.store.mappings.save(mapping, unique=mapping.function_arn != current.function_arn)
         except StaleRecord:
             current = await _read_again(svc, current, verb)
             continue
+        except DuplicateRecord as duplicate:
+            raise _conflict(svc, mapping, duplicate.existing) from None
         answer = describe(mapping)
         svc.pollers.refresh(mapping)
         return answer
@@ -357,7 +357,6 @@ async def _updated(svc: LambdaService, current: MappingRecord, p: dict[str, Any]
     mapping = dataclasses.replace(current, filters=list(current.filters), response_types=list(current.response_types))
     if p.get("FunctionName"):
         mapping.function_arn = await _function_arn(svc, p["FunctionName"], ctx)
-        _check_unique(svc, mapping)
     if p.get("BatchSize") is not None:
         mapping.batch_size = p["BatchSize"]
     if p.get("MaximumBatchingWindowInSeconds") is not None:

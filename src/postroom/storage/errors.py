@@ -45,6 +45,17 @@ class StaleRecord(Exception):
         self.stored = stored
 
 
+class DuplicateRecord(Exception):
+    """A write would make a second record where one is allowed (checked inside the write's
+    transaction, so it holds across nodes): nothing was written. ``existing``: the key of
+    the record already there."""
+
+    def __init__(self, channel: str, existing: str) -> None:
+        super().__init__(f"{channel} record {existing!r} exists")
+        self.channel = channel
+        self.existing = existing
+
+
 class StorageUnavailable(AWSError):
     """The database cannot be reached (down, restarting, connection lost): nothing of the
     request was acknowledged. Answered as 503 ``ServiceUnavailable`` so SDKs retry; a write

@@ -43,11 +43,13 @@ class MappingStore(Protocol):
 
     async def load(self) -> None: ...
 
-    async def save(self, mapping: MappingRecord) -> None:
+    async def save(self, mapping: MappingRecord, *, unique: bool = False) -> None:
         """Insert ``mapping`` (revision 0) or replace the stored one if its revision is still
-        ``mapping.revision``, else raise StaleRecord and write nothing. Once committed,
-        ``mapping`` (at its new revision) is the cached copy: callers save a changed copy,
-        never the cached record itself."""
+        ``mapping.revision``, else raise StaleRecord and write nothing. ``unique``: raise
+        DuplicateRecord (and write nothing) if another stored mapping, not being deleted,
+        joins the same source and function. Once committed, ``mapping`` (at its new
+        revision) is the cached copy: callers save a changed copy, never the cached record
+        itself."""
         ...
 
     async def delete(self, uuid: str, revision: int) -> None:

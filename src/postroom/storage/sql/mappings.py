@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from postroom.storage.errors import StaleRecord
-from postroom.storage.mappings import MappingRecord
+from postroom.storage.errors import DuplicateRecord, StaleRecord
+from postroom.storage.mappings import DELETING, MappingRecord
 from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
 from postroom.storage.sql.txn import Committer, Connection, Txn
 
@@ -30,6 +30,22 @@ def _doc(mapping: MappingRecord) -> str:
     fields = dataclasses.asdict(mapping)
     del fields["revision"]
     return orjson.dumps(fields).decode()
+
+
+def _check_unique(conn: Connection, mapping: MappingRecord) -> None:
+    """DuplicateRecord if another stored mapping joins the same source and function. Read
+    inside the saving transaction (the writer lock), so two nodes creating the same pair at
+    once cannot both pass; the docs are few (one per mapping)."""
+    rows = conn.execute(
+        "SELECT uuid, doc, revision FROM lambda_event_source_mappings WHERE uuid<>?", (mapping.uuid,)
+    ).fetchall()
+    for uuid, doc, revision in rows:
+        other = _record(doc, revision)
+        if (
+            other.source_arn == mapping.source_arn and other.function_arn == mapping.function_arn
+            and other.state != DELETING
+        ):
+            raise DuplicateRecord("mappings", uuid)
 
 
 class SqlMappingStore:
@@ -83,11 +99,13 @@ class SqlMappingStore:
             del self.mappings[uuid]
         return list(fresh)
 
-    async def save(self, mapping: MappingRecord) -> None:
+    async def save(self, mapping: MappingRecord, *, unique: bool = False) -> None:
         expected = mapping.revision
         doc = _doc(mapping)
 
         def op(conn: Connection, txn: Txn) -> None:
+            if unique:
+                _check_unique(conn, mapping)
             if expected == 0:
                 if conn.execute(
                     "SELECT 1 FROM lambda_event_source_mappings WHERE uuid=?", (mapping.uuid,)
