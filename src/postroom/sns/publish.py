@@ -20,13 +20,20 @@ from postroom.ids import new_id
 from postroom.protocol.context import RequestContext
 from postroom.sns import limits, mobile, sms
 from postroom.sns.envelope import Publication, dumps, notification
-from postroom.sns.errors import batch_error, invalid_parameter, invalid_parameter_value, throttled
+from postroom.sns.errors import (
+    batch_error,
+    invalid_parameter,
+    invalid_parameter_value,
+    throttled,
+    topic_not_found,
+)
 from postroom.sns.lambda_delivery import lambda_item
 from postroom.sns.stats import DeliveryFailure
 from postroom.storage.base import OutboxItem, QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.errors import StaleRecord
 from postroom.storage.sns_fifo import FifoPublication
 from postroom.storage.sns_records import DIRECT_RECORD_PREFIX
+from postroom.storage.topics import Audience, Record
 
 if TYPE_CHECKING:
     from postroom.sns.service import SnsService
@@ -38,6 +45,8 @@ _TOKEN = re.compile(r"^[\x21-\x7e]{1,128}$")
 _SUBJECT = re.compile(r"^[\x20-\x7e]{1,100}$")
 # Tries of a FIFO publish whose sequence numbers other nodes' publishes took first.
 _SEQUENCE_ATTEMPTS = 8
+# Tries of a publish whose topic's subscriptions other nodes changed under it.
+_AUDIENCE_ATTEMPTS = 4
 
 
 def _check_attributes(values: dict[str, Any]) -> tuple[dict[str, dict[str, str]], int]:
@@ -257,10 +266,35 @@ async def publish_batch(svc: SnsService, p: dict[str, Any], ctx: RequestContext)
 async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], ctx: RequestContext, now: int) -> None:
     """Filter and deliver every publication to every confirmed subscription, in one commit.
 
+    The commit names the subscriptions it fanned out to and the store refuses it if they
+    are no longer the topic's: another node subscribed (or unsubscribed) a moment ago and
+    its notice has not reached this node's cache yet. Then the topic and its subscriptions
+    are read from the store and the fan-out is made again, so a subscription answered on
+    any node receives every publish that follows its answer.
+
     FIFO topics: a publication whose deduplication id was seen in the last five minutes is
     not delivered again and answers with the original's ids; the check is made in the same
     transaction as the copies, so it holds across restarts."""
+    for _ in range(_AUDIENCE_ATTEMPTS):
+        try:
+            await _fan_out_to_cached(svc, topic, pubs, ctx, now)
+            return
+        except StaleRecord as stale:
+            if stale.channel != "subscriptions":
+                raise
+        fresh = await svc.topics.find_topic(topic.arn)
+        if fresh is None:
+            raise topic_not_found()  # deleted on another node meanwhile
+        topic = fresh
+    raise throttled()  # the subscriptions keep changing under the publish
+
+
+async def _fan_out_to_cached(
+    svc: SnsService, topic: TopicRecord, pubs: list[Publication], ctx: RequestContext, now: int,
+) -> None:
+    """One fan-out to the subscriptions in this node's cache (see ``fan_out``)."""
     subscriptions = [s for s in svc.topics.subscriptions.values() if s.topic_arn == topic.arn and s.confirmed]
+    audience = Audience(topic.arn, frozenset(s.arn for s in subscriptions))
     version = topic.attributes.get("SignatureVersion", "1")
     cert_path = svc.signer.cert_path()
     matched = [(pub, [sub for sub in subscriptions if svc.matches(sub, pub)]) for pub in pubs]
@@ -285,7 +319,7 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
             copies = _Copies()  # built again with the queues found (rare: a miss path)
             for pub, subs in matched:
                 copies.add(svc, topic, pub, subs, ctx, version, cert_path, now)
-        await svc.topics.publish(copies.queue_copies, copies.outbox, copies.records, now)
+        await svc.topics.publish(copies.queue_copies, copies.outbox, copies.records, now, audience=audience)
         svc.counters.published += len(pubs)
         _delivered(svc, copies)
         return
@@ -309,9 +343,13 @@ async def fan_out(svc: SnsService, topic: TopicRecord, pubs: list[Publication], 
                 pub.dedup_id, pub.message_id, pub.sequence_number, copies.queue_copies, copies.outbox, copies.records,
             ))
         try:
-            originals = await svc.topics.publish_fifo(topic.arn, entries, now, limits.DEDUPLICATION_WINDOW_MS)
+            originals = await svc.topics.publish_fifo(
+                topic.arn, entries, now, limits.DEDUPLICATION_WINDOW_MS, audience=audience,
+            )
             break
         except StaleRecord as stale:
+            if stale.channel != "sns_sequence":
+                raise
             assert isinstance(stale.stored, int)
             known = svc.last_sequence.get(topic.arn, 0)
             svc.last_sequence[topic.arn] = max(known, stale.stored)
@@ -331,7 +369,7 @@ class _Copies:
     def __init__(self, queue_copies: list[QueueDelivery] | None = None, outbox: list[OutboxItem] | None = None) -> None:
         self.queue_copies: list[QueueDelivery] = queue_copies or []
         self.outbox: list[OutboxItem] = outbox or []
-        self.records: list[tuple[str, str, str, bytes, int]] = []
+        self.records: list[Record] = []
         # For the metrics and the console, counted once the copies are committed.
         self.sqs_delivered = 0
         self.failures: list[DeliveryFailure] = []

@@ -30,6 +30,7 @@ from postroom.storage.base import QueueDelivery, SubscriptionRecord, TopicRecord
 from postroom.storage.notifier import Notifier
 from postroom.storage.sns_fifo import sequence_number
 from postroom.storage.sns_mobile import SnsMobileStore
+from postroom.storage.topics import TopicStore
 
 if TYPE_CHECKING:
     from postroom.services import Apis
@@ -44,7 +45,7 @@ class SnsService:
     name = "sns"
 
     def __init__(
-        self, topics: Any, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
+        self, topics: TopicStore, queues: SqsApi, clock: Clock, data_dir: Path | None, mobile: SnsMobileStore,
         apis: Apis | None = None,
         enforce_queue_policies: bool = False, deny_private_targets: bool = False, leases: Leases | None = None,
         notifier: Notifier | None = None,

@@ -30,7 +30,7 @@ class FifoPublication:
     sequence_number: str
     queue_deliveries: list[QueueDelivery] = field(default_factory=list)
     outbox: list[OutboxItem] = field(default_factory=list)
-    records: list[tuple[str, str, str, bytes, int]] = field(default_factory=list)
+    records: list[tuple[str, str, str, bytes, int]] = field(default_factory=list)  # storage.topics.Record
 
 
 @dataclass(frozen=True)

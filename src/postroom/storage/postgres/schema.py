@@ -349,7 +349,12 @@ V3 = """
 ALTER TABLE lambda_event_source_mappings ADD COLUMN revision BIGINT NOT NULL DEFAULT 1;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3)]
+# Version 4: a publish reads its topic's subscriptions back (storage/sql/topics.py).
+V4 = """
+CREATE INDEX subscriptions_topic ON subscriptions (topic_arn);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
 
 
 def migrate(conn: Connection, schema: str, lock_key: int) -> None:

@@ -23,6 +23,7 @@ from postroom.storage.sql.refresh import Key, Refresher, in_list, reconcile
 from postroom.storage.sql.rows import insert_messages
 from postroom.storage.sql.txn import Committer, Connection, Txn
 from postroom.storage.sql.upsert import upsert
+from postroom.storage.topics import Audience, Record
 
 _TOPIC_COLUMNS = "arn, account, region, name, attributes, tags, created_at"
 _SUBSCRIPTION_COLUMNS = "arn, topic_arn, owner, protocol, endpoint, attributes, confirmed, token, created_at"
@@ -158,12 +159,13 @@ class SqlTopicStore:
         self.subscriptions.pop(arn, None)
 
     async def publish(
-        self, queue_deliveries: list[QueueDelivery], outbox: list[OutboxItem],
-        records: list[tuple[str, str, str, bytes, int]], now: int,
+        self, queue_deliveries: list[QueueDelivery], outbox: list[OutboxItem], records: list[Record], now: int,
+        *, audience: Audience | None = None,
     ) -> None:
         """Commit every copy of one publish (or batch) in one transaction."""
 
         def op(conn: Connection, txn: Txn) -> None:
+            _check_audience(conn, audience)
             deliver_to_queues(conn, txn, queue_deliveries, now)
             _insert_outbox(conn, txn, outbox)
             _insert_records(conn, records)
@@ -172,6 +174,7 @@ class SqlTopicStore:
 
     async def publish_fifo(
         self, topic_arn: str, publications: list[FifoPublication], now: int, window_ms: int,
+        *, audience: Audience | None = None,
     ) -> list[Original | None]:
         """Commit the copies of each publication whose deduplication id was not seen in the
         window, in one transaction; for a repeat, return the original's ids instead.
@@ -182,6 +185,7 @@ class SqlTopicStore:
         carries the stored last number (``stored``): number above it and publish again."""
 
         def op(conn: Connection, txn: Txn) -> list[Original | None]:
+            _check_audience(conn, audience)
             conn.execute("DELETE FROM sns_fifo_dedup WHERE expires_at<=?", (now,))
             row = conn.execute("SELECT last_number FROM sns_fifo_sequence WHERE topic_arn=?", (topic_arn,)).fetchone()
             stored = None if row is None else row[0]
@@ -272,7 +276,20 @@ class SqlTopicStore:
         return await self._committer.run(op, drain=True)
 
 
-def _insert_records(conn: Connection, records: list[tuple[str, str, str, bytes, int]]) -> None:
+def _check_audience(conn: Connection, audience: Audience | None) -> None:
+    """StaleRecord if the topic's confirmed subscriptions in the store are not the ones the
+    publish fanned out to (another node subscribed, confirmed, unsubscribed or deleted the
+    topic, and this node's cache has not caught up): the caller reads them again."""
+    if audience is None:
+        return
+    stored = conn.execute(
+        "SELECT arn FROM subscriptions WHERE topic_arn=? AND confirmed=1", (audience.topic_arn,)
+    ).fetchall()
+    if {arn for (arn,) in stored} != audience.subscription_arns:
+        raise StaleRecord("subscriptions", audience.topic_arn)
+
+
+def _insert_records(conn: Connection, records: list[Record]) -> None:
     if records:
         conn.executemany(
             "INSERT INTO sns_records (subscription_arn, protocol, endpoint, payload, created_at)"

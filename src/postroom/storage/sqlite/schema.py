@@ -103,6 +103,8 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     token TEXT,
     created_at INTEGER NOT NULL
 );
+-- A publish reads its topic's subscriptions back (storage/sql/topics.py, _check_audience).
+CREATE INDEX IF NOT EXISTS subscriptions_topic ON subscriptions (topic_arn);
 -- SNS deliveries still to make (HTTP/S and the like), committed with the publish.
 CREATE TABLE IF NOT EXISTS sns_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
