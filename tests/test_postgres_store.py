@@ -198,6 +198,31 @@ def test_a_send_reaching_the_store_after_another_node_deleted_the_queue_leaves_n
 
 
 @needs_pg
+def test_a_node_catches_up_with_the_changes_announced_before_a_request(schema):
+    """When node A's notice reaches node B, B's cache cannot have the change yet (its
+    refresh reads the database); ``caught_up`` (what every request on B awaits first)
+    returns only once it has."""
+
+    async def scenario():
+        async with two_nodes(schema) as (a, b):
+            at_notice: list[tuple[bool, bool]] = []
+            b.notifier.on("queues", lambda key: at_notice.append(
+                (b.queue_by_name("000000000000", "us-east-1", "seen") is not None, bool(b.behind()))
+            ), remote_only=True)
+            await a.create_queue("000000000000", "us-east-1", "seen", {}, {}, 1000)
+            for _ in range(200):  # the notice travels through PostgreSQL
+                if at_notice:
+                    break
+                await asyncio.sleep(0.01)
+            await b.caught_up(5.0)
+            return at_notice, b.queue_by_name("000000000000", "us-east-1", "seen") is not None, b.behind()
+
+    at_notice, cached, behind = asyncio.run(scenario())
+    assert at_notice == [(False, True)]  # not cached yet, and B knows it is behind
+    assert cached and behind == []
+
+
+@needs_pg
 def test_two_nodes_creating_the_same_mapping_at_once_store_one(schema):
     """Each node's cache knows no mapping for the pair; the check inside the saving
     transaction lets exactly one of two simultaneous creations through, and a change of

@@ -22,6 +22,7 @@ from postroom.declare.config import Config
 from postroom.http.admin import Admin
 from postroom.http.app import PostroomApp
 from postroom.http.auth import AuthConfig, auth_step
+from postroom.http.consistency import caught_up_step
 from postroom.http.cors import CorsPolicy, cors_step, method_step
 from postroom.http.hosts import HostPolicy, host_step
 from postroom.http.keys import load_keys
@@ -117,6 +118,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         host_step(HostPolicy(config.host, config.allowed_hosts), router),
         cors_step(CorsPolicy(config.cors_origins), router),
         method_step(router),
+        caught_up_step(store),  # other nodes' changes the caches have yet to apply
         auth_step(AuthConfig(
             keys, config.allow_unsigned, function_secret if keys else None,
             deps.apis.iam.issued_credentials if deps.apis.iam is not None else None,

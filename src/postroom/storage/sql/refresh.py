@@ -44,22 +44,51 @@ class Refresher:
         self._everything = False
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self.channels = frozenset(channels)
+        # Notices counted as they arrive, and how many of them the cache reflects: a request
+        # waits until the cache reflects every notice that arrived before it (``caught_up``).
+        self._marked = 0
+        self._applied = 0
+        self._progress: asyncio.Event | None = None
         for channel in channels:
             notifier.on(channel, lambda key, channel=channel: self.mark(channel, key), remote_only=True)
         notifier.on("*", lambda key: self.mark_all(), remote_only=True)
 
     def mark(self, channel: str, key: str) -> None:
         self._stale.add((channel, key))
+        self._marked += 1
         self._kick()
 
     def mark_all(self) -> None:
         self._everything = True
+        self._marked += 1
         self._kick()
 
     def forget(self) -> None:
         """Storage was emptied and the cache with it: nothing is stale any more."""
         self._stale.clear()
         self._everything = False
+        self._caught_up_to(self._marked)
+
+    @property
+    def current(self) -> bool:
+        """Whether the cache reflects every notice received so far."""
+        return self._applied >= self._marked
+
+    async def caught_up(self) -> None:
+        """Wait until the cache reflects every notice received before this call (later
+        ones do not hold it up; a refresh failing meanwhile does, until it succeeds)."""
+        target = self._marked
+        while self._applied < target:
+            if self._progress is None:
+                self._progress = asyncio.Event()
+            await self._progress.wait()
+
+    def _caught_up_to(self, marked: int) -> None:
+        self._applied = max(self._applied, marked)
+        if self._progress is not None:
+            self._progress.set()
+            self._progress = None
 
     async def idle(self) -> None:
         """Wait until every marked refresh has been applied (tests, shutdown)."""
@@ -80,6 +109,7 @@ class Refresher:
         while self._stale or self._everything:
             everything, stale = self._everything, self._stale
             self._everything, self._stale = False, set()
+            marked = self._marked
             try:
                 changed = await self._apply(None if everything else stale)
             except asyncio.CancelledError:
@@ -99,6 +129,7 @@ class Refresher:
                 notices.append((refreshed("*"), ""))
             if notices:
                 self._notifier.deliver(notices)
+            self._caught_up_to(marked)
 
 
 def reconcile(cache: dict, fresh: dict, candidates: Iterable) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import secrets
 
@@ -90,6 +92,7 @@ class SqlStore:
         self.sqs_state = SqlSqsStateStore(committer)
         # Other nodes' queue changes (channel ``queues``) refresh the queue cache.
         self.queue_refresher = Refresher(self.notifier, ["queues"], self._refresh_queues)
+        self._caches: list[Refresher] | None = None  # every refresher but the log groups' (behind())
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -118,6 +121,25 @@ class SqlStore:
         for refresher in self._refreshers():
             refresher.close()
         await self._committer.close()
+
+    def behind(self) -> list[Refresher]:
+        """The caches that do not yet reflect every notice other nodes sent this node (the
+        log groups' excepted: their notices come with every batch of log events, and AWS
+        documents log events to appear after a delay too)."""
+        if self._caches is None:
+            self._caches = [r for r in self._refreshers() if "logs" not in r.channels]
+        return [r for r in self._caches if not r.current]
+
+    async def caught_up(self, within_s: float) -> None:
+        """Wait, at most ``within_s``, until this node's caches reflect every change other
+        nodes had announced when the call was made. Another node answers a change only
+        after its commit sent the notice, so a request that follows that answer sees it."""
+        behind = self.behind()
+        if behind:
+            # Real time: a bound on waiting for the database (refreshes failing while it
+            # is away), not engine time; past it the request is answered from the cache.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(r.caught_up() for r in behind)), within_s)
 
     async def refreshed(self) -> None:
         """Wait until every cache refresh that other nodes' notices started is applied."""
