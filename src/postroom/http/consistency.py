@@ -27,9 +27,14 @@ class CatchingUp(Protocol):
     async def caught_up(self, within_s: float) -> None: ...
 
 
+# Answered from this node's own state: a load balancer's health check or a scrape must not
+# wait for the database (refreshes retrying while it is away).
+_OWN_STATE_PATHS = frozenset({"/health", "/metrics"})
+
+
 def caught_up_step(store: CatchingUp) -> Step:
     async def step(request: Request, after: Handler) -> Response:
-        if store.behind():
+        if store.behind() and request.path not in _OWN_STATE_PATHS:
             await store.caught_up(CATCH_UP_WAIT_S)
         return await after(request)
 
