@@ -223,6 +223,40 @@ def test_a_node_catches_up_with_the_changes_announced_before_a_request(schema):
 
 
 @needs_pg
+def test_a_strict_catch_up_sees_every_change_committed_on_another_node_before_it(schema, caplog):
+    """Right after node A's commit returns, node B's read barrier (a NOTIFY of its own,
+    heard after every notice committed before it) and catch-up make B's cache hold A's
+    change, each of 10 times, even though B's listener takes 100 ms over every
+    notification (a loaded node): the plain catch-up, which only knows notices already
+    heard, misses them. Neither node takes the other's barriers for malformed notices."""
+
+    async def scenario(strict: bool) -> list[int]:
+        async with two_nodes(schema) as (a, b):
+            assert await b._committer.barrier() is True
+            heard = b._committer._received
+
+            def slowly(payload: str) -> None:  # the listener thread, late by 100 ms
+                time.sleep(0.1)
+                heard(payload)
+
+            b._committer._received = slowly
+            missing = []
+            for k in range(10):
+                await a.create_queue("000000000000", "us-east-1", f"q{k}", {}, {}, 1000)
+                await b.caught_up(5.0, strict=strict)
+                if b.queue_by_name("000000000000", "us-east-1", f"q{k}") is None:
+                    missing.append(k)
+                await a.caught_up(5.0, strict=True)  # B's barriers reach A too: ignored
+            return missing
+
+    with caplog.at_level("WARNING", logger="postroom.storage"):
+        assert asyncio.run(scenario(strict=True)) == []
+    assert "malformed" not in caplog.text
+    pg.drop_schemas(BASE, [schema])
+    assert asyncio.run(scenario(strict=False)) != []  # what the barrier adds
+
+
+@needs_pg
 def test_two_nodes_creating_the_same_mapping_at_once_store_one(schema):
     """Each node's cache knows no mapping for the pair; the check inside the saving
     transaction lets exactly one of two simultaneous creations through, and a change of

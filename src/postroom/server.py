@@ -22,7 +22,7 @@ from postroom.declare.config import Config
 from postroom.http.admin import Admin
 from postroom.http.app import PostroomApp
 from postroom.http.auth import AuthConfig, auth_step
-from postroom.http.consistency import caught_up_step
+from postroom.http.consistency import ReadAfterWrite, caught_up_step
 from postroom.http.cors import CorsPolicy, cors_step, method_step
 from postroom.http.hosts import HostPolicy, host_step
 from postroom.http.keys import load_keys
@@ -113,7 +113,7 @@ async def serve(config: ServerConfig, clock: Clock | None = None) -> None:
         await store.close()
         sock.close()
         raise
-    router = Router(services)
+    router = Router(services, before_call=ReadAfterWrite(store))
     steps = [
         host_step(HostPolicy(config.host, config.allowed_hosts), router),
         cors_step(CorsPolicy(config.cors_origins), router),

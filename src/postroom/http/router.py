@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
 from postroom.http.request import Request, Response
 from postroom.protocol.awsjson import decode_json, encode_json, encode_json_error
-from postroom.protocol.context import make_context
+from postroom.protocol.context import RequestContext, make_context
 from postroom.protocol.errors import AWSError, internal_error
 from postroom.protocol.query import decode_query, encode_query_error, encode_query_response
 from postroom.protocol.restjson import (
@@ -42,8 +43,13 @@ UNKNOWN_OPERATION = b"<UnknownOperationException/>"
 class Router:
     """Routes decoded requests to services and encodes their answers."""
 
-    def __init__(self, services: Sequence[Service]) -> None:
+    def __init__(
+        self, services: Sequence[Service], before_call: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
+        """``before_call(service, operation)``: awaited before each decoded call (the
+        cross-node read-after-write wait, http/consistency.py)."""
         self.services = {svc.name: svc for svc in services}
+        self._before_call = before_call
         self.by_target: dict[str, Service] = {}
         self.query_services: list[Service] = []
         # rest-json routes grouped by the first path segment, so matching stays cheap.
@@ -97,6 +103,11 @@ class Router:
             return ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")
         return ("GET", "POST")
 
+    async def _call(self, svc: Service, operation: str, params: dict[str, Any], ctx: RequestContext) -> Any:
+        if self._before_call is not None:
+            await self._before_call(svc.name, operation)
+        return await svc.call(operation, params, ctx)
+
     async def handle(self, request: Request) -> Response:
         target = request.headers.get(b"x-amz-target")
         if target is not None:
@@ -120,7 +131,7 @@ class Router:
                 )
             params = decode_json(svc.model, operation, request.body)
             check_required(svc.model, operation, params)
-            result = await svc.call(operation, params, request.ctx)
+            result = await self._call(svc, operation, params, request.ctx)
             return Response(200, content_type, encode_json(result))
         except Exception as exc:  # every failure becomes an AWS-style answer
             error = as_aws_error(exc)
@@ -152,7 +163,7 @@ class Router:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.items()}
             params = decode_restjson(svc.model, route.operation, labels, query, headers, request.body)
             check_required(svc.model, route.operation, params)
-            result = await svc.call(route.operation, params, request.ctx)
+            result = await self._call(svc, route.operation, params, request.ctx)
             encoded = encode_restjson(svc.model, route.operation, result)
         except Exception as exc:
             encoded = encode_restjson_error(as_aws_error(exc))
@@ -187,7 +198,7 @@ class Router:
             if path.strip("/") and "QueueUrl" in (model.input_shape(action) or {}).get("members", {}):
                 decoded.setdefault("QueueUrl", ctx.base_url + path)
             check_required(model, action, decoded)
-            result = await svc.call(action, decoded, ctx)
+            result = await self._call(svc, action, decoded, ctx)
             return Response(200, XML, encode_query_response(model, action, result, ctx.request_id))
         except Exception as exc:
             error = as_aws_error(exc)

@@ -117,6 +117,10 @@ class PgCommitter:
         self._channel = channel_name(schema)
         self._node = secrets.token_hex(8)  # this node's notices come back to it: skip them
         self._own_prefix = orjson.dumps({"n": self._node, "e": []}).decode()[:-7]
+        # Read barriers: a NOTIFY of this node's own, '{"n":"<node>","b":<n>}' (see barrier()).
+        self._own_barrier = orjson.dumps({"n": self._node, "b": 0}).decode()[:-2]
+        self._barriers: dict[int, asyncio.Future[bool]] = {}  # awaited ones (event loop)
+        self._barrier_count = 0
         self._heard: list[Notice] = []  # other nodes' notices not yet delivered (listener thread)
         self._heard_lock = threading.Lock()
         self._heard_scheduled = False
@@ -167,6 +171,28 @@ class PgCommitter:
         self._inbox.put((op, fut, shared))
         return await fut
 
+    async def barrier(self) -> bool:
+        """Wait until this node has heard every notice that other nodes' transactions
+        committed before the call, and delivered them to its notifier (True); False when
+        that cannot be known (no flusher; the database or the listener's link is away).
+        The caller bounds the wait."""
+        if self._flusher is None or not self._available or self._loop is None:
+            return False
+        self._barrier_count += 1
+        n = self._barrier_count
+        fut: asyncio.Future[bool] = self._loop.create_future()
+        self._barriers[n] = fut
+        self._flusher.barrier(n)
+        try:
+            return await fut
+        finally:
+            self._barriers.pop(n, None)  # a caller that gave up waiting
+
+    def _barrier_reached(self, n: int, heard: bool) -> None:
+        """Barriers up to ``n`` are reached (``heard``) or lost (on the event loop)."""
+        for k in [k for k in self._barriers if k <= n]:
+            settle(self._barriers.pop(k), True, heard)
+
     async def close(self) -> None:
         self._closing = True
         self._inbox.put(None)
@@ -214,7 +240,9 @@ class PgCommitter:
             assert self._loop is not None
             loop = self._loop
             self._flusher = Flusher(
-                self._conninfo, lambda batch, results: loop.call_soon_threadsafe(_deliver, batch, results)
+                self._conninfo, lambda batch, results: loop.call_soon_threadsafe(_deliver, batch, results),
+                barrier_notice=lambda n: (self._channel, f"{self._own_barrier}{n}}}"),
+                barrier_failed=lambda n: loop.call_soon_threadsafe(self._barrier_reached, n, False),
             )
             self._flusher.start()
         if self._flusher is not None:
@@ -463,6 +491,8 @@ class PgCommitter:
                     if connected_before:  # notices may have been missed while away
                         loop.call_soon_threadsafe(functools.partial(
                             self.notifier.deliver, [("*", "")], remote=True))
+                        # Barriers sent meanwhile may never be heard: the reload stands in.
+                        loop.call_soon_threadsafe(self._barrier_reached, self._barrier_count, False)
                         log.warning("storage: listening for other nodes' changes again")
                     else:
                         loop.call_soon_threadsafe(settle, listening, True, None)
@@ -483,11 +513,16 @@ class PgCommitter:
 
     def _received(self, payload: str) -> None:
         if payload.startswith(self._own_prefix):
+            if payload.startswith(self._own_barrier):
+                # After the delivery of the notices heard before it (scheduled earlier).
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(
+                    self._barrier_reached, int(payload[len(self._own_barrier):-1]), True)
             return  # this node's own notice (it acted on it at commit)
         try:
             doc = orjson.loads(payload)
-            if doc.get("n") == self._node:
-                return
+            if doc.get("n") == self._node or "b" in doc:
+                return  # another node's read barrier: nothing for this one
             notices = [(str(channel), str(key)) for channel, key in doc["e"]]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             log.warning("storage: ignored a malformed notice: %.200s", payload)

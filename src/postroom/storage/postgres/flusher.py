@@ -12,6 +12,11 @@ behind the lock and a node's next transaction never waits for its last flush.
 A flush that fails (the database went away) answers the batches' successful operations
 with ``StorageUnavailable``: they may or may not be on disk, and the client retries (at least
 once; nothing acknowledged is lost).
+
+The same thread sends the node's read barriers (``barrier``): a NOTIFY to its own node that
+commits after the barrier was asked for, so once the node's listener hears it, every notice
+other nodes committed before has been heard too (PostgreSQL delivers notifications in commit
+order). Barriers asked for meanwhile share one NOTIFY.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ log = logging.getLogger("postroom.storage")
 
 Results = list[tuple[bool, Any]]
 Deliver = Callable[[Any, Results], None]  # (batch, results); thread-safe
+# (channel, payload) of the NOTIFY for barrier n; called when it could not be sent.
+BarrierNotice = Callable[[int], tuple[str, str]]
+BarrierFailed = Callable[[int], None]
+
+
+class _Barrier:
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
 
 # A transaction that only took an xid would not do: with no WAL record of its own,
 # PostgreSQL commits it without waiting for the flush.
@@ -40,10 +55,15 @@ CAN_FLUSH = "SELECT has_function_privilege('pg_logical_emit_message(boolean,text
 class Flusher:
     """Delivers committed batches' results once their WAL is on disk (a thread of its own)."""
 
-    def __init__(self, conninfo: dict[str, Any], deliver: Deliver) -> None:
+    def __init__(
+        self, conninfo: dict[str, Any], deliver: Deliver,
+        barrier_notice: BarrierNotice | None = None, barrier_failed: BarrierFailed | None = None,
+    ) -> None:
         self._conninfo = conninfo
         self._deliver = deliver
-        self._inbox: queue.SimpleQueue[tuple[Any, Results] | None] = queue.SimpleQueue()
+        self._barrier_notice = barrier_notice
+        self._barrier_failed = barrier_failed
+        self._inbox: queue.SimpleQueue[tuple[Any, Results] | _Barrier | None] = queue.SimpleQueue()
         self._conn: psycopg.Connection[Any] | None = None
         self._thread = threading.Thread(target=self._run, name="postroom-flush", daemon=True)
         self.flushes = 0
@@ -55,6 +75,10 @@ class Flusher:
         """Deliver ``results`` of the committed ``batch`` after the next flush."""
         self._inbox.put((batch, results))
 
+    def barrier(self, n: int) -> None:
+        """Send barrier ``n`` (with any others asked for meanwhile) as soon as possible."""
+        self._inbox.put(_Barrier(n))
+
     def stop(self) -> None:
         """Flush and deliver what was submitted, then end (blocks: call from a thread)."""
         self._inbox.put(None)
@@ -64,15 +88,20 @@ class Flusher:
         stopping = False
         while not stopping:
             waiting: list[tuple[Any, Results]] = []
+            barrier = 0  # the highest barrier asked for, 0: none
             item = self._inbox.get()
             while True:
                 if item is None:
                     stopping = True
+                elif isinstance(item, _Barrier):
+                    barrier = max(barrier, item.n)
                 else:
                     waiting.append(item)
                 if self._inbox.empty():
                     break
                 item = self._inbox.get_nowait()
+            if barrier:  # first: a request waits on it, a batch's answer is already late
+                self._send_barrier(barrier)
             if waiting:
                 flushed = self._flush()
                 for batch, results in waiting:
@@ -82,16 +111,33 @@ class Flusher:
         if self._conn is not None:
             self._conn.close()
 
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(**self._conninfo, autocommit=True)
+        return self._conn
+
+    def _lost(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def _flush(self) -> bool:
         try:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = psycopg.connect(**self._conninfo, autocommit=True)
-            self._conn.execute(FLUSH)
+            self._connection().execute(FLUSH)
         except psycopg.Error as exc:
             log.warning("storage: could not wait for the WAL flush: %s", exc)
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._lost()
             return False
         self.flushes += 1
         return True
+
+    def _send_barrier(self, n: int) -> None:
+        if self._barrier_notice is None:
+            return
+        try:
+            self._connection().execute("SELECT pg_notify(%s, %s)", self._barrier_notice(n))
+        except psycopg.Error as exc:
+            log.debug("storage: could not send a read barrier: %s", exc)
+            self._lost()
+            if self._barrier_failed is not None:
+                self._barrier_failed(n)

@@ -130,16 +130,23 @@ class SqlStore:
             self._caches = [r for r in self._refreshers() if "logs" not in r.channels]
         return [r for r in self._caches if not r.current]
 
-    async def caught_up(self, within_s: float) -> None:
+    async def caught_up(self, within_s: float, *, strict: bool = False) -> None:
         """Wait, at most ``within_s``, until this node's caches reflect every change other
-        nodes had announced when the call was made. Another node answers a change only
-        after its commit sent the notice, so a request that follows that answer sees it."""
-        behind = self.behind()
-        if behind:
-            # Real time: a bound on waiting for the database (refreshes failing while it
-            # is away), not engine time; past it the request is answered from the cache.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*(r.caught_up() for r in behind)), within_s)
+        nodes had announced when the call was made and this node had heard of. ``strict``:
+        every change other nodes had committed, heard of or not (a read barrier through the
+        database: a round trip; what a change answered on another node before this call
+        needs). Past the bound the caller goes on with the caches as they are."""
+        if not strict and not self.behind():
+            return
+        # Real time: a bound on waiting for the database (refreshes failing while it is
+        # away), not engine time.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_s):
+                if strict:
+                    await self._committer.barrier()
+                behind = self.behind()
+                if behind:
+                    await asyncio.gather(*(r.caught_up() for r in behind))
 
     async def refreshed(self) -> None:
         """Wait until every cache refresh that other nodes' notices started is applied."""

@@ -59,6 +59,10 @@ class Committer(Protocol):
         another node's concurrent shared batch can conflict with (a standard-queue send); a
         backend with several writers may run such batches side by side."""
         ...
+    async def barrier(self) -> bool:
+        """Wait until this node has heard every notice other nodes committed before the
+        call (True), or False if that cannot be known; with one node, True at once."""
+        ...
     def table_names(self, conn: Connection) -> list[str]:
         """Every table holding state, for ``reset`` (on the storage thread)."""
         ...

@@ -64,6 +64,10 @@ class Committer:
         self._thread.start()
         await ready
 
+    async def barrier(self) -> bool:
+        """One process owns a SQLite store: there are no other nodes' notices to hear."""
+        return True
+
     async def run(self, op: Operation, *, drain: bool = False, shared: bool = False) -> Any:
         """Run ``op(conn, txn)`` in the next transaction; return once it is committed.
         (``shared`` matters with several writers only: SQLite has one.)
