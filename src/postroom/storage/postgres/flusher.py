@@ -35,9 +35,8 @@ log = logging.getLogger("postroom.storage")
 
 Results = list[tuple[bool, Any]]
 Deliver = Callable[[Any, Results], None]  # (batch, results); thread-safe
-# (channel, payload) of the NOTIFY for barrier n; called when it could not be sent.
-BarrierNotice = Callable[[int], tuple[str, str]]
-BarrierFailed = Callable[[int], None]
+BarrierNotice = Callable[[int], tuple[str, str]]  # n -> (channel, payload) of its NOTIFY
+BarrierFailed = Callable[[int], None]  # n: barriers up to n could not be sent; thread-safe
 
 
 class _Barrier:
